@@ -1,0 +1,23 @@
+// Calls the CPU or the CUDA kernel of the same name with the same raw-pointer arguments.
+// Kernels live in kernels/cpu (namespace kelvin::cpu) and kernels/cuda (namespace kelvin::cuda)
+// and are declared together in kernels/<family>.h. In a build without nvcc the CUDA branch
+// throws a clear error instead of referring to functions that were never compiled.
+#pragma once
+
+#include "engine/device.h"
+
+namespace kelvin::detail {
+[[noreturn]] inline void no_cuda_backend() {
+    throw Error("this build of kelvin has no CUDA backend (nvcc was not found at build time)");
+}
+}  // namespace kelvin::detail
+
+#if KELVIN_CUDA
+#define KELVIN_DISPATCH(device, fn, ...)                                        \
+    ((device) == ::kelvin::Device::CPU ? ::kelvin::cpu::fn(__VA_ARGS__)          \
+                                       : ::kelvin::cuda::fn(__VA_ARGS__))
+#else
+#define KELVIN_DISPATCH(device, fn, ...)                                        \
+    ((device) == ::kelvin::Device::CPU ? ::kelvin::cpu::fn(__VA_ARGS__)          \
+                                       : ::kelvin::detail::no_cuda_backend())
+#endif

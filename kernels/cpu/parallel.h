@@ -1,0 +1,13 @@
+// Threading for CPU kernels. Pointwise work below this many elements is not worth waking a
+// second thread for; above it, OpenMP splits the range statically (deterministic results).
+#pragma once
+
+#include <cstdint>
+
+namespace kelvin::cpu {
+constexpr int64_t kParallelThreshold = 1 << 15;
+}
+
+#define KELVIN_PRAGMA(x) _Pragma(#x)
+#define KELVIN_PARALLEL_FOR(n) \
+    KELVIN_PRAGMA(omp parallel for simd schedule(static) if ((n) > kParallelThreshold))

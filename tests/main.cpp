@@ -1,0 +1,16 @@
+// The doctest runner for every test file in tests/. GPU tests mark themselves skipped when no
+// CUDA device answers, so a CPU-only run reports them as skipped, never as passed.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <cstdio>
+
+#include "engine/device.h"
+
+int main(int argc, char** argv) {
+    std::printf("kelvin tests: CUDA backend %s, CUDA device %s\n",
+                kelvin::cuda_built() ? "built" : "not built",
+                kelvin::cuda_available() ? "present" : "absent (GPU tests skipped)");
+    doctest::Context context(argc, argv);
+    return context.run();
+}

@@ -1,0 +1,145 @@
+// Every op's backward against central finite differences on the CPU.
+#include <doctest/doctest.h>
+
+#include "engine/ops.h"
+#include "tests/gradcheck.h"
+
+using namespace kelvin;
+using kelvin::testing::gradcheck;
+using kelvin::testing::random_tensor;
+
+namespace {
+Tensor param(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f) {
+    Tensor t = random_tensor(shape, seed, low, high);
+    t.set_requires_grad(true);
+    return t;
+}
+Tensor labels_of(std::vector<int32_t> v) {
+    return Tensor::from_vector(v, {static_cast<int64_t>(v.size())});
+}
+}  // namespace
+
+TEST_CASE("gradient: matmul") {
+    gradcheck([](const auto& in) { return ops::matmul(in[0], in[1]); },
+              {param({3, 5}, 1), param({5, 4}, 2)}, "matmul");
+}
+
+TEST_CASE("gradient: linear with and without bias, input gradient on and off") {
+    gradcheck([](const auto& in) { return ops::linear(in[0], in[1], in[2]); },
+              {param({4, 6}, 3), param({5, 6}, 4), param({5}, 5)}, "linear");
+    gradcheck([](const auto& in) { return ops::linear(in[0], in[1], Tensor()); },
+              {param({4, 6}, 6), param({3, 6}, 7)}, "linear without bias");
+    gradcheck([](const auto& in) { return ops::linear(in[0], in[1], in[2]); },
+              {random_tensor({4, 6}, 8), param({5, 6}, 9), param({5}, 10)},
+              "linear, constant input");
+}
+
+TEST_CASE("gradient: fused linear + relu") {
+    // Inputs away from the kink so finite differences do not straddle it.
+    gradcheck([](const auto& in) { return ops::linear_relu(in[0], in[1], in[2]); },
+              {param({4, 6}, 11), param({5, 6}, 12), param({5}, 13)}, "linear_relu",
+              {1e-3f, 2e-2, 2e-3});
+}
+
+TEST_CASE("gradient: bias_add, add, mul, scale") {
+    gradcheck([](const auto& in) { return ops::bias_add(in[0], in[1]); },
+              {param({3, 4}, 14), param({4}, 15)}, "bias_add");
+    gradcheck([](const auto& in) { return ops::add(in[0], in[1]); },
+              {param({3, 4}, 16), param({3, 4}, 17)}, "add");
+    gradcheck([](const auto& in) { return ops::add(in[0], in[0]); }, {param({2, 3}, 18)},
+              "add of a tensor to itself");
+    gradcheck([](const auto& in) { return ops::mul(in[0], in[1]); },
+              {param({3, 4}, 19), param({3, 4}, 20)}, "mul");
+    gradcheck([](const auto& in) { return ops::scale(in[0], -2.5f); }, {param({7}, 21)}, "scale");
+}
+
+TEST_CASE("gradient: relu and gelu") {
+    // relu: values bounded away from 0 so no difference straddles the kink.
+    Tensor x = random_tensor({20}, 22, 0.1f, 1.0f);
+    std::vector<float> v = x.to_vector();
+    for (size_t i = 0; i < v.size(); i += 2) v[i] = -v[i];
+    Tensor xr = Tensor::from_vector(v, {20});
+    xr.set_requires_grad(true);
+    gradcheck([](const auto& in) { return ops::relu(in[0]); }, {xr}, "relu");
+    gradcheck([](const auto& in) { return ops::gelu(in[0]); }, {param({20}, 23, -3.0f, 3.0f)},
+              "gelu");
+}
+
+TEST_CASE("gradient: sum, mean, reshape, flatten") {
+    gradcheck([](const auto& in) { return ops::sum(in[0]); }, {param({3, 4}, 24)}, "sum");
+    gradcheck([](const auto& in) { return ops::mean(in[0]); }, {param({3, 4}, 25)}, "mean");
+    gradcheck([](const auto& in) { return ops::reshape(in[0], {4, -1}); }, {param({2, 6}, 26)},
+              "reshape");
+    gradcheck([](const auto& in) { return ops::flatten(in[0]); }, {param({2, 3, 2, 2}, 27)},
+              "flatten");
+}
+
+TEST_CASE("gradient: temperature softmax cross-entropy at several temperatures") {
+    for (float t : {0.5f, 1.0f, 10.0f, 100.0f}) {
+        gradcheck(
+            [t](const auto& in) {
+                return ops::softmax_cross_entropy(in[0], labels_of({0, 3, 2, 3, 1}), t);
+            },
+            {param({5, 4}, 28, -3.0f, 3.0f)}, "softmax_cross_entropy T=" + std::to_string(t),
+            {t >= 10.0f ? 0.5f : 1e-2f, 2e-2, 1e-4});
+    }
+}
+
+TEST_CASE("softmax cross-entropy: value and gradient match the formula") {
+    // One row, two classes, T = 2: loss = log(e^{z0/2} + e^{z1/2}) - z_y/2.
+    Tensor z = Tensor::from_vector(std::vector<float>{1.0f, 3.0f}, {1, 2});
+    z.set_requires_grad(true);
+    Tensor loss = ops::softmax_cross_entropy(z, labels_of({0}), 2.0f);
+    const double expected = std::log(std::exp(0.5) + std::exp(1.5)) - 0.5;
+    CHECK(loss.item() == doctest::Approx(expected).epsilon(1e-6));
+    loss.backward();
+    const double p0 = std::exp(0.5) / (std::exp(0.5) + std::exp(1.5));
+    std::vector<float> g = z.grad().to_vector();
+    CHECK(g[0] == doctest::Approx((p0 - 1.0) / 2.0).epsilon(1e-5));
+    CHECK(g[1] == doctest::Approx((1.0 - p0) / 2.0).epsilon(1e-5));
+}
+
+TEST_CASE("softmax cross-entropy is stable for huge logits") {
+    Tensor z = Tensor::from_vector(std::vector<float>{1e30f, -1e30f, 0.0f}, {1, 3});
+    float loss = ops::softmax_cross_entropy(z, labels_of({0}), 1.0f).item();
+    CHECK(std::isfinite(loss));
+    CHECK(loss == doctest::Approx(0.0));
+}
+
+TEST_CASE("softmax cross-entropy rejects a non-positive temperature") {
+    Tensor z = Tensor::zeros({1, 3});
+    CHECK_THROWS_WITH_AS(ops::softmax_cross_entropy(z, labels_of({0}), 0.0f),
+                         doctest::Contains("temperature must be a positive number"), Error);
+    CHECK_THROWS_AS(ops::softmax_cross_entropy(z, labels_of({0}), -1.0f), Error);
+}
+
+TEST_CASE("autograd: gradients accumulate across backward calls and free saved state") {
+    Tensor w = param({2, 2}, 30);
+    Tensor x = random_tensor({3, 2}, 31);
+    ops::sum(ops::linear(x, w, Tensor())).backward();
+    std::vector<float> once = w.grad().to_vector();
+    Tensor y = ops::sum(ops::linear(x, w, Tensor()));
+    std::weak_ptr<Node> node = y.grad_fn();
+    y.backward();
+    std::vector<float> twice = w.grad().to_vector();
+    for (size_t i = 0; i < once.size(); ++i) CHECK(twice[i] == doctest::Approx(2 * once[i]));
+    REQUIRE(!node.expired());
+    CHECK(node.lock()->inputs.empty());  // saved inputs released after backward
+}
+
+TEST_CASE("autograd: no-grad scope records nothing") {
+    Tensor w = param({2, 2}, 32);
+    NoGradGuard guard;
+    Tensor y = ops::matmul(w, w);
+    CHECK(!y.requires_grad());
+    CHECK(!y.grad_fn());
+}
+
+TEST_CASE("autograd: diamond graph sums both paths") {
+    // f(x) = sum(relu-free (x*x) + x), df/dx = 2x + 1
+    Tensor x = param({4}, 33);
+    Tensor y = ops::sum(ops::add(ops::mul(x, x), x));
+    y.backward();
+    std::vector<float> xv = x.to_vector(), g = x.grad().to_vector();
+    for (size_t i = 0; i < xv.size(); ++i) CHECK(g[i] == doctest::Approx(2 * xv[i] + 1));
+}

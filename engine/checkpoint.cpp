@@ -1,0 +1,108 @@
+#include "engine/checkpoint.h"
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace kelvin {
+
+namespace {
+using json = nlohmann::json;
+
+std::string safetensors_dtype(DType t) { return t == DType::F32 ? "F32" : "I32"; }
+
+void write_bytes_atomically(const std::string& path, const std::string& head,
+                            const std::vector<NamedTensorRef>* tensors) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        KELVIN_CHECK(out.good(), "cannot write " + tmp);
+        out.write(head.data(), static_cast<std::streamsize>(head.size()));
+        if (tensors)
+            for (const auto& t : *tensors) {
+                std::vector<char> bytes(t.tensor.numel() * dtype_size(t.tensor.dtype()));
+                copy_bytes(bytes.data(), Device::CPU, t.tensor.data<char>(), t.tensor.device(),
+                           bytes.size());
+                out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+            }
+        out.flush();
+        KELVIN_CHECK(out.good(), "write failed: " + tmp);
+    }
+    std::filesystem::rename(tmp, path);
+}
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+    write_bytes_atomically(path, text, nullptr);
+}
+
+void save_safetensors(const std::string& path, const std::vector<NamedTensorRef>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+    json header = json::object();
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    size_t offset = 0;
+    for (const auto& t : tensors) {
+        const size_t bytes = t.tensor.numel() * dtype_size(t.tensor.dtype());
+        header[t.name] = {{"dtype", safetensors_dtype(t.tensor.dtype())},
+                          {"shape", t.tensor.shape()},
+                          {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    std::string text = header.dump();
+    while ((text.size() + 8) % 8 != 0) text.push_back(' ');  // align data to 8 bytes
+    std::string head(8, '\0');
+    uint64_t n = text.size();
+    for (int i = 0; i < 8; ++i) head[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+    write_bytes_atomically(path, head + text, &tensors);
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    KELVIN_CHECK(in.good(), "checkpoint: cannot open " + path);
+    const auto file_size = std::filesystem::file_size(path);
+    KELVIN_CHECK(file_size >= 8, "checkpoint: " + path + ": " + std::to_string(file_size) +
+                                     " bytes, too short for a safetensors header");
+    unsigned char len_bytes[8];
+    in.read(reinterpret_cast<char*>(len_bytes), 8);
+    uint64_t header_len = 0;
+    for (int i = 0; i < 8; ++i) header_len |= uint64_t(len_bytes[i]) << (8 * i);
+    KELVIN_CHECK(header_len <= file_size - 8, "checkpoint: " + path + ": header length " +
+                                                  std::to_string(header_len) + " exceeds the file");
+    std::string text(header_len, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(header_len));
+    json header;
+    try {
+        header = json::parse(text);
+    } catch (const std::exception& e) {
+        throw Error("checkpoint: " + path + ": header is not valid JSON: " + e.what());
+    }
+    const uint64_t data_start = 8 + header_len, data_size = file_size - data_start;
+    SafetensorsFile result;
+    for (auto& [name, entry] : header.items()) {
+        if (name == "__metadata__") {
+            for (auto& [k, v] : entry.items()) result.metadata[k] = v.get<std::string>();
+            continue;
+        }
+        const std::string dtype = entry.at("dtype").get<std::string>();
+        KELVIN_CHECK(dtype == "F32" || dtype == "I32",
+                     "checkpoint: " + path + ": tensor '" + name + "' has dtype " + dtype +
+                         "; kelvin reads F32 and I32");
+        Shape shape = entry.at("shape").get<Shape>();
+        auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
+        const uint64_t bytes = shape_numel(shape) * 4;
+        KELVIN_CHECK(offsets.size() == 2 && offsets[1] - offsets[0] == bytes &&
+                         offsets[1] <= data_size,
+                     "checkpoint: " + path + ": tensor '" + name + "' offsets do not match its shape " +
+                         shape_to_string(shape) + " or run past the end of the file");
+        Tensor t = Tensor::empty(shape, dtype == "F32" ? DType::F32 : DType::I32);
+        in.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
+        in.read(t.data<char>(), static_cast<std::streamsize>(bytes));
+        KELVIN_CHECK(in.good(), "checkpoint: " + path + ": could not read tensor '" + name + "'");
+        result.tensors.emplace(name, t);
+    }
+    return result;
+}
+
+}  // namespace kelvin

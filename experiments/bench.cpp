@@ -1,0 +1,102 @@
+#include "experiments/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <random>
+
+#include "engine/ops.h"
+#include "engine/optim/optimizer.h"
+#include "kernels/cuda_runtime.h"
+#include "models/registry.h"
+
+namespace kelvin::experiments {
+
+namespace {
+
+struct Workload {
+    std::string model;
+    models::ModelOptions options;
+    int64_t batch;
+};
+
+std::map<std::string, Workload> workload_table() {
+    std::map<std::string, Workload> table;
+    models::ModelOptions mlp;
+    mlp.depth = 6;
+    mlp.width = 1024;
+    mlp.in_channels = 1;
+    mlp.in_height = 28;
+    mlp.in_width = 28;
+    mlp.num_classes = 10;
+    table["mlp6x1024_b128"] = {"mlp", mlp, 128};
+    return table;
+}
+
+void synchronize(Device device) {
+#if KELVIN_CUDA
+    if (device == Device::CUDA) cuda::synchronize();
+#endif
+}
+
+}  // namespace
+
+std::vector<std::string> bench_workloads() {
+    std::vector<std::string> names;
+    for (auto& [name, w] : workload_table()) names.push_back(name);
+    return names;
+}
+
+BenchResult run_bench(const std::string& name, Device device, int steps, int warmup) {
+    auto table = workload_table();
+    auto it = table.find(name);
+    if (it == table.end()) {
+        std::string known;
+        for (auto& [n, w] : table) known += (known.empty() ? "" : ", ") + n;
+        throw Error("unknown workload '" + name + "': expected one of " + known);
+    }
+    KELVIN_CHECK(steps >= 1, "--steps must be at least 1");
+    const Workload& w = it->second;
+    std::unique_ptr<models::Model> model = models::build_model(w.model, w.options);
+    model->to(device);
+    optim::SgdOptions sgd;
+    sgd.lr = 0.01f;
+    sgd.momentum = 0.9f;
+    sgd.weight_decay = 5e-4f;
+    optim::Sgd optimizer(model->parameters(), sgd);
+
+    std::mt19937_64 gen(0);
+    std::normal_distribution<float> normal;
+    std::uniform_int_distribution<int32_t> label(0, w.options.num_classes - 1);
+    std::vector<float> x(w.batch * w.options.in_channels * w.options.in_height * w.options.in_width);
+    std::vector<int32_t> y(w.batch);
+    for (float& v : x) v = normal(gen);
+    for (int32_t& v : y) v = label(gen);
+    Tensor images = Tensor::from_vector(
+        x, {w.batch, w.options.in_channels, w.options.in_height, w.options.in_width}, device);
+    Tensor labels = Tensor::from_vector(y, {w.batch}, device);
+
+    std::vector<double> times;
+    for (int i = 0; i < warmup + steps; ++i) {
+        synchronize(device);
+        auto start = std::chrono::steady_clock::now();
+        for (Tensor* p : model->parameters()) p->impl()->grad.reset();
+        Tensor loss = ops::softmax_cross_entropy(model->forward(images), labels, 10.0f);
+        loss.backward();
+        optimizer.step();
+        synchronize(device);
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                              start).count();
+        if (i >= warmup) times.push_back(ms);
+    }
+    std::sort(times.begin(), times.end());
+    BenchResult result;
+    result.workload = name;
+    result.steps = steps;
+    result.median_ms = times[times.size() / 2];
+    result.min_ms = times.front();
+    return result;
+}
+
+}  // namespace kelvin::experiments

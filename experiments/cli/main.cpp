@@ -1,0 +1,120 @@
+// The kelvin command-line tool: train, bench (and, as they arrive, diagnose, sweep, demo, report).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "engine/device.h"
+#include "experiments/bench.h"
+#include "experiments/progress.h"
+#include "experiments/train.h"
+#include "models/registry.h"
+
+using namespace kelvin;
+
+namespace {
+
+void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
+    auto& m = c.model_options;
+    cmd.add_option("--model", c.model, "architecture: mlp")->capture_default_str();
+    cmd.add_option("--dataset", c.dataset,
+                   "fashion-mnist | mnist | cifar10 | cifar100 | folder:PATH, optionally with "
+                   ":classes=0-4 or :classes=0,3,7")
+        ->capture_default_str();
+    cmd.add_option("--data-dir", c.data_dir,
+                   "where the data set's files are (default: /usr/share/datasets/fashion-mnist "
+                   "for fashion-mnist)");
+    cmd.add_option("--temperature,-T", c.temperature, "softmax temperature T (> 0)")
+        ->capture_default_str();
+    cmd.add_option("--epochs", c.epochs, "training epochs")->capture_default_str();
+    cmd.add_option("--batch-size", c.batch_size, "samples per step")->capture_default_str();
+    cmd.add_option("--lr", c.lr, "learning rate")->capture_default_str();
+    cmd.add_option("--optimizer", c.optimizer, "sgd | adamw")->capture_default_str();
+    cmd.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+    cmd.add_option("--weight-decay", c.weight_decay, "weight decay (decoupled for adamw)")
+        ->capture_default_str();
+    cmd.add_option("--schedule", c.schedule, "lr schedule: constant | step | cosine")
+        ->capture_default_str();
+    cmd.add_option("--warmup-epochs", c.warmup_epochs, "linear lr warm-up, in epochs")
+        ->capture_default_str();
+    cmd.add_option("--seed", c.seed, "seed for initialisation and data order")
+        ->capture_default_str();
+    cmd.add_option("--device", c.device, "cpu | cuda")->capture_default_str();
+    cmd.add_option("--max-steps", c.max_steps, "stop after this many steps (0: no limit)")
+        ->capture_default_str();
+    cmd.add_option("--train-subset", c.train_subset,
+                   "train on the first N samples only (0: all)")
+        ->capture_default_str();
+    cmd.add_option("--eval-batch-size", c.eval_batch_size, "batch size for evaluation")
+        ->capture_default_str();
+    cmd.add_option("--depth", m.depth, "mlp: linear layers, classifier included")
+        ->capture_default_str();
+    cmd.add_option("--width", m.width, "mlp: hidden units per layer")->capture_default_str();
+    cmd.add_option("--activation", m.activation, "mlp: relu | gelu")->capture_default_str();
+    cmd.add_option("--init-scale", m.init_scale,
+                   "multiplier on the default initialisation (an implicit temperature)")
+        ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"kelvin: train networks under a softmax temperature and measure what T does to "
+                 "their representations"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "kelvin 0.1");
+
+    experiments::TrainConfig train_config;
+    train_config.out = "runs/latest";
+    bool resume_flag = false;
+    std::string resume_dir;
+    CLI::App* train = app.add_subcommand("train", "train a model and write RUN_DIR/{config,metrics}.json");
+    add_train_options(*train, train_config);
+    train->add_option("--out", train_config.out, "run directory")->capture_default_str();
+    train->add_option("--resume", resume_dir,
+                      "continue the run in this directory from its last finished epoch");
+
+    std::string workload = "mlp6x1024_b128", bench_device = "cpu";
+    int bench_steps = 20, bench_warmup = 3;
+    CLI::App* bench = app.add_subcommand("bench", "time a full training step of a named workload");
+    bench->add_option("--workload", workload, "mlp6x1024_b128")->capture_default_str();
+    bench->add_option("--device", bench_device, "cpu | cuda")->capture_default_str();
+    bench->add_option("--steps", bench_steps, "timed steps")->capture_default_str();
+    bench->add_option("--warmup", bench_warmup, "untimed steps first")->capture_default_str();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    try {
+        if (*train) {
+            experiments::TrainOptions options;
+            options.show_progress = experiments::ProgressBar::stderr_is_terminal();
+            if (!resume_dir.empty()) {
+                train_config = experiments::load_run_config(resume_dir);
+                train_config.out = resume_dir;
+                options.resume = true;
+            }
+            (void)resume_flag;
+            auto metrics = experiments::train(train_config, options);
+            std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", train_config.out.c_str(),
+                        metrics.value("status", "?").c_str(),
+                        metrics.contains("final") ? metrics["final"].value("test_acc", 0.0) : 0.0,
+                        metrics.contains("final") ? metrics["final"].value("logits_norm", 0.0) : 0.0,
+                        (std::filesystem::path(train_config.out) / "metrics.json").c_str());
+            return metrics.value("status", "") == "complete" ? 0 : 3;
+        }
+        if (*bench) {
+            auto r = experiments::run_bench(workload, parse_device(bench_device), bench_steps,
+                                            bench_warmup);
+            std::printf("%s %.3f ms/step\n", r.workload.c_str(), r.median_ms);
+            return 0;
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kelvin: error: %s\n", e.what());
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,41 @@
+#include "experiments/evaluate.h"
+
+#include <cmath>
+
+#include "engine/ops.h"
+
+namespace kelvin::experiments {
+
+Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature) {
+    NoGradGuard no_grad;
+    const bool was_training = model.training();
+    model.eval();
+    Evaluation result;
+    double loss_sum = 0.0, norm_sum = 0.0, norm_sq_sum = 0.0;
+    int64_t correct = 0;
+    loader.start_epoch(0);
+    data::Batch batch;
+    while (loader.next(batch)) {
+        const int64_t n = batch.labels.numel();
+        Tensor logits = model.forward(batch.images);
+        loss_sum += ops::softmax_cross_entropy(logits, batch.labels, temperature).item() * n;
+        std::vector<int32_t> predicted = ops::argmax_rows(logits).to_int_vector();
+        std::vector<int32_t> labels = batch.labels.to_int_vector();
+        for (int64_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
+        for (float norm : ops::row_norms(logits).to_vector()) {
+            norm_sum += norm;
+            norm_sq_sum += double(norm) * norm;
+        }
+        result.samples += n;
+    }
+    model.train(was_training);
+    if (result.samples > 0) {
+        result.loss = loss_sum / result.samples;
+        result.accuracy = double(correct) / result.samples;
+        result.logits_norm_mean = norm_sum / result.samples;
+        result.logits_norm_frobenius = std::sqrt(norm_sq_sum);
+    }
+    return result;
+}
+
+}  // namespace kelvin::experiments

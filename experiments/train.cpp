@@ -1,0 +1,362 @@
+#include "experiments/train.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "data/dataset_spec.h"
+#include "data/loader.h"
+#include "engine/checkpoint.h"
+#include "engine/ops.h"
+#include "engine/optim/optimizer.h"
+#include "engine/optim/schedule.h"
+#include "experiments/evaluate.h"
+#include "experiments/progress.h"
+#include "models/registry.h"
+
+namespace kelvin::experiments {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+// ---- configuration ------------------------------------------------------------------------
+
+json config_to_json(const TrainConfig& c) {
+    const auto& m = c.model_options;
+    return {{"model", c.model},
+            {"dataset", c.dataset},
+            {"data_dir", c.data_dir},
+            {"out", c.out},
+            {"device", c.device},
+            {"temperature", c.temperature},
+            {"epochs", c.epochs},
+            {"batch_size", c.batch_size},
+            {"optimizer", c.optimizer},
+            {"lr", c.lr},
+            {"momentum", c.momentum},
+            {"weight_decay", c.weight_decay},
+            {"schedule", c.schedule},
+            {"warmup_epochs", c.warmup_epochs},
+            {"seed", c.seed},
+            {"max_steps", c.max_steps},
+            {"train_subset", c.train_subset},
+            {"eval_batch_size", c.eval_batch_size},
+            {"model_options",
+             {{"depth", m.depth},
+              {"width", m.width},
+              {"activation", m.activation},
+              {"init_scale", m.init_scale},
+              {"head_norm", m.head_norm}}}};
+}
+
+TrainConfig config_from_json(const json& j) {
+    TrainConfig c;
+    auto get = [&j](const char* key, auto& field) {
+        if (j.contains(key)) field = j.at(key).get<std::decay_t<decltype(field)>>();
+    };
+    get("model", c.model);
+    get("dataset", c.dataset);
+    get("data_dir", c.data_dir);
+    get("out", c.out);
+    get("device", c.device);
+    get("temperature", c.temperature);
+    get("epochs", c.epochs);
+    get("batch_size", c.batch_size);
+    get("optimizer", c.optimizer);
+    get("lr", c.lr);
+    get("momentum", c.momentum);
+    get("weight_decay", c.weight_decay);
+    get("schedule", c.schedule);
+    get("warmup_epochs", c.warmup_epochs);
+    get("seed", c.seed);
+    get("max_steps", c.max_steps);
+    get("train_subset", c.train_subset);
+    get("eval_batch_size", c.eval_batch_size);
+    if (j.contains("model_options")) {
+        const json& m = j.at("model_options");
+        auto& o = c.model_options;
+        if (m.contains("depth")) o.depth = m.at("depth").get<int>();
+        if (m.contains("width")) o.width = m.at("width").get<int>();
+        if (m.contains("activation")) o.activation = m.at("activation").get<std::string>();
+        if (m.contains("init_scale")) o.init_scale = m.at("init_scale").get<float>();
+        if (m.contains("head_norm")) o.head_norm = m.at("head_norm").get<std::string>();
+    }
+    return c;
+}
+
+void validate_config(const TrainConfig& c) {
+    KELVIN_CHECK(c.temperature > 0 && std::isfinite(c.temperature),
+                 "--temperature must be a positive number, got " + std::to_string(c.temperature));
+    KELVIN_CHECK(c.batch_size > 0,
+                 "--batch-size must be at least 1, got " + std::to_string(c.batch_size));
+    KELVIN_CHECK(c.epochs >= 1, "--epochs must be at least 1, got " + std::to_string(c.epochs));
+    KELVIN_CHECK(c.lr > 0 && std::isfinite(c.lr), "--lr must be a positive number");
+    KELVIN_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0");
+    KELVIN_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1)");
+    KELVIN_CHECK(c.optimizer == "sgd" || c.optimizer == "adamw",
+                 "unknown --optimizer '" + c.optimizer + "': expected sgd or adamw");
+    KELVIN_CHECK(c.max_steps >= 0 && c.train_subset >= 0 && c.warmup_epochs >= 0,
+                 "--max-steps, --train-subset and --warmup-epochs must be >= 0");
+    KELVIN_CHECK(c.eval_batch_size > 0, "--eval-batch-size must be at least 1");
+    KELVIN_CHECK(c.model_options.init_scale > 0, "--init-scale must be positive");
+    KELVIN_CHECK(!c.out.empty(), "an output directory (--out) is required");
+    const Device device = parse_device(c.device);
+    KELVIN_CHECK(device == Device::CPU || cuda_available(),
+                 cuda_built() ? "--device cuda: no CUDA device is available on this machine"
+                              : "--device cuda: this build of kelvin has no CUDA backend");
+    optim::Schedule schedule;
+    schedule.kind = c.schedule;
+    optim::validate(schedule);
+}
+
+TrainConfig load_run_config(const std::string& run_dir) {
+    const std::string path = (fs::path(run_dir) / "config.json").string();
+    std::ifstream in(path);
+    KELVIN_CHECK(in.good(), "cannot read " + path + ": is " + run_dir + " a kelvin run directory?");
+    try {
+        return config_from_json(json::parse(in));
+    } catch (const json::exception& e) {
+        throw Error(path + ": " + e.what());
+    }
+}
+
+// ---- the loop -------------------------------------------------------------------------------
+
+namespace {
+
+json evaluation_json(const Evaluation& e) {
+    return {{"test_loss", e.loss},
+            {"test_acc", e.accuracy},
+            {"logits_norm", e.logits_norm_mean},
+            {"logits_norm_frobenius", e.logits_norm_frobenius}};
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, models::Model& model) {
+    if (c.optimizer == "adamw") {
+        optim::AdamWOptions o;
+        o.lr = c.lr;
+        o.weight_decay = c.weight_decay;
+        return std::make_unique<optim::AdamW>(model.parameters(), o);
+    }
+    optim::SgdOptions o;
+    o.lr = c.lr;
+    o.momentum = c.momentum;
+    o.weight_decay = c.weight_decay;
+    return std::make_unique<optim::Sgd>(model.parameters(), o);
+}
+
+void save_checkpoint(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
+                     int64_t epochs_done, int64_t global_step) {
+    std::vector<NamedTensorRef> weights;
+    for (auto& p : model.named_parameters()) weights.push_back({p.name, *p.tensor});
+    for (auto& b : model.named_buffers()) weights.push_back({b.name, *b.tensor});
+    save_safetensors((dir / "model.safetensors").string(), weights,
+                     {{"format", "pt"}, {"model", model.name()}});
+    std::vector<NamedTensorRef> state;
+    for (auto& [name, t] : opt.state()) state.push_back({name, *t});
+    save_safetensors((dir / "optimizer.safetensors").string(), state,
+                     {{"epochs_done", std::to_string(epochs_done)},
+                      {"global_step", std::to_string(global_step)},
+                      {"optimizer_steps", std::to_string(opt.steps_taken())}});
+}
+
+void load_into(std::vector<std::pair<std::string, Tensor*>> targets, const SafetensorsFile& file,
+               const std::string& what) {
+    for (auto& [name, t] : targets) {
+        auto it = file.tensors.find(name);
+        KELVIN_CHECK(it != file.tensors.end(), what + ": missing tensor '" + name + "'");
+        KELVIN_CHECK(it->second.shape() == t->shape(),
+                     what + ": tensor '" + name + "' has shape " +
+                         shape_to_string(it->second.shape()) + ", expected " +
+                         shape_to_string(t->shape()));
+        t->copy_from(it->second);
+    }
+}
+
+void write_metrics(const fs::path& dir, const json& metrics) {
+    write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");
+}
+
+}  // namespace
+
+json train(const TrainConfig& config, const TrainOptions& options) {
+    using clock = std::chrono::steady_clock;
+    validate_config(config);
+    const Device device = parse_device(config.device);
+
+    // Everything that can fail on bad input happens before the run directory is touched.
+    const data::DatasetSpec spec = data::parse_dataset_spec(config.dataset);
+    data::HostDataset train_set = data::load_dataset(spec, config.data_dir, true);
+    const data::HostDataset test_set = data::load_dataset(spec, config.data_dir, false);
+    if (config.train_subset > 0 && config.train_subset < train_set.count) {
+        train_set.count = config.train_subset;
+        train_set.pixels.resize(train_set.count * train_set.image_size());
+        train_set.labels.resize(train_set.count);
+    }
+    models::ModelOptions model_options = config.model_options;
+    model_options.num_classes = train_set.num_classes;
+    model_options.in_channels = static_cast<int>(train_set.channels);
+    model_options.in_height = static_cast<int>(train_set.height);
+    model_options.in_width = static_cast<int>(train_set.width);
+    model_options.seed = config.seed;
+    std::unique_ptr<models::Model> model = models::build_model(config.model, model_options);
+    model->to(device);
+    std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, *model);
+
+    data::LoaderOptions train_loading;
+    train_loading.batch_size = config.batch_size;
+    train_loading.seed = config.seed;
+    train_loading.device = device;
+    data::BatchLoader train_loader(train_set, train_loading);
+    data::LoaderOptions test_loading = train_loader.options();  // the training statistics
+    test_loading.batch_size = config.eval_batch_size;
+    test_loading.shuffle = false;
+    data::BatchLoader test_loader(test_set, test_loading);
+
+    const int64_t steps_per_epoch = train_loader.batches_per_epoch();
+    int64_t total_steps = steps_per_epoch * config.epochs;
+    if (config.max_steps > 0) total_steps = std::min(total_steps, config.max_steps);
+    optim::Schedule schedule;
+    schedule.kind = config.schedule;
+    schedule.base_lr = config.lr;
+    schedule.total_steps = total_steps;
+    schedule.warmup_steps = static_cast<int64_t>(config.warmup_epochs * steps_per_epoch);
+    schedule.step_size = std::max<int64_t>(1, steps_per_epoch * std::max(1, config.epochs / 3));
+
+    const fs::path dir(config.out);
+    json metrics;
+    int64_t first_epoch = 0, global_step = 0;
+    if (options.resume) {
+        std::ifstream in(dir / "metrics.json");
+        KELVIN_CHECK(in.good(), "--resume: " + (dir / "metrics.json").string() + " not found");
+        metrics = json::parse(in);
+        if (metrics.value("status", "") == "complete") return metrics;
+        if (fs::exists(dir / "model.safetensors")) {
+            SafetensorsFile weights = load_safetensors((dir / "model.safetensors").string());
+            std::vector<std::pair<std::string, Tensor*>> targets;
+            for (auto& p : model->named_parameters()) targets.emplace_back(p.name, p.tensor);
+            for (auto& b : model->named_buffers()) targets.emplace_back(b.name, b.tensor);
+            load_into(targets, weights, (dir / "model.safetensors").string());
+            SafetensorsFile state = load_safetensors((dir / "optimizer.safetensors").string());
+            load_into(optimizer->state(), state, (dir / "optimizer.safetensors").string());
+            first_epoch = std::stoll(state.metadata.at("epochs_done"));
+            global_step = std::stoll(state.metadata.at("global_step"));
+            optimizer->set_steps_taken(std::stoll(state.metadata.at("optimizer_steps")));
+        }
+        // Epoch records past the checkpoint (none, normally) are redone.
+        json kept = json::array();
+        for (auto& e : metrics["epochs"])
+            if (e.at("epoch").get<int64_t>() <= first_epoch) kept.push_back(e);
+        metrics["epochs"] = kept;
+    } else {
+        fs::create_directories(dir);
+        write_file_atomically((dir / "config.json").string(), config_to_json(config).dump(2) + "\n");
+        metrics = {{"status", "running"}, {"epochs", json::array()}};
+        Evaluation init = evaluate(*model, test_loader, config.temperature);
+        metrics["init"] = evaluation_json(init);
+        write_metrics(dir, metrics);
+    }
+    metrics["status"] = "running";
+
+    const bool bar = options.show_progress;
+    double run_seconds = 0.0;
+    for (auto& e : metrics["epochs"]) run_seconds += e.value("seconds", 0.0);
+    try {
+        for (int64_t epoch = first_epoch; epoch < config.epochs && global_step < total_steps;
+             ++epoch) {
+            const auto epoch_start = clock::now();
+            model->train();
+            train_loader.start_epoch(epoch);
+            ProgressBar progress("epoch " + std::to_string(epoch + 1) + "/" +
+                                     std::to_string(config.epochs),
+                                 std::min(steps_per_epoch, total_steps - global_step), bar);
+            double loss_sum = 0.0;
+            int64_t correct = 0, seen = 0, steps = 0;
+            data::Batch batch;
+            while (global_step < total_steps && train_loader.next(batch)) {
+                optimizer->set_lr(schedule.lr_at(global_step));
+                for (Tensor* p : model->parameters()) p->impl()->grad.reset();
+                Tensor logits = model->forward(batch.images);
+                Tensor loss = ops::softmax_cross_entropy(logits, batch.labels, config.temperature);
+                const float loss_value = loss.item();
+                if (!std::isfinite(loss_value)) {
+                    progress.finish();
+                    metrics["status"] = "diverged";
+                    metrics["diverged_at_step"] = global_step;
+                    metrics["diverged_loss"] = std::isnan(loss_value) ? "nan" : "inf";
+                    write_metrics(dir, metrics);
+                    std::fprintf(stderr, "diverged at step %lld (loss %s)\n",
+                                 static_cast<long long>(global_step),
+                                 std::isnan(loss_value) ? "nan" : "inf");
+                    return metrics;
+                }
+                loss.backward();
+                optimizer->step();
+                const int64_t n = batch.labels.numel();
+                std::vector<int32_t> predicted = ops::argmax_rows(logits.detach()).to_int_vector();
+                std::vector<int32_t> labels = batch.labels.to_int_vector();
+                for (int64_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
+                loss_sum += double(loss_value) * n;
+                seen += n;
+                ++steps;
+                ++global_step;
+                if (bar) {
+                    const double secs =
+                        std::chrono::duration<double>(clock::now() - epoch_start).count();
+                    char status[128];
+                    std::snprintf(status, sizeof status, "loss %.4f  %.0f samples/s",
+                                  loss_sum / seen, seen / std::max(secs, 1e-9));
+                    progress.update(steps, status);
+                }
+            }
+            progress.finish();
+            const double train_seconds =
+                std::chrono::duration<double>(clock::now() - epoch_start).count();
+            Evaluation test = evaluate(*model, test_loader, config.temperature);
+            const double seconds =
+                std::chrono::duration<double>(clock::now() - epoch_start).count();
+            run_seconds += seconds;
+            json record = evaluation_json(test);
+            record["epoch"] = epoch + 1;
+            record["steps"] = steps;
+            record["train_loss"] = seen ? loss_sum / seen : 0.0;
+            record["train_acc"] = seen ? double(correct) / seen : 0.0;
+            record["lr"] = optimizer->lr();
+            record["seconds"] = seconds;
+            record["train_seconds"] = train_seconds;
+            record["samples_per_second"] = seen / std::max(train_seconds, 1e-9);
+            metrics["epochs"].push_back(record);
+            save_checkpoint(dir, *model, *optimizer, epoch + 1, global_step);
+            write_metrics(dir, metrics);
+            if (options.print_epochs)
+                std::fprintf(stderr,
+                             "epoch %lld/%d  train_loss %.4f  train_acc %.4f  test_acc %.4f  "
+                             "logits_norm %.3f  %.1fs\n",
+                             static_cast<long long>(epoch + 1), config.epochs,
+                             record["train_loss"].get<double>(), record["train_acc"].get<double>(),
+                             test.accuracy, test.logits_norm_mean, seconds);
+        }
+    } catch (const std::exception& e) {
+        metrics["status"] = "failed";
+        metrics["error"] = e.what();
+        write_metrics(dir, metrics);
+        throw;
+    }
+    const json& last = metrics["epochs"].back();
+    metrics["final"] = {{"test_acc", last["test_acc"]},
+                        {"test_loss", last["test_loss"]},
+                        {"train_acc", last["train_acc"]},
+                        {"train_loss", last["train_loss"]},
+                        {"logits_norm", last["logits_norm"]},
+                        {"logits_norm_init", metrics["init"]["logits_norm"]},
+                        {"steps", global_step},
+                        {"seconds", run_seconds}};
+    metrics["status"] = "complete";
+    write_metrics(dir, metrics);
+    return metrics;
+}
+
+}  // namespace kelvin::experiments

@@ -1,0 +1,59 @@
+// Training under a softmax temperature: the loop behind `kelvin train`, sweeps and the demo.
+// A run lives in one directory:
+//   config.json           every setting, written first
+//   metrics.json          {"status": running|complete|failed|diverged, "init": {...},
+//                          "epochs": [...], "final": {...}}, rewritten atomically each epoch
+//   model.safetensors     the weights after the last finished epoch (PyTorch state_dict names)
+//   optimizer.safetensors optimizer state, for --resume
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "models/model.h"
+
+namespace kelvin::experiments {
+
+struct TrainConfig {
+    std::string model = "mlp";
+    std::string dataset = "fashion-mnist";
+    std::string data_dir;          // empty: the data set's default location
+    std::string out;               // the run directory
+    std::string device = "cpu";
+    float temperature = 1.0f;
+    int epochs = 3;
+    int64_t batch_size = 128;
+    std::string optimizer = "sgd"; // sgd | adamw
+    float lr = 0.01f;
+    float momentum = 0.9f;
+    float weight_decay = 0.0f;
+    std::string schedule = "constant";  // constant | step | cosine
+    float warmup_epochs = 0.0f;
+    uint64_t seed = 1;
+    int64_t max_steps = 0;         // stop after this many optimizer steps (0: no limit)
+    int64_t train_subset = 0;      // use only the first N training samples (0: all)
+    int64_t eval_batch_size = 1000;
+    models::ModelOptions model_options;
+};
+
+nlohmann::json config_to_json(const TrainConfig& config);
+TrainConfig config_from_json(const nlohmann::json& j);
+// Throws kelvin::Error naming the first bad setting and what is allowed.
+void validate_config(const TrainConfig& config);
+
+struct TrainOptions {
+    bool show_progress = false;    // a live bar on stderr
+    bool print_epochs = true;      // one line per epoch on stderr
+    bool resume = false;           // continue the run in config.out from its last epoch
+};
+
+// Runs (or resumes) a training run; returns the final metrics.json content. Errors in the
+// settings or the data are thrown before the run directory is created.
+nlohmann::json train(const TrainConfig& config, const TrainOptions& options);
+
+// Reads a run directory's config.json.
+TrainConfig load_run_config(const std::string& run_dir);
+
+}  // namespace kelvin::experiments

@@ -87,9 +87,17 @@ TrainConfig config_from_json(const json& j) {
     return c;
 }
 
+namespace {
+std::string format_number(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return text;
+}
+}  // namespace
+
 void validate_config(const TrainConfig& c) {
     KELVIN_CHECK(c.temperature > 0 && std::isfinite(c.temperature),
-                 "--temperature must be a positive number, got " + std::to_string(c.temperature));
+                 "--temperature must be a positive number, got " + format_number(c.temperature));
     KELVIN_CHECK(c.batch_size > 0,
                  "--batch-size must be at least 1, got " + std::to_string(c.batch_size));
     KELVIN_CHECK(c.epochs >= 1, "--epochs must be at least 1, got " + std::to_string(c.epochs));

@@ -84,8 +84,19 @@ int main(int argc, char** argv) {
 
     try {
         app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
+    } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        // One line a user can act on, rather than CLI11's two.
+        std::fprintf(stderr, "kelvin: error: %s (see kelvin %s--help)\n", e.what(),
+                     app.get_subcommands().empty()
+                         ? ""
+                         : (app.get_subcommands().front()->get_name() + " ").c_str());
+        return 2;
     }
 
     try {

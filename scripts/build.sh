@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds kelvin in ./build (Release). CUDA is compiled when nvcc is found
+# (PATH or /usr/local/cuda); otherwise a CPU-only build with the same CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@"
+cmake --build build -j"$jobs"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what kelvin needs from Debian's packages, by name. Safe to run again.
+# Optional extras: KELVIN_WITH_TORCH=1 also installs python3-torch (benchmark peers, golden
+# fixture generation); KELVIN_WITH_CHROMIUM=1 installs chromium (report rendering test).
+set -euo pipefail
+packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev
+          libcli11-dev nlohmann-json3-dev doctest-dev libstb-dev dataset-fashion-mnist)
+[[ "${KELVIN_WITH_TORCH:-0}" == 1 ]] && packages+=(python3-torch python3-numpy)
+[[ "${KELVIN_WITH_CHROMIUM:-0}" == 1 ]] && packages+=(chromium)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi

@@ -1,0 +1,101 @@
+// The kelvin command line end to end: bad input fails cleanly, a short run writes its files.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/cli_runner.h"
+
+using kelvin::testing::run_kelvin;
+using kelvin::testing::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
+
+// Every bad-input case must fail with one clear line, a non-zero code, and no run directory.
+void expect_clean_failure(const std::string& args, const std::string& message,
+                          const std::string& run_dir) {
+    auto r = run_kelvin(args);
+    INFO("kelvin " << args << "\n" << r.output);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find(message) != std::string::npos);
+    CHECK(r.output.find("terminate called") == std::string::npos);
+    if (!run_dir.empty()) CHECK(!fs::exists(run_dir));
+}
+}  // namespace
+
+TEST_CASE("cli: --help lists the subcommands and train --help every option with defaults") {
+    auto top = run_kelvin("--help");
+    CHECK(top.exit_code == 0);
+    CHECK(top.output.find("train") != std::string::npos);
+    CHECK(top.output.find("bench") != std::string::npos);
+    auto train = run_kelvin("train --help");
+    CHECK(train.exit_code == 0);
+    for (const char* option : {"--model", "--dataset", "--data-dir", "--temperature", "--epochs",
+                               "--batch-size", "--lr", "--optimizer", "--weight-decay", "--seed",
+                               "--device", "--out", "--depth", "--width", "--init-scale"})
+        CHECK_MESSAGE(train.output.find(option) != std::string::npos, option);
+    CHECK(train.output.find("fashion-mnist") != std::string::npos);  // a default shown
+}
+
+TEST_CASE("cli: bad options fail with a clear message and leave no run directory") {
+    TempDir tmp("cli-bad");
+    const std::string out = tmp.str("run");
+    expect_clean_failure("train --no-such-option 3 --out " + out, "--no-such-option", out);
+    expect_clean_failure("train --temperature 0 --out " + out, "temperature must be a positive", out);
+    expect_clean_failure("train --temperature -5 --out " + out, "temperature must be a positive", out);
+    expect_clean_failure("train --batch-size 0 --out " + out, "batch-size must be at least 1", out);
+    expect_clean_failure("train --data-dir " + tmp.str("missing") + " --out " + out,
+                         "does not exist", out);
+    expect_clean_failure("train --model nosuchnet --out " + out, "unknown model 'nosuchnet'", out);
+    expect_clean_failure("train --optimizer lbfgs --out " + out, "unknown --optimizer", out);
+    expect_clean_failure("bench --workload nope", "unknown workload 'nope'", "");
+}
+
+TEST_CASE("cli: a truncated IDX file and a wrong magic number are reported by name") {
+    TempDir tmp("cli-idx");
+    const std::string out = tmp.str("run");
+    // A directory with the four Fashion-MNIST file names whose image file is cut short.
+    auto write = [&](const std::string& name, const std::string& bytes) {
+        std::ofstream f(tmp.str(name), std::ios::binary);
+        f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    };
+    auto be32 = [](uint32_t v) {
+        return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+    };
+    write("train-images-idx3-ubyte", be32(0x803) + be32(10) + be32(28) + be32(28) + std::string(100, '\1'));
+    write("train-labels-idx1-ubyte", be32(0x801) + be32(10) + std::string(10, '\1'));
+    write("t10k-images-idx3-ubyte", be32(0x803) + be32(2) + be32(28) + be32(28) + std::string(2 * 784, '\1'));
+    write("t10k-labels-idx1-ubyte", be32(0x801) + be32(2) + std::string(2, '\1'));
+    expect_clean_failure("train --data-dir " + tmp.str() + " --out " + out,
+                         "train-images-idx3-ubyte", out);
+    write("train-images-idx3-ubyte", be32(0x1234) + be32(10) + be32(28) + be32(28) + std::string(7840, '\1'));
+    expect_clean_failure("train --data-dir " + tmp.str() + " --out " + out, "magic", out);
+}
+
+TEST_CASE("cli: a short training run writes config, metrics and a checkpoint" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("cli-train");
+    const std::string out = tmp.str("run");
+    auto r = run_kelvin("train --dataset fashion-mnist:classes=0-4 --depth 3 --width 64 "
+                        "--epochs 2 --max-steps 30 --batch-size 64 --train-subset 2000 "
+                        "--temperature 10 --out " + out);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    for (const char* f : {"config.json", "metrics.json", "model.safetensors", "optimizer.safetensors"})
+        CHECK_MESSAGE(fs::exists(fs::path(out) / f), f);
+    std::ifstream in(fs::path(out) / "metrics.json");
+    auto metrics = nlohmann::json::parse(in);
+    CHECK(metrics["status"] == "complete");
+    REQUIRE(metrics["epochs"].size() == 1);  // 2000/64 = 32 steps per epoch, stopped at 30
+    for (const char* key : {"epoch", "train_loss", "train_acc", "test_acc", "logits_norm", "seconds"})
+        CHECK_MESSAGE(metrics["epochs"][0].contains(key), key);
+    CHECK(metrics["final"]["steps"] == 30);
+    CHECK(metrics["init"].contains("logits_norm"));
+    // Plain lines, not a progress bar, when stderr is not a terminal.
+    CHECK(r.output.find("epoch 1/2") != std::string::npos);
+    CHECK(r.output.find('\r') == std::string::npos);
+}

@@ -1,0 +1,132 @@
+// Tensors, storage, loaders and checkpoints: the plumbing under every op.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "data/loader.h"
+#include "engine/checkpoint.h"
+#include "engine/nn/linear.h"
+#include "engine/ops.h"
+#include "models/registry.h"
+#include "tests/cli_runner.h"
+
+using namespace kelvin;
+
+TEST_CASE("cpu buffers are 64-byte aligned and row windows share storage") {
+    for (int64_t n : {1, 3, 17, 100000}) {
+        Tensor t = Tensor::empty({n});
+        CHECK(reinterpret_cast<uintptr_t>(t.f32()) % 64 == 0);
+    }
+    Tensor t = Tensor::from_vector(std::vector<float>{0, 1, 2, 3, 4, 5}, {3, 2});
+    Tensor middle = t.rows(1, 2);
+    CHECK(middle.shape() == Shape{1, 2});
+    CHECK(middle.to_vector() == std::vector<float>{2, 3});
+    middle.f32()[0] = 9;
+    CHECK(t.to_vector()[2] == 9);
+    CHECK_THROWS_AS(t.rows(2, 4), Error);
+}
+
+TEST_CASE("copies, clones and views") {
+    Tensor a = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {2, 2});
+    Tensor b = a.clone();
+    b.f32()[0] = 7;
+    CHECK(a.to_vector()[0] == 1);
+    CHECK(a.view({4}).shape() == Shape{4});
+    CHECK_THROWS_AS(a.view({3}), Error);
+    CHECK_THROWS_AS(ops::reshape(a, {3, -1}), Error);
+    CHECK(ops::reshape(a, {-1}).shape() == Shape{4});
+    if (!cuda_built()) CHECK_THROWS_WITH_AS(Tensor::empty({2}, DType::F32, Device::CUDA),
+                                            doctest::Contains("no CUDA backend"), Error);
+}
+
+TEST_CASE("linear init follows PyTorch's bound 1/sqrt(fan_in), times init_scale") {
+    nn::Generator gen(3);
+    nn::Linear layer(100, 50, true, 2.0f, gen);
+    float bound = 2.0f / 10.0f, max_abs = 0;
+    for (float v : layer.weight->to_vector()) max_abs = std::max(max_abs, std::fabs(v));
+    CHECK(max_abs <= bound);
+    CHECK(max_abs > 0.9f * bound);  // 5000 draws nearly reach the bound
+    CHECK(layer.weight->requires_grad());
+}
+
+TEST_CASE("model parameter names follow PyTorch's state_dict convention") {
+    models::ModelOptions o;
+    o.depth = 3;
+    o.width = 8;
+    auto model = models::build_model("mlp", o);
+    std::vector<std::string> names;
+    for (auto& p : model->named_parameters()) names.push_back(p.name);
+    CHECK(names == std::vector<std::string>{"hidden.0.weight", "hidden.0.bias", "hidden.1.weight",
+                                            "hidden.1.bias", "classifier.weight",
+                                            "classifier.bias"});
+    std::vector<Tensor> probes;
+    Tensor logits = model->forward(Tensor::zeros({2, 1, 28, 28}), &probes);
+    CHECK(logits.shape() == Shape{2, 10});
+    CHECK(probes.size() == model->probe_names().size());
+    CHECK(probes.back().shape() == Shape{2, 8});
+}
+
+TEST_CASE("safetensors round trip keeps names, shapes, values and metadata") {
+    kelvin::testing::TempDir tmp("safetensors");
+    const std::string path = tmp.str("w.safetensors");
+    Tensor a = Tensor::from_vector(std::vector<float>{1.5f, -2, 3}, {3});
+    Tensor b = Tensor::from_vector(std::vector<int32_t>{7, 8, 9, 10}, {2, 2});
+    save_safetensors(path, {{"layer.weight", a}, {"counts", b}}, {{"format", "pt"}});
+    CHECK(!std::filesystem::exists(path + ".tmp"));
+    SafetensorsFile f = load_safetensors(path);
+    CHECK(f.metadata.at("format") == "pt");
+    CHECK(f.tensors.at("layer.weight").to_vector() == a.to_vector());
+    CHECK(f.tensors.at("counts").shape() == Shape{2, 2});
+    CHECK(f.tensors.at("counts").to_int_vector() == b.to_int_vector());
+    // A truncated file is reported, not read past its end.
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) - 4);
+    CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains("past the end"), Error);
+}
+
+TEST_CASE("the loader covers every sample once per epoch, reproducibly per (seed, epoch)") {
+    data::HostDataset d;
+    d.name = "toy";
+    d.count = 103;
+    d.channels = 1;
+    d.height = 2;
+    d.width = 2;
+    d.num_classes = 103;
+    for (int i = 0; i < 103; ++i) {
+        d.labels.push_back(i);
+        for (int k = 0; k < 4; ++k) d.pixels.push_back(static_cast<uint8_t>(i));
+    }
+    data::LoaderOptions o;
+    o.batch_size = 10;
+    o.seed = 5;
+    o.mean = {0.0f};
+    o.std = {1.0f};
+    data::BatchLoader loader(d, o);
+    CHECK(loader.batches_per_epoch() == 11);
+    auto epoch_order = [&](int64_t epoch) {
+        std::vector<int32_t> order;
+        loader.start_epoch(epoch);
+        data::Batch b;
+        while (loader.next(b)) {
+            auto labels = b.labels.to_int_vector();
+            auto pixels = b.images.to_vector();
+            for (size_t i = 0; i < labels.size(); ++i)
+                CHECK(pixels[i * 4] == doctest::Approx(labels[i] / 255.0f));
+            order.insert(order.end(), labels.begin(), labels.end());
+        }
+        return order;
+    };
+    auto e0 = epoch_order(0), e0_again = epoch_order(0), e1 = epoch_order(1);
+    CHECK(e0.size() == 103);
+    CHECK(std::set<int32_t>(e0.begin(), e0.end()).size() == 103);
+    CHECK(e0 == e0_again);
+    CHECK(e0 != e1);
+    // Restarting mid-epoch abandons the old prefetch cleanly.
+    loader.start_epoch(2);
+    data::Batch b;
+    loader.next(b);
+    CHECK(epoch_order(2).size() == 103);
+    o.batch_size = 0;
+    CHECK_THROWS_WITH_AS(data::BatchLoader(d, o), doctest::Contains("batch size"), Error);
+}

@@ -37,6 +37,37 @@ Tensor flatten(const Tensor& x);                       // [N, ...] -> [N, prod(.
 // Mean over rows of -log softmax(logits / T)[label]. logits [N, C] f32, labels [N] i32.
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, float temperature);
 
+// ---- convolution and pooling (engine/ops/conv.cpp, engine/ops/pool.cpp) ----------------------
+// x [N, C, H, W], weight [O, C, kh, kw] (PyTorch's layout), bias [O] or undefined.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding);
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding = 0);
+Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding = 0);  // count_include_pad
+Tensor global_avg_pool(const Tensor& x);  // [N, C, H, W] -> [N, C]
+
+// ---- normalisation and dropout (engine/ops/batch_norm.cpp, layer_norm.cpp, dropout.cpp) --------
+// Training: normalises with batch statistics (biased variance) and updates the running ones
+// in place with PyTorch's momentum and unbiased variance; eval: uses the running statistics.
+Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    Tensor& running_mean, Tensor& running_var, bool training, float momentum,
+                    float eps);
+// Over the last axis of x (any rank); weight and bias [D] or undefined.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps);
+// Inverted dropout: zeroes with probability p and scales the rest by 1/(1-p). The mask is a
+// deterministic function of (seed, element index) so CPU and CUDA agree.
+Tensor dropout(const Tensor& x, float p, bool training, uint64_t seed);
+
+// ---- transformer pieces (engine/ops/sequence.cpp, engine/ops/attention.cpp) --------------------
+// [N, C, H, W] -> [N, (H/p)*(W/p), C*p*p], each patch vector ordered (c, i, j) so that a conv
+// weight [D, C, p, p] viewed as [D, C*p*p] is the matching linear map.
+Tensor patchify(const Tensor& x, int patch);
+Tensor prepend_token(const Tensor& x, const Tensor& token);   // [N,S,D], [1,1,D] -> [N,S+1,D]
+Tensor add_broadcast(const Tensor& x, const Tensor& p);       // [N, ...] + [1, ...]
+Tensor select_token(const Tensor& x, int64_t index);          // [N, S, D] -> [N, D]
+// Multi-head self-attention on packed projections: qkv [N, S, 3*D] holds q, k, v side by side
+// along the last axis, each split into `heads` heads of D/heads; softmax(q k^T / sqrt(d_head)) v.
+// Returns [N, S, D] with heads concatenated along the last axis.
+Tensor multi_head_attention(const Tensor& qkv, int heads);
+
 // ---- not recorded by autograd: in-place updates and queries -----------------------------------
 void fill_(Tensor& t, float value);
 void add_inplace(Tensor& dst, const Tensor& src);     // dst += src

@@ -75,6 +75,9 @@ void axpy_(Tensor& y, float alpha, const Tensor& x);  // y += alpha * x
 Tensor argmax_rows(const Tensor& x);                  // [N, C] -> i32 [N]
 Tensor row_norms(const Tensor& x);                    // [N, C] -> f32 [N]
 Tensor sum_rows(const Tensor& x);                     // [N, C] -> f32 [C]
+Tensor gather_rows(const Tensor& x, const Tensor& index);  // x[index[i]] along axis 0; index i32
+// out[..., c] = x[..., c] * scale[c] + shift[c] over the last axis (feature standardisation).
+Tensor column_affine(const Tensor& x, const Tensor& scale, const Tensor& shift);
 
 // Shared checks with messages that say what was expected.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);

@@ -35,7 +35,7 @@ constexpr int64_t kChunkRows = 1024;
 
 }  // namespace
 
-// ---- logit scores ----------------------------------------------------------------------------------
+// ---- logit scores -------------------------------------------------------------------------------
 
 std::vector<double> msp_scores(const float* logits, int64_t n, int64_t classes) {
     check_logits(logits, n, classes, "msp_scores");
@@ -73,7 +73,7 @@ std::vector<double> energy_scores(const float* logits, int64_t n, int64_t classe
     return out;
 }
 
-// ---- AUROC and FPR95 -------------------------------------------------------------------------------
+// ---- AUROC and FPR95 ----------------------------------------------------------------------------
 
 double auroc(const std::vector<double>& in_scores, const std::vector<double>& ood_scores) {
     check_scores(in_scores, ood_scores, "auroc");
@@ -89,7 +89,8 @@ double auroc(const std::vector<double>& in_scores, const std::vector<double>& oo
     for (size_t start = 0; start < all.size();) {
         size_t end = start;
         int64_t in_count = 0;
-        while (end < all.size() && all[end].first == all[start].first) in_count += all[end++].second;
+        while (end < all.size() && all[end].first == all[start].first)
+            in_count += all[end++].second;
         const double mean_rank = 0.5 * static_cast<double>(start + 1 + end);
         in_rank_sum += mean_rank * static_cast<double>(in_count);
         start = end;
@@ -110,12 +111,12 @@ double fpr_at_95_tpr(const std::vector<double>& in_scores, const std::vector<dou
     std::vector<double> sorted = in_scores;
     std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<>());
     const double threshold = sorted[k - 1];
-    const auto false_positives =
-        std::count_if(ood_scores.begin(), ood_scores.end(), [&](double s) { return s >= threshold; });
+    const auto false_positives = std::count_if(ood_scores.begin(), ood_scores.end(),
+                                               [&](double s) { return s >= threshold; });
     return static_cast<double>(false_positives) / static_cast<double>(ood_scores.size());
 }
 
-// ---- NECO ------------------------------------------------------------------------------------------
+// ---- NECO ---------------------------------------------------------------------------------------
 
 // The public NECO code fits sklearn's StandardScaler, then PCA(n_components=D) on the scaled
 // training features, and scores ||pca.transform(s(h))[:, :d]|| / ||s(h)||. PCA.transform also
@@ -144,8 +145,8 @@ NecoModel fit_neco(const float* features, int64_t n, int64_t dim) {
                      "fit_neco: feature " + std::to_string(j) + " has non-finite values");
         const double std_dev = std::sqrt(variance[j] / static_cast<double>(n));
         // As in sklearn, a feature whose spread is at rounding level is constant: scale 1.
-        const double tiny = 10 * std::numeric_limits<double>::epsilon() *
-                            std::max(1.0, std::fabs(model.mean[j]));
+        const double tiny =
+            10 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::fabs(model.mean[j]));
         model.scale[j] = std_dev < tiny ? 1.0 : std_dev;
     }
 
@@ -155,7 +156,8 @@ NecoModel fit_neco(const float* features, int64_t n, int64_t dim) {
         const int64_t rows = std::min(kChunkRows, n - r0);
         for (int64_t i = 0; i < rows; ++i)
             for (int64_t j = 0; j < dim; ++j)
-                scaled[i * dim + j] = (features[(r0 + i) * dim + j] - model.mean[j]) / model.scale[j];
+                scaled[i * dim + j] =
+                    (features[(r0 + i) * dim + j] - model.mean[j]) / model.scale[j];
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(dim),
                     static_cast<int>(rows), 1.0, scaled.data(), static_cast<int>(dim), 1.0,
                     covariance.data(), static_cast<int>(dim));
@@ -174,8 +176,8 @@ NecoModel fit_neco(const float* features, int64_t n, int64_t dim) {
     return model;
 }
 
-std::vector<double> neco_scores(const NecoModel& model, const float* features, int64_t n,
-                                int64_t d, const double* max_logits) {
+std::vector<double> neco_scores(const NecoModel& model, const float* features, int64_t n, int64_t d,
+                                const double* max_logits) {
     const int64_t dim = model.dim;
     KELVIN_CHECK(dim > 0 && static_cast<int64_t>(model.components.size()) == dim * dim,
                  "neco_scores: the model is not fitted");
@@ -189,7 +191,8 @@ std::vector<double> neco_scores(const NecoModel& model, const float* features, i
         const int64_t rows = std::min(kChunkRows, n - r0);
         for (int64_t i = 0; i < rows; ++i)
             for (int64_t j = 0; j < dim; ++j)
-                scaled[i * dim + j] = (features[(r0 + i) * dim + j] - model.mean[j]) / model.scale[j];
+                scaled[i * dim + j] =
+                    (features[(r0 + i) * dim + j] - model.mean[j]) / model.scale[j];
         // projected (rows x d) = scaled (rows x D) * components[:d]^T
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
                     static_cast<int>(d), static_cast<int>(dim), 1.0, scaled.data(),
@@ -207,19 +210,19 @@ std::vector<double> neco_scores(const NecoModel& model, const float* features, i
     return out;
 }
 
-// ---- OrthoDev --------------------------------------------------------------------------------------
+// ---- OrthoDev -----------------------------------------------------------------------------------
 
-double ortho_dev(const float* id_features, const int32_t* id_labels, int64_t n_id,
-                 int64_t classes, const float* ood_features, int64_t n_ood, int64_t dim) {
+double ortho_dev(const float* id_features, const int32_t* id_labels, int64_t n_id, int64_t classes,
+                 const float* ood_features, int64_t n_ood, int64_t dim) {
     KELVIN_CHECK(n_id > 0 && n_ood > 0 && classes > 0 && dim > 0,
                  "ortho_dev: needs in-distribution and OOD samples, classes and features");
     std::vector<double> class_sum(static_cast<size_t>(classes * dim), 0.0);
     std::vector<int64_t> class_count(static_cast<size_t>(classes), 0);
     for (int64_t i = 0; i < n_id; ++i) {
         const int32_t y = id_labels[i];
-        KELVIN_CHECK(y >= 0 && y < classes, "ortho_dev: label " + std::to_string(y) + " of sample " +
-                                                std::to_string(i) + " is outside 0.." +
-                                                std::to_string(classes - 1));
+        KELVIN_CHECK(y >= 0 && y < classes, "ortho_dev: label " + std::to_string(y) +
+                                                " of sample " + std::to_string(i) +
+                                                " is outside 0.." + std::to_string(classes - 1));
         ++class_count[y];
         for (int64_t j = 0; j < dim; ++j) class_sum[y * dim + j] += id_features[i * dim + j];
     }
@@ -247,15 +250,15 @@ double ortho_dev(const float* id_features, const int32_t* id_labels, int64_t n_i
     return total / static_cast<double>(present);
 }
 
-// ---- probe summaries -------------------------------------------------------------------------------
+// ---- probe summaries ----------------------------------------------------------------------------
 
 namespace {
 void check_accuracies(const std::vector<double>& a, const char* who) {
     KELVIN_CHECK(!a.empty(), std::string(who) + ": no layer accuracies");
     for (double v : a)
-        KELVIN_CHECK(std::isfinite(v) && v >= 0,
-                     std::string(who) + ": accuracies must be finite and >= 0, got " +
-                         std::to_string(v));
+        KELVIN_CHECK(
+            std::isfinite(v) && v >= 0,
+            std::string(who) + ": accuracies must be finite and >= 0, got " + std::to_string(v));
 }
 }  // namespace
 

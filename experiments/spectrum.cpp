@@ -34,15 +34,16 @@ RankReport rank_report_from_singular_values(std::vector<double> sv_descending, i
     report.singular_values = std::move(sv_descending);
     report.gamma = gamma;
     report.rank = numerical_rank(report.singular_values, gamma);
-    for (double g : kReportedGammas) report.rank_by_gamma[g] = numerical_rank(report.singular_values, g);
+    for (double g : kReportedGammas)
+        report.rank_by_gamma[g] = numerical_rank(report.singular_values, g);
     report.rank_by_gamma[gamma] = report.rank;
     return report;
 }
 
-RankReport rank_report(const float* matrix, int64_t rows, int64_t cols, double gamma,
-                       bool center, Device device) {
-    KELVIN_CHECK(rows > 0 && cols > 0, "rank_report: empty matrix " + std::to_string(rows) +
-                                           " x " + std::to_string(cols));
+RankReport rank_report(const float* matrix, int64_t rows, int64_t cols, double gamma, bool center,
+                       Device device) {
+    KELVIN_CHECK(rows > 0 && cols > 0, "rank_report: empty matrix " + std::to_string(rows) + " x " +
+                                           std::to_string(cols));
     std::vector<double> sv(static_cast<size_t>(std::min(rows, cols)));
     if (device == Device::CPU) {
         cpu::singular_values(matrix, rows, cols, center, sv.data());

@@ -25,10 +25,10 @@ int64_t numerical_rank(const std::vector<double>& sv_descending, double gamma);
 
 struct RankReport {
     int64_t rows = 0, cols = 0;
-    bool centered = false;                  // columns centred (mean row subtracted) first
-    std::vector<double> singular_values;    // the whole spectrum, descending
-    double gamma = kRankGamma;              // the gamma behind `rank`
-    int64_t rank = 0;                       // numerical_rank(singular_values, gamma)
+    bool centered = false;                    // columns centred (mean row subtracted) first
+    std::vector<double> singular_values;      // the whole spectrum, descending
+    double gamma = kRankGamma;                // the gamma behind `rank`
+    int64_t rank = 0;                         // numerical_rank(singular_values, gamma)
     std::map<double, int64_t> rank_by_gamma;  // kReportedGammas, plus gamma
 };
 
@@ -38,9 +38,8 @@ RankReport rank_report_from_singular_values(std::vector<double> sv_descending, i
 
 // Spectrum and ranks of the row-major rows x cols float32 matrix, computed in float64. The
 // matrix lives on `device` (host memory for Device::CPU, device memory for Device::CUDA).
-RankReport rank_report(const float* matrix, int64_t rows, int64_t cols,
-                       double gamma = kRankGamma, bool center = false,
-                       Device device = Device::CPU);
+RankReport rank_report(const float* matrix, int64_t rows, int64_t cols, double gamma = kRankGamma,
+                       bool center = false, Device device = Device::CPU);
 
 // The column subset for a matrix with `cols` columns: all of them when cols <= max_cols, else
 // max_cols distinct indices drawn by a partial Fisher-Yates shuffle driven by

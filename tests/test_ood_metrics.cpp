@@ -22,8 +22,8 @@ double auroc_by_pairs(const std::vector<double>& in, const std::vector<double>& 
 
 // n samples of h = W z + noise, z in R^k, W a fixed dim x k matrix: features near a
 // k-dimensional subspace. Row-major n x dim.
-std::vector<float> low_rank_features(int64_t n, int64_t dim, int64_t k, double noise,
-                                     uint64_t seed, uint64_t weight_seed = 99) {
+std::vector<float> low_rank_features(int64_t n, int64_t dim, int64_t k, double noise, uint64_t seed,
+                                     uint64_t weight_seed = 99) {
     std::mt19937_64 weights_rng(weight_seed), rng(seed);
     std::normal_distribution<double> normal;
     std::vector<double> w(static_cast<size_t>(dim * k));
@@ -112,7 +112,8 @@ TEST_CASE("NECO: scaler, principal axes and scores") {
             double mean = 0, var = 0;
             for (int64_t i = 0; i < n; ++i) mean += train[i * dim + j];
             mean /= n;
-            for (int64_t i = 0; i < n; ++i) var += (train[i * dim + j] - mean) * (train[i * dim + j] - mean);
+            for (int64_t i = 0; i < n; ++i)
+                var += (train[i * dim + j] - mean) * (train[i * dim + j] - mean);
             CHECK(model.mean[j] == doctest::Approx(mean).epsilon(1e-12));
             CHECK(model.scale[j] == doctest::Approx(std::sqrt(var / n)).epsilon(1e-12));
         }
@@ -127,7 +128,8 @@ TEST_CASE("NECO: scaler, principal axes and scores") {
         const std::vector<double> all = kelvin::neco_scores(model, train.data(), 10, dim);
         for (double s : all) CHECK(s == doctest::Approx(1.0).epsilon(1e-12));
         const std::vector<double> max_logits = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
-        const std::vector<double> scaled = kelvin::neco_scores(model, train.data(), 10, 2, max_logits.data());
+        const std::vector<double> scaled =
+            kelvin::neco_scores(model, train.data(), 10, 2, max_logits.data());
         const std::vector<double> plain = kelvin::neco_scores(model, train.data(), 10, 2);
         for (int i = 0; i < 10; ++i) CHECK(scaled[i] == doctest::Approx(plain[i] * max_logits[i]));
     }
@@ -193,9 +195,9 @@ TEST_CASE("OrthoDev is 0 for orthogonal and 1 for parallel mean directions") {
     CHECK(kelvin::ortho_dev(parallel.data(), parallel_labels.data(), 3, 5, ood_diagonal.data(), 1,
                             3) == doctest::Approx(1.0));
     const std::vector<int32_t> bad_labels = {0, 0, 2};
-    CHECK_THROWS_AS(kelvin::ortho_dev(parallel.data(), bad_labels.data(), 3, 2,
-                                      ood_diagonal.data(), 1, 3),
-                    kelvin::Error);
+    CHECK_THROWS_AS(
+        kelvin::ortho_dev(parallel.data(), bad_labels.data(), 3, 2, ood_diagonal.data(), 1, 3),
+        kelvin::Error);
 }
 
 TEST_CASE("effective depth kappa and OOD drop rho on hand examples") {

@@ -92,7 +92,8 @@ std::vector<double> jacobi_singular_values(Matrix a, int64_t rows, int64_t cols)
                 if (std::fabs(gamma) <= 1e-15 * std::sqrt(alpha * beta)) continue;
                 rotated = true;
                 const double zeta = (beta - alpha) / (2 * gamma);
-                const double t = (zeta >= 0 ? 1.0 : -1.0) / (std::fabs(zeta) + std::sqrt(1 + zeta * zeta));
+                const double t =
+                    (zeta >= 0 ? 1.0 : -1.0) / (std::fabs(zeta) + std::sqrt(1 + zeta * zeta));
                 const double c = 1 / std::sqrt(1 + t * t), s = c * t;
                 for (int64_t i = 0; i < rows; ++i) {
                     const double x = a[i * cols + p], y = a[i * cols + q];
@@ -160,7 +161,8 @@ TEST_CASE("cpu singular_values agrees with a one-sided Jacobi SVD to 1e-6 relati
     // Tall (the QR-first path), near-square (direct dgesdd) and wide (read as its transpose).
     for (auto [rows, cols] : {std::pair<int64_t, int64_t>{300, 24}, {50, 40}, {24, 300}}) {
         INFO(rows << " x " << cols);
-        const Matrix a = with_singular_values(rows, cols, geometric_spectrum(std::min(rows, cols)), 5);
+        const Matrix a =
+            with_singular_values(rows, cols, geometric_spectrum(std::min(rows, cols)), 5);
         const std::vector<float> af = to_float(a);
         const std::vector<double> reference =
             jacobi_singular_values(Matrix(af.begin(), af.end()), rows, cols);
@@ -186,9 +188,10 @@ TEST_CASE("cpu singular_values with centring matches the SVD of the explicitly c
     }
     const std::vector<double> reference = jacobi_singular_values(centred, rows, cols);
     check_relative(cpu_singular_values(af, rows, cols, true), reference, 1e-6);
-    check_relative(cpu_singular_values(to_float(transpose(Matrix(af.begin(), af.end()), rows, cols)),
-                                       cols, rows, false),
-                   jacobi_singular_values(Matrix(af.begin(), af.end()), rows, cols), 1e-6);
+    check_relative(
+        cpu_singular_values(to_float(transpose(Matrix(af.begin(), af.end()), rows, cols)), cols,
+                            rows, false),
+        jacobi_singular_values(Matrix(af.begin(), af.end()), rows, cols), 1e-6);
 }
 
 TEST_CASE("numerical rank of a rank-r product plus tiny noise is r") {
@@ -338,7 +341,7 @@ TEST_CASE("logits_norm_stats on a hand example") {
     CHECK_THROWS_AS(kelvin::logits_norm_stats(m.data(), 3, 2, centred), kelvin::Error);
 }
 
-// ---- CUDA parity ---------------------------------------------------------------------------------
+// ---- CUDA parity --------------------------------------------------------------------------------
 
 #if KELVIN_CUDA
 namespace {
@@ -356,20 +359,22 @@ struct OnDevice {
 }  // namespace
 #endif
 
-TEST_CASE("cuda singular_values and rank match the cpu" * doctest::skip(!kelvin::cuda_available())) {
+TEST_CASE("cuda singular_values and rank match the cpu" *
+          doctest::skip(!kelvin::cuda_available())) {
 #if KELVIN_CUDA
     for (auto [rows, cols] : {std::pair<int64_t, int64_t>{2000, 64}, {300, 200}, {64, 1500}}) {
         for (bool center : {false, true}) {
             INFO(rows << " x " << cols << (center ? " centred" : ""));
-            const std::vector<float> a =
-                to_float(with_singular_values(rows, cols, geometric_spectrum(std::min(rows, cols)), 41));
+            const std::vector<float> a = to_float(
+                with_singular_values(rows, cols, geometric_spectrum(std::min(rows, cols)), 41));
             OnDevice<float> device_a(a);
             std::vector<double> gpu(static_cast<size_t>(std::min(rows, cols)));
             kelvin::cuda::singular_values(device_a.ptr, rows, cols, center, gpu.data());
             check_relative(gpu, cpu_singular_values(a, rows, cols, center), 1e-6);
-            const kelvin::RankReport cpu_report = kelvin::rank_report(a.data(), rows, cols, 1e-3, center);
-            const kelvin::RankReport gpu_report = kelvin::rank_report(
-                device_a.ptr, rows, cols, 1e-3, center, kelvin::Device::CUDA);
+            const kelvin::RankReport cpu_report =
+                kelvin::rank_report(a.data(), rows, cols, 1e-3, center);
+            const kelvin::RankReport gpu_report =
+                kelvin::rank_report(device_a.ptr, rows, cols, 1e-3, center, kelvin::Device::CUDA);
             CHECK(gpu_report.rank_by_gamma == cpu_report.rank_by_gamma);
         }
     }

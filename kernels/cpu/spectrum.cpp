@@ -65,13 +65,12 @@ std::vector<double> to_tall_column_major(const float* a, int64_t rows, int64_t c
 void gesdd_values(double* a, lapack_int m, lapack_int n, lapack_int lda, double* out) {
     std::vector<lapack_int> iwork(8 * static_cast<size_t>(n));
     double query = 0;
-    check_info(LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'N', m, n, a, lda, out, nullptr, 1, nullptr,
-                                   1, &query, -1, iwork.data()),
+    check_info(LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'N', m, n, a, lda, out, nullptr, 1, nullptr, 1,
+                                   &query, -1, iwork.data()),
                "dgesdd");
     std::vector<double> work(static_cast<size_t>(query) + 1);
-    check_info(LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'N', m, n, a, lda, out, nullptr, 1, nullptr,
-                                   1, work.data(), static_cast<lapack_int>(work.size()),
-                                   iwork.data()),
+    check_info(LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'N', m, n, a, lda, out, nullptr, 1, nullptr, 1,
+                                   work.data(), static_cast<lapack_int>(work.size()), iwork.data()),
                "dgesdd");
 }
 
@@ -106,8 +105,8 @@ void singular_values(const float* matrix, int64_t rows, int64_t cols, bool subtr
         check_info(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, n, a.data(), m, tau.data(), &query, -1),
                    "dgeqrf");
         std::vector<double> work(static_cast<size_t>(query) + 1);
-        check_info(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, n, a.data(), m, tau.data(),
-                                       work.data(), static_cast<lapack_int>(work.size())),
+        check_info(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, n, a.data(), m, tau.data(), work.data(),
+                                       static_cast<lapack_int>(work.size())),
                    "dgeqrf");
         std::vector<double> r(static_cast<size_t>(n) * n, 0.0);
         for (int64_t j = 0; j < n; ++j)
@@ -124,9 +123,9 @@ void symmetric_eigen(const double* symmetric, int64_t d, double* eigenvalues,
                      double* eigenvectors) {
     const lapack_int n = lapack_dimension(d, "symmetric_eigen");
     for (int64_t i = 0; i < d * d; ++i)
-        KELVIN_CHECK(std::isfinite(symmetric[i]),
-                     "symmetric_eigen: entry (" + std::to_string(i / d) + ", " +
-                         std::to_string(i % d) + ") is not finite");
+        KELVIN_CHECK(std::isfinite(symmetric[i]), "symmetric_eigen: entry (" +
+                                                      std::to_string(i / d) + ", " +
+                                                      std::to_string(i % d) + ") is not finite");
     // A symmetric row-major matrix is its own column-major image, so LAPACK reads it as is;
     // dsyevd then leaves eigenvector k in column k, which is row k of the row-major output.
     std::vector<double> a(symmetric, symmetric + d * d);
@@ -140,8 +139,8 @@ void symmetric_eigen(const double* symmetric, int64_t d, double* eigenvalues,
     std::vector<double> work(static_cast<size_t>(work_query) + 1);
     std::vector<lapack_int> iwork(static_cast<size_t>(iwork_query) + 1);
     check_info(LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, jobz, 'U', n, a.data(), n, w.data(),
-                                   work.data(), static_cast<lapack_int>(work.size()),
-                                   iwork.data(), static_cast<lapack_int>(iwork.size())),
+                                   work.data(), static_cast<lapack_int>(work.size()), iwork.data(),
+                                   static_cast<lapack_int>(iwork.size())),
                "dsyevd");
     // LAPACK's order is ascending; the contract (and every caller's threshold) is descending.
     for (int64_t k = 0; k < d; ++k) eigenvalues[k] = w[d - 1 - k];

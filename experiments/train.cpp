@@ -261,7 +261,11 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         metrics["epochs"] = kept;
     } else {
         fs::create_directories(dir);
-        write_file_atomically((dir / "config.json").string(), config_to_json(config).dump(2) + "\n");
+        json written = config_to_json(config);
+        // The input normalisation the model was trained with, so diagnostics reproduce it.
+        written["normalization"] = {{"mean", train_loader.options().mean},
+                                    {"std", train_loader.options().std}};
+        write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
         metrics = {{"status", "running"}, {"epochs", json::array()}};
         Evaluation init = evaluate(*model, test_loader, config.temperature);
         metrics["init"] = evaluation_json(init);

@@ -6,7 +6,10 @@
 
 #include "engine/device.h"
 #include "experiments/bench.h"
+#include "experiments/demo.h"
+#include "experiments/diagnose.h"
 #include "experiments/progress.h"
+#include "experiments/sweep.h"
 #include "experiments/train.h"
 #include "models/registry.h"
 
@@ -56,6 +59,28 @@ void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
         ->capture_default_str();
 }
 
+void add_diagnose_options(CLI::App& cmd, experiments::DiagnoseOptions& d) {
+    cmd.add_option("--ood", d.ood,
+                   "out-of-distribution data set spec(s), e.g. fashion-mnist:classes=5-9");
+    cmd.add_option("--ood-data-dir", d.ood_data_dir, "data directory for the --ood specs");
+    cmd.add_option("--gamma", d.gamma, "rank threshold: sigma_i > gamma * sigma_1")
+        ->capture_default_str();
+    cmd.add_flag("--center", d.center, "subtract the mean row before the SVD");
+    cmd.add_option("--samples", d.max_samples, "test samples ranked and scored")
+        ->capture_default_str();
+    cmd.add_option("--probe-train-samples", d.probe_train_samples,
+                   "training samples for the probes and NECO's fit")
+        ->capture_default_str();
+    cmd.add_option("--probe-epochs", d.probe.epochs, "linear probe epochs (Adam)")
+        ->capture_default_str();
+    cmd.add_option("--probe-lr", d.probe.lr, "linear probe learning rate")->capture_default_str();
+    cmd.add_option("--neco-dim", d.neco_dim, "principal components NECO keeps (0: classes)")
+        ->capture_default_str();
+    cmd.add_option("--neco-max-logit", d.neco_max_logit,
+                   "multiply NECO by the max logit: auto (all but resnets) | yes | no")
+        ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,13 +91,39 @@ int main(int argc, char** argv) {
 
     experiments::TrainConfig train_config;
     train_config.out = "runs/latest";
-    bool resume_flag = false;
     std::string resume_dir;
     CLI::App* train = app.add_subcommand("train", "train a model and write RUN_DIR/{config,metrics}.json");
     add_train_options(*train, train_config);
     train->add_option("--out", train_config.out, "run directory")->capture_default_str();
     train->add_option("--resume", resume_dir,
                       "continue the run in this directory from its last finished epoch");
+
+    bool diagnose_after = false;
+    experiments::DiagnoseOptions train_diagnose;
+    train->add_flag("--diagnose", diagnose_after, "run kelvin diagnose on the run when it finishes");
+    add_diagnose_options(*train, train_diagnose);
+
+    std::string diagnose_dir;
+    experiments::DiagnoseOptions diagnose_options;
+    CLI::App* diagnose =
+        app.add_subcommand("diagnose", "measure ranks, norms, probes and OOD detection of a run");
+    diagnose->add_option("RUN_DIR", diagnose_dir, "a run directory written by kelvin train")
+        ->required();
+    diagnose->add_option("--device", diagnose_options.device, "cpu | cuda (default: the run's)");
+    add_diagnose_options(*diagnose, diagnose_options);
+
+    std::string sweep_config_path, sweep_out = "runs/sweep";
+    CLI::App* sweep = app.add_subcommand(
+        "sweep", "run a resumable grid of training runs with diagnostics, a summary and a report");
+    sweep->add_option("--config", sweep_config_path, "sweep configuration (JSON)")->required();
+    sweep->add_option("--out", sweep_out, "sweep directory")->capture_default_str();
+
+    std::string demo_out = "runs/demo", demo_device = "cpu";
+    CLI::App* demo = app.add_subcommand(
+        "demo", "the default demo: an MLP on Fashion-MNIST classes 0-4 under T = 1, 10, 100, "
+                "classes 5-9 as the OOD set; prints a table and the report's path");
+    demo->add_option("--out", demo_out, "sweep directory")->capture_default_str();
+    demo->add_option("--device", demo_device, "cpu | cuda")->capture_default_str();
 
     std::string workload = "mlp6x1024_b128", bench_device = "cpu";
     int bench_steps = 20, bench_warmup = 3;
@@ -108,15 +159,41 @@ int main(int argc, char** argv) {
                 train_config.out = resume_dir;
                 options.resume = true;
             }
-            (void)resume_flag;
             auto metrics = experiments::train(train_config, options);
             std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", train_config.out.c_str(),
                         metrics.value("status", "?").c_str(),
                         metrics.contains("final") ? metrics["final"].value("test_acc", 0.0) : 0.0,
                         metrics.contains("final") ? metrics["final"].value("logits_norm", 0.0) : 0.0,
                         (std::filesystem::path(train_config.out) / "metrics.json").c_str());
-            return metrics.value("status", "") == "complete" ? 0 : 3;
+            if (metrics.value("status", "") != "complete") return 3;
+            if (diagnose_after) {
+                train_diagnose.show_progress = true;
+                auto d = experiments::diagnose(train_config.out, train_diagnose);
+                std::printf("%s: rank(logits) %lld, rank(softmax) %lld, kappa %.3f -> %s\n",
+                            train_config.out.c_str(), d["rank"]["logits"].get<long long>(),
+                            d["rank"]["softmax"].get<long long>(), d["kappa"].get<double>(),
+                            (std::filesystem::path(train_config.out) / "diagnostics.json").c_str());
+            }
+            return 0;
         }
+        if (*diagnose) {
+            diagnose_options.show_progress = true;
+            auto d = experiments::diagnose(diagnose_dir, diagnose_options);
+            std::printf("%s: rank(logits) %lld, rank(softmax) %lld, kappa %.3f -> %s\n",
+                        diagnose_dir.c_str(), d["rank"]["logits"].get<long long>(),
+                        d["rank"]["softmax"].get<long long>(), d["kappa"].get<double>(),
+                        (std::filesystem::path(diagnose_dir) / "diagnostics.json").c_str());
+            return 0;
+        }
+        if (*sweep) {
+            experiments::SweepConfig config = experiments::load_sweep_config(sweep_config_path);
+            experiments::SweepOptions options;
+            options.show_progress = experiments::ProgressBar::stderr_is_terminal();
+            experiments::run_sweep(config, sweep_out, options);
+            std::printf("%s\n", (std::filesystem::path(sweep_out) / "summary.md").c_str());
+            return 0;
+        }
+        if (*demo) return experiments::run_demo(demo_out, parse_device(demo_device));
         if (*bench) {
             auto r = experiments::run_bench(workload, parse_device(bench_device), bench_steps,
                                             bench_warmup);

@@ -1,0 +1,387 @@
+#include "experiments/diagnose.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <algorithm>
+#include <fstream>
+#include <random>
+
+#include "data/dataset_spec.h"
+#include "data/loader.h"
+#include "engine/checkpoint.h"
+#include "engine/ops.h"
+#include "experiments/ood_metrics.h"
+#include "experiments/spectrum.h"
+#include "experiments/train.h"
+#include "models/registry.h"
+
+namespace kelvin::experiments {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The logits and the features at every probe point of a model over (a prefix of) a data set.
+struct Features {
+    Tensor logits;               // [N, C] on the device
+    std::vector<Tensor> layers;  // [N, F_l] on the device, in probe order
+    Tensor labels;               // i32 [N] on the device
+};
+
+// Convolutional maps [N, C, H, W] are average-pooled over space until C*H*W <= max_features;
+// everything is flattened to [N, F].
+Tensor flatten_features(const Tensor& x, int64_t max_features) {
+    Tensor f = x;
+    if (f.ndim() == 4) {
+        int64_t channels = f.size(1), h = f.size(2), w = f.size(3);
+        int k = 1;
+        while (channels * ((h + k - 1) / k) * ((w + k - 1) / k) > max_features && k < std::max(h, w))
+            k *= 2;
+        if (k >= std::max(h, w)) f = ops::global_avg_pool(f);
+        else if (k > 1) f = ops::avg_pool2d(f, k, k, 0);
+    }
+    return f.ndim() == 2 ? f : ops::flatten(f);
+}
+
+// Copies rows of a list of per-batch tensors into one [N, ...] tensor on the same device.
+Tensor concat_rows(const std::vector<Tensor>& parts) {
+    Shape shape = parts.front().shape();
+    int64_t rows = 0;
+    for (auto& p : parts) rows += p.size(0);
+    shape[0] = rows;
+    Tensor out = Tensor::empty(shape, parts.front().dtype(), parts.front().device());
+    int64_t at = 0;
+    for (auto& p : parts) {
+        out.rows(at, at + p.size(0)).copy_from(p);
+        at += p.size(0);
+    }
+    return out;
+}
+
+Features extract(models::Model& model, const data::HostDataset& set, int64_t max_samples,
+                 const data::LoaderOptions& base, int64_t max_features) {
+    NoGradGuard no_grad;
+    model.eval();
+    data::HostDataset subset_storage;
+    const data::HostDataset* source = &set;
+    if (max_samples > 0 && set.count > max_samples) {
+        // A seeded, class-balanced-in-expectation prefix: shuffle indices once, keep the first N.
+        subset_storage = set;
+        std::vector<int64_t> order(set.count);
+        for (int64_t i = 0; i < set.count; ++i) order[i] = i;
+        std::mt19937_64 gen(12345);
+        std::shuffle(order.begin(), order.end(), gen);
+        order.resize(max_samples);
+        std::sort(order.begin(), order.end());
+        const int64_t image = set.image_size();
+        subset_storage.count = max_samples;
+        subset_storage.pixels.resize(max_samples * image);
+        subset_storage.labels.resize(max_samples);
+        for (int64_t i = 0; i < max_samples; ++i) {
+            std::copy_n(set.pixels.begin() + order[i] * image, image,
+                        subset_storage.pixels.begin() + i * image);
+            subset_storage.labels[i] = set.labels[order[i]];
+        }
+        source = &subset_storage;
+    }
+    data::LoaderOptions o = base;
+    o.shuffle = false;
+    o.batch_size = 500;
+    data::BatchLoader loader(*source, o);
+    loader.start_epoch(0);
+    std::vector<Tensor> logits, labels;
+    std::vector<std::vector<Tensor>> layers;
+    data::Batch batch;
+    while (loader.next(batch)) {
+        std::vector<Tensor> probes;
+        logits.push_back(model.forward(batch.images, &probes));
+        labels.push_back(batch.labels);
+        if (layers.empty()) layers.resize(probes.size());
+        for (size_t l = 0; l < probes.size(); ++l)
+            layers[l].push_back(flatten_features(probes[l], max_features));
+    }
+    Features f;
+    f.logits = concat_rows(logits);
+    f.labels = concat_rows(labels);
+    for (auto& parts : layers) f.layers.push_back(concat_rows(parts));
+    return f;
+}
+
+json rank_json(const RankReport& r) {
+    json by_gamma = json::object();
+    for (auto& [g, rank] : r.rank_by_gamma) {
+        char key[32];
+        std::snprintf(key, sizeof key, "%g", g);
+        by_gamma[key] = rank;
+    }
+    return {{"rank", r.rank}, {"by_gamma", by_gamma}, {"rows", r.rows}, {"cols", r.cols}};
+}
+
+// Rank of a feature matrix where it lies; wider than the protocol's 8000 columns, a seeded
+// subset of columns is ranked instead (on the host: the gather is a host operation).
+RankReport feature_rank(const Tensor& x, double gamma, bool center, int64_t& columns_used) {
+    const int64_t rows = x.size(0), cols = x.size(1);
+    if (cols <= kMaxRankColumns) {
+        columns_used = cols;
+        return rank_report(x.f32(), rows, cols, gamma, center, x.device());
+    }
+    std::vector<int64_t> chosen = subsample_columns(cols);
+    std::vector<float> host = x.to_vector();
+    std::vector<float> subset = gather_columns(host.data(), rows, cols, chosen);
+    columns_used = static_cast<int64_t>(chosen.size());
+    return rank_report(subset.data(), rows, columns_used, gamma, center, Device::CPU);
+}
+
+std::vector<float> softmax_rows(const std::vector<float>& logits, int64_t rows, int64_t cols,
+                                float temperature) {
+    std::vector<float> p(logits.size());
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* z = logits.data() + r * cols;
+        float m = z[0] / temperature;
+        for (int64_t c = 1; c < cols; ++c) m = std::max(m, z[c] / temperature);
+        double sum = 0;
+        for (int64_t c = 0; c < cols; ++c) sum += std::exp(double(z[c] / temperature - m));
+        for (int64_t c = 0; c < cols; ++c)
+            p[r * cols + c] = static_cast<float>(std::exp(double(z[c] / temperature - m)) / sum);
+    }
+    return p;
+}
+
+std::vector<double> probe_accuracies(const Features& train, const Features& test, int classes,
+                                     const ProbeOptions& options) {
+    std::vector<double> accuracies;
+    for (size_t l = 0; l < train.layers.size(); ++l)
+        accuracies.push_back(train_linear_probe(train.layers[l], train.labels, test.layers[l],
+                                                test.labels, classes, options)
+                                 .test_accuracy);
+    return accuracies;
+}
+
+data::LoaderOptions normalisation_of(const fs::path& run_dir, const data::HostDataset& train_set,
+                                     Device device) {
+    data::LoaderOptions o;
+    o.device = device;
+    std::ifstream in(run_dir / "config.json");
+    json config = json::parse(in);
+    if (config.contains("normalization")) {
+        o.mean = config["normalization"]["mean"].get<std::vector<float>>();
+        o.std = config["normalization"]["std"].get<std::vector<float>>();
+    } else {
+        data::channel_statistics(train_set, o.mean, o.std);
+    }
+    return o;
+}
+
+void progress(bool on, const std::string& message) {
+    if (on) std::fprintf(stderr, "diagnose: %s\n", message.c_str());
+}
+
+}  // namespace
+
+json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
+    const auto start = std::chrono::steady_clock::now();
+    const fs::path run_dir(run_dir_text);
+    TrainConfig config = load_run_config(run_dir_text);
+    const Device device = parse_device(options.device.empty() ? config.device : options.device);
+    KELVIN_CHECK(device == Device::CPU || cuda_available(),
+                 "diagnose --device cuda: no CUDA device is available");
+    KELVIN_CHECK(options.gamma > 0 && options.gamma < 1, "--gamma must be in (0, 1)");
+    const fs::path weights_path = run_dir / "model.safetensors";
+    KELVIN_CHECK(fs::exists(weights_path),
+                 "diagnose: " + weights_path.string() + " not found (has the run finished an epoch?)");
+
+    // ---- data and model, all validated before any work ----
+    const data::DatasetSpec id_spec = data::parse_dataset_spec(config.dataset);
+    data::HostDataset id_train = data::load_dataset(id_spec, config.data_dir, true);
+    if (config.train_subset > 0 && config.train_subset < id_train.count) {
+        id_train.count = config.train_subset;
+        id_train.pixels.resize(id_train.count * id_train.image_size());
+        id_train.labels.resize(id_train.count);
+    }
+    const data::HostDataset id_test = data::load_dataset(id_spec, config.data_dir, false);
+    struct OodSet {
+        std::string spec;
+        data::HostDataset train, test;
+    };
+    std::vector<OodSet> ood_sets;
+    for (const std::string& text : options.ood) {
+        data::DatasetSpec spec = data::parse_dataset_spec(text);
+        OodSet set{text,
+                   data::load_dataset(spec, options.ood_data_dir, true, int(id_test.channels),
+                                      int(id_test.height), int(id_test.width)),
+                   data::load_dataset(spec, options.ood_data_dir, false, int(id_test.channels),
+                                      int(id_test.height), int(id_test.width))};
+        KELVIN_CHECK(set.test.channels == id_test.channels && set.test.height == id_test.height &&
+                         set.test.width == id_test.width,
+                     "diagnose: OOD set '" + text + "' has images of " +
+                         std::to_string(set.test.channels) + "x" + std::to_string(set.test.height) +
+                         "x" + std::to_string(set.test.width) + ", the model takes " +
+                         std::to_string(id_test.channels) + "x" + std::to_string(id_test.height) +
+                         "x" + std::to_string(id_test.width));
+        ood_sets.push_back(std::move(set));
+    }
+    models::ModelOptions model_options = config.model_options;
+    model_options.num_classes = id_train.num_classes;
+    model_options.in_channels = int(id_train.channels);
+    model_options.in_height = int(id_train.height);
+    model_options.in_width = int(id_train.width);
+    model_options.seed = config.seed;
+    auto model = models::build_model(config.model, model_options);
+    SafetensorsFile weights = load_safetensors(weights_path.string());
+    for (auto& p : model->named_parameters()) {
+        auto it = weights.tensors.find(p.name);
+        KELVIN_CHECK(it != weights.tensors.end() && it->second.shape() == p.tensor->shape(),
+                     "diagnose: " + weights_path.string() + " lacks '" + p.name +
+                         "' with shape " + shape_to_string(p.tensor->shape()));
+        p.tensor->copy_from(it->second);
+    }
+    for (auto& b : model->named_buffers()) {
+        auto it = weights.tensors.find(b.name);
+        if (it != weights.tensors.end()) b.tensor->copy_from(it->second);
+    }
+    model->to(device);
+    const int classes = id_train.num_classes;
+    const data::LoaderOptions loading = normalisation_of(run_dir, id_train, device);
+    const bool say = options.show_progress;
+
+    // ---- features ----
+    progress(say, "extracting features");
+    Features test = extract(*model, id_test, options.max_samples, loading, options.max_features);
+    Features train = extract(*model, id_train, options.probe_train_samples, loading, options.max_features);
+    const int64_t n = test.logits.size(0);
+    const std::vector<std::string> layer_names = model->probe_names();
+
+    // ---- spectra and ranks ----
+    progress(say, "spectra");
+    json result;
+    const RankReport logits_rank =
+        rank_report(test.logits.f32(), n, classes, options.gamma, options.center, device);
+    std::vector<float> host_logits = test.logits.to_vector();
+    std::vector<float> probabilities = softmax_rows(host_logits, n, classes, config.temperature);
+    const RankReport softmax_rank =
+        rank_report(probabilities.data(), n, classes, options.gamma, options.center, Device::CPU);
+    json layer_ranks = json::array(), layer_spectra = json::object();
+    for (size_t l = 0; l < test.layers.size(); ++l) {
+        int64_t used = 0;
+        RankReport r = feature_rank(test.layers[l], options.gamma, options.center, used);
+        json entry = rank_json(r);
+        entry["name"] = layer_names[l];
+        entry["features"] = test.layers[l].size(1);
+        entry["columns_ranked"] = used;
+        layer_ranks.push_back(entry);
+        layer_spectra[layer_names[l]] = r.singular_values;
+    }
+    const LogitsNormStats norms = logits_norm_stats(host_logits.data(), n, classes, logits_rank);
+    result["rank"] = {{"logits", logits_rank.rank},
+                      {"softmax", softmax_rank.rank},
+                      {"by_gamma", {{"logits", rank_json(logits_rank)["by_gamma"]},
+                                    {"softmax", rank_json(softmax_rank)["by_gamma"]}}},
+                      {"layers", layer_ranks},
+                      {"classes", classes}};
+    result["singular_values"] = {{"logits", logits_rank.singular_values},
+                                 {"softmax", softmax_rank.singular_values},
+                                 {"layers", layer_spectra}};
+    result["logits_norm"] = {{"mean", norms.mean_row_norm},
+                             {"frobenius", norms.frobenius},
+                             {"sigma_1", norms.sigma_1}};
+    {
+        std::vector<int32_t> predicted = ops::argmax_rows(test.logits).to_int_vector();
+        std::vector<int32_t> labels = test.labels.to_int_vector();
+        int64_t correct = 0;
+        for (int64_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
+        result["accuracy"] = double(correct) / n;
+    }
+
+    // ---- probes: in-distribution ----
+    progress(say, "in-distribution probes on " + std::to_string(layer_names.size()) + " layers");
+    std::vector<double> id_accuracy = probe_accuracies(train, test, classes, options.probe);
+    result["probes"] = {{"layers", layer_names}, {"id", id_accuracy}, {"ood", json::object()}};
+    result["kappa"] = effective_depth(id_accuracy);
+
+    // ---- OOD sets: probes (rho), detection, OrthoDev ----
+    const int64_t dim = train.layers.back().size(1);
+    std::vector<float> train_penultimate = train.layers.back().to_vector();
+    std::vector<int32_t> train_labels = train.labels.to_int_vector();
+    NecoModel neco = fit_neco(train_penultimate.data(), train.layers.back().size(0), dim);
+    const int neco_d = options.neco_dim > 0 ? std::min<int>(options.neco_dim, int(dim))
+                                            : std::min<int>(classes, int(dim));
+    const bool times_max_logit =
+        options.neco_max_logit == "yes" ||
+        (options.neco_max_logit == "auto" && config.model.rfind("resnet", 0) != 0);
+    std::vector<float> test_penultimate = test.layers.back().to_vector();
+    auto max_logits_of = [](const std::vector<float>& logits, int64_t rows, int64_t cols) {
+        std::vector<double> out(rows);
+        for (int64_t r = 0; r < rows; ++r)
+            out[r] = *std::max_element(logits.begin() + r * cols, logits.begin() + (r + 1) * cols);
+        return out;
+    };
+    std::vector<double> id_max_logit = max_logits_of(host_logits, n, classes);
+    json scores_in = {
+        {"neco", neco_scores(neco, test_penultimate.data(), n, neco_d,
+                             times_max_logit ? id_max_logit.data() : nullptr)},
+        {"msp", msp_scores(host_logits.data(), n, classes)},
+        {"max_logit", max_logit_scores(host_logits.data(), n, classes)},
+        {"energy", energy_scores(host_logits.data(), n, classes)}};
+    json detection = json::object(), orthodev = json::object(), rho = json::object();
+    for (OodSet& set : ood_sets) {
+        progress(say, "OOD set " + set.spec);
+        Features ood_test = extract(*model, set.test, options.max_samples, loading, options.max_features);
+        Features ood_train =
+            extract(*model, set.train, options.probe_train_samples, loading, options.max_features);
+        std::vector<double> ood_accuracy =
+            probe_accuracies(ood_train, ood_test, set.train.num_classes, options.probe);
+        result["probes"]["ood"][set.spec] = ood_accuracy;
+        rho[set.spec] = ood_generalization_drop(ood_accuracy);
+
+        const int64_t m = ood_test.logits.size(0);
+        std::vector<float> ood_logits = ood_test.logits.to_vector();
+        std::vector<float> ood_penultimate = ood_test.layers.back().to_vector();
+        std::vector<double> ood_max_logit = max_logits_of(ood_logits, m, classes);
+        json scores_out = {
+            {"neco", neco_scores(neco, ood_penultimate.data(), m, neco_d,
+                                 times_max_logit ? ood_max_logit.data() : nullptr)},
+            {"msp", msp_scores(ood_logits.data(), m, classes)},
+            {"max_logit", max_logit_scores(ood_logits.data(), m, classes)},
+            {"energy", energy_scores(ood_logits.data(), m, classes)}};
+        for (const char* method : {"neco", "msp", "max_logit", "energy"}) {
+            auto in = scores_in[method].get<std::vector<double>>();
+            auto out = scores_out[method].get<std::vector<double>>();
+            detection[method][set.spec] = {{"auroc", auroc(in, out)},
+                                           {"fpr95", fpr_at_95_tpr(in, out)}};
+        }
+        orthodev[set.spec] = ortho_dev(train_penultimate.data(), train_labels.data(),
+                                       train.layers.back().size(0), classes,
+                                       ood_penultimate.data(), m, dim);
+    }
+    result["rho"] = rho;
+    result["ood_detection"] = detection;
+    result["orthodev"] = orthodev;
+    result["temperature"] = config.temperature;
+    result["settings"] = {
+        {"gamma", options.gamma},
+        {"gammas_reported", {1e-2, 1e-3, 1e-4}},
+        {"centered", options.center},
+        {"samples_ranked", n},
+        {"probe_train_samples", train.logits.size(0)},
+        {"max_features", options.max_features},
+        {"max_rank_columns", kMaxRankColumns},
+        {"neco_dim", neco_d},
+        {"neco_times_max_logit", times_max_logit},
+        {"probe", {{"optimizer", "adam"},
+                   {"lr", options.probe.lr},
+                   {"epochs", options.probe.epochs},
+                   {"batch_size", options.probe.batch_size},
+                   {"standardize", options.probe.standardize}}},
+        {"kappa_fraction", 0.95},
+        {"ood", options.ood},
+        {"device", device_name(device)}};
+    result["seconds"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    write_file_atomically((run_dir / "diagnostics.json").string(), result.dump(2) + "\n");
+    return result;
+}
+
+}  // namespace kelvin::experiments

@@ -1,0 +1,689 @@
+// The sweep report: reads every finished run, builds the summary table and the plots with
+// experiments/svg_plot, and writes one HTML page with no external resources.
+#include "experiments/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "engine/checkpoint.h"
+#include "engine/device.h"
+#include "experiments/svg_plot.h"
+
+namespace kelvin::experiments {
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using plot::escape_xml;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// ---- reading --------------------------------------------------------------------------------------
+
+json read_json(const fs::path& path) {
+    std::ifstream in(path);
+    KELVIN_CHECK(in.good(), "report: cannot read " + path.string());
+    try {
+        return json::parse(in);
+    } catch (const json::exception& e) {
+        throw Error("report: " + path.string() + " is not valid JSON (" + e.what() + ")");
+    }
+}
+
+// The value at a path of object keys, or null when any step is missing.
+const json* find(const json& j, std::initializer_list<const char*> path) {
+    const json* p = &j;
+    for (const char* key : path) {
+        if (!p->is_object()) return nullptr;
+        auto it = p->find(key);
+        if (it == p->end()) return nullptr;
+        p = &*it;
+    }
+    return p;
+}
+
+// A number at a path; NaN when missing, null (how nlohmann writes NaN) or not a number.
+double number(const json& j, std::initializer_list<const char*> path) {
+    const json* p = find(j, path);
+    return p && p->is_number() ? p->get<double>() : kNaN;
+}
+
+std::string text(const json& j, std::initializer_list<const char*> path) {
+    const json* p = find(j, path);
+    if (!p || p->is_null()) return "";
+    return p->is_string() ? p->get<std::string>() : p->dump();
+}
+
+struct Run {
+    std::string name;
+    json config, metrics, diagnostics;
+    bool has_metrics = false, has_diagnostics = false;
+    std::string model, dataset, head_norm, status;
+    double temperature = kNaN, init_scale = kNaN;
+    std::string seed;
+
+    bool complete() const { return status == "complete"; }
+    bool diagnosed() const { return complete() && has_diagnostics; }
+};
+
+// ---- formatting -----------------------------------------------------------------------------------
+
+std::string format(const char* pattern, double v) {
+    if (!std::isfinite(v)) return "\u2014";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, pattern, v);
+    return buf;
+}
+std::string g(double v) { return format("%g", v); }
+std::string sig3(double v) { return format("%.3g", v); }
+std::string fixed3(double v) { return format("%.3f", v); }
+
+std::string cell(const std::string& value, const std::string& cls = "") {
+    const bool missing = value == "\u2014";
+    std::string c = cls.empty() ? (missing ? "na" : "") : cls;
+    return c.empty() ? "<td>" + escape_xml(value) + "</td>"
+                     : "<td class=\"" + c + "\">" + escape_xml(value) + "</td>";
+}
+
+std::string group_title(const Run& r) {
+    return r.model + " \u00b7 " + r.dataset + " \u00b7 init scale " + g(r.init_scale) +
+           " \u00b7 head norm " + (r.head_norm.empty() ? "\u2014" : r.head_norm);
+}
+
+double mean(const std::vector<double>& v) {
+    double sum = 0;
+    size_t n = 0;
+    for (double x : v)
+        if (std::isfinite(x)) sum += x, ++n;
+    return n ? sum / n : kNaN;
+}
+
+std::string utc_now() {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+    return buf;
+}
+
+// Why a run (or one of its values) is missing from a plot, in the order first noticed.
+class Notes {
+public:
+    void add(const std::string& run, const std::string& why) {
+        auto& list = by_run_[run];
+        if (std::find(list.begin(), list.end(), why) == list.end()) list.push_back(why);
+        if (std::find(order_.begin(), order_.end(), run) == order_.end()) order_.push_back(run);
+    }
+    std::string html() const {
+        if (order_.empty()) return "<p>Every run appears in every plot.</p>\n";
+        std::string o = "<ul class=\"notes\">\n";
+        for (const std::string& run : order_) {
+            o += "<li><code>" + escape_xml(run) + "</code>: ";
+            const auto& list = by_run_.at(run);
+            for (size_t i = 0; i < list.size(); ++i) o += (i ? "; " : "") + escape_xml(list[i]);
+            o += ".</li>\n";
+        }
+        return o + "</ul>\n";
+    }
+
+private:
+    std::map<std::string, std::vector<std::string>> by_run_;
+    std::vector<std::string> order_;
+};
+
+// ---- the sweep ------------------------------------------------------------------------------------
+
+struct Sweep {
+    std::vector<Run> runs;        // sorted by group, then T, then seed
+    std::vector<std::string> ood;   // every OOD set named in any diagnostics
+    std::vector<double> temperatures;  // sorted; a temperature's colour is its index here
+    int partial = 0;
+    Notes notes;
+};
+
+Sweep read_sweep(const fs::path& dir) {
+    const fs::path runs_dir = dir / "runs";
+    KELVIN_CHECK(fs::is_directory(runs_dir),
+                 "report: " + runs_dir.string() + " not found (expected the output folder of `kelvin sweep`)");
+    Sweep sweep;
+    std::vector<fs::path> folders;
+    for (const auto& entry : fs::directory_iterator(runs_dir)) {
+        if (!entry.is_directory()) continue;
+        const std::string name = entry.path().filename().string();
+        if (name.size() >= 8 && name.compare(name.size() - 8, 8, ".partial") == 0) {
+            ++sweep.partial;
+            continue;
+        }
+        folders.push_back(entry.path());
+    }
+    std::sort(folders.begin(), folders.end());
+    std::set<std::string> ood;
+    std::set<double> temperatures;
+    for (const fs::path& folder : folders) {
+        Run r;
+        r.name = folder.filename().string();
+        if (!fs::exists(folder / "config.json")) {
+            sweep.notes.add(r.name, "no config.json, so not shown at all");
+            continue;
+        }
+        r.config = read_json(folder / "config.json");
+        r.model = text(r.config, {"model"});
+        r.dataset = text(r.config, {"dataset"});
+        r.temperature = number(r.config, {"temperature"});
+        r.init_scale = number(r.config, {"model_options", "init_scale"});
+        r.head_norm = text(r.config, {"model_options", "head_norm"});
+        r.seed = text(r.config, {"seed"});
+        if (fs::exists(folder / "metrics.json")) {
+            r.metrics = read_json(folder / "metrics.json");
+            r.has_metrics = true;
+            r.status = text(r.metrics, {"status"});
+            if (r.status.empty()) r.status = "unknown";
+        } else {
+            r.status = "no metrics.json";
+        }
+        if (fs::exists(folder / "diagnostics.json")) {
+            r.diagnostics = read_json(folder / "diagnostics.json");
+            r.has_diagnostics = true;
+        }
+        if (!r.complete()) {
+            std::string why = "status " + r.status;
+            const double step = number(r.metrics, {"diverged_at_step"});
+            if (std::isfinite(step)) why += " at step " + g(step);
+            const std::string loss = text(r.metrics, {"diverged_loss"});
+            if (!loss.empty()) why += " (loss " + loss + ")";
+            const std::string error = text(r.metrics, {"error"});
+            if (!error.empty()) why += ": " + error;
+            sweep.notes.add(r.name, why + ", so left out of every plot");
+        } else if (!r.has_diagnostics) {
+            sweep.notes.add(r.name, "no diagnostics.json, so only in the logits-norm plot");
+        }
+        if (r.has_diagnostics) {
+            for (const char* key : {"rho", "orthodev"})
+                if (const json* p = find(r.diagnostics, {key}); p && p->is_object())
+                    for (auto& [set, v] : p->items()) ood.insert(set);
+            if (const json* p = find(r.diagnostics, {"ood_detection"}); p && p->is_object())
+                for (auto& [method, sets] : p->items())
+                    if (sets.is_object())
+                        for (auto& [set, v] : sets.items()) ood.insert(set);
+            if (const json* p = find(r.diagnostics, {"probes", "ood"}); p && p->is_object())
+                for (auto& [set, v] : p->items()) ood.insert(set);
+        }
+        if (std::isfinite(r.temperature)) temperatures.insert(r.temperature);
+        sweep.runs.push_back(std::move(r));
+    }
+    std::stable_sort(sweep.runs.begin(), sweep.runs.end(), [](const Run& a, const Run& b) {
+        const std::string ga = group_title(a), gb = group_title(b);
+        if (ga != gb) return ga < gb;
+        if (a.temperature != b.temperature) return a.temperature < b.temperature;
+        return a.seed < b.seed;
+    });
+    sweep.ood.assign(ood.begin(), ood.end());
+    sweep.temperatures.assign(temperatures.begin(), temperatures.end());
+    return sweep;
+}
+
+// ---- the summary table ----------------------------------------------------------------------------
+
+std::string summary_table(const Sweep& sweep) {
+    static const char* kMethods[][2] = {
+        {"neco", "NECO"}, {"msp", "MSP"}, {"max_logit", "MaxLogit"}, {"energy", "Energy"}};
+    const bool ood = !sweep.ood.empty();
+    const std::string span = ood ? " rowspan=\"2\"" : "";
+    std::string o = "<div class=\"table-wrap\"><table class=\"summary\">\n<thead><tr>";
+    for (const char* h : {"run", "model", "dataset", "T", "init scale", "head norm", "seed", "status",
+                          "test acc", "rank(logits)", "rank(softmax)", "logits norm init \u2192 final",
+                          "\u03ba"})
+        o += "<th" + span + ">" + escape_xml(h) + "</th>";
+    for (const std::string& set : sweep.ood)
+        o += "<th colspan=\"6\" class=\"ood-set\">OOD: " + escape_xml(set) + "</th>";
+    o += "</tr>\n";
+    if (ood) {
+        o += "<tr>";
+        for (size_t i = 0; i < sweep.ood.size(); ++i) {
+            o += "<th class=\"ood-first\">\u03c1</th>";
+            for (auto& m : kMethods) o += "<th>" + std::string(m[1]) + " AUROC</th>";
+            o += "<th>OrthoDev</th>";
+        }
+        o += "</tr>\n";
+    }
+    o += "</thead>\n<tbody>\n";
+    for (const Run& r : sweep.runs) {
+        const json& d = r.diagnostics;
+        o += "<tr class=\"run" + std::string(r.complete() ? "" : " failed") + "\">";
+        o += "<td class=\"name\">" + escape_xml(r.name) + "</td>";
+        o += cell(r.model.empty() ? "\u2014" : r.model) + cell(r.dataset.empty() ? "\u2014" : r.dataset);
+        o += cell(g(r.temperature), "num") + cell(g(r.init_scale), "num");
+        o += cell(r.head_norm.empty() ? "\u2014" : r.head_norm) + cell(r.seed.empty() ? "\u2014" : r.seed, "num");
+        std::string status = r.status;
+        const double step = number(r.metrics, {"diverged_at_step"});
+        if (std::isfinite(step)) status += " (step " + g(step) + ")";
+        o += cell(status, r.complete() ? "ok" : "bad");
+        const double acc = r.complete() ? number(r.metrics, {"final", "test_acc"}) : kNaN;
+        o += cell(fixed3(acc), "num");
+        o += cell(g(number(d, {"rank", "logits"})), "num") + cell(g(number(d, {"rank", "softmax"})), "num");
+        const double norm_final = r.complete() ? number(r.metrics, {"final", "logits_norm"}) : kNaN;
+        o += cell(sig3(number(r.metrics, {"init", "logits_norm"})) + " \u2192 " + sig3(norm_final), "num");
+        o += cell(fixed3(number(d, {"kappa"})), "num");
+        for (const std::string& set : sweep.ood) {
+            const char* s = set.c_str();
+            o += cell(fixed3(number(d, {"rho", s})), "num ood-first");
+            for (auto& m : kMethods) o += cell(fixed3(number(d, {"ood_detection", m[0], s, "auroc"})), "num");
+            o += cell(fixed3(number(d, {"orthodev", s})), "num");
+        }
+        o += "</tr>\n";
+    }
+    return o + "</tbody></table></div>\n";
+}
+
+// ---- the plots of one group -----------------------------------------------------------------------
+
+struct Figure {
+    std::string svg, caption;
+};
+
+std::string legend_for(double t, size_t seeds) {
+    return "T = " + g(t) + (seeds > 1 ? " (" + std::to_string(seeds) + " seeds)" : "");
+}
+
+class GroupPlots {
+public:
+    GroupPlots(const Sweep& sweep, std::vector<const Run*> runs, Notes& notes)
+        : sweep_(sweep), runs_(std::move(runs)), notes_(notes) {
+        for (const Run* r : runs_)
+            if (std::find(ts_.begin(), ts_.end(), r->temperature) == ts_.end() && std::isfinite(r->temperature))
+                ts_.push_back(r->temperature);
+        std::sort(ts_.begin(), ts_.end());
+    }
+
+    std::vector<Figure> figures() {
+        std::vector<Figure> out;
+        out.push_back(ranks());
+        out.push_back(logits_norm());
+        out.push_back(spectra());
+        if (sweep_.ood.empty()) {
+            out.push_back(tunnel(""));
+        } else {
+            for (const std::string& set : sweep_.ood) out.push_back(tunnel(set));
+        }
+        out.push_back(kappa_rho());
+        if (sweep_.ood.empty()) {
+            out.push_back(detection(""));
+        } else {
+            for (const std::string& set : sweep_.ood) out.push_back(detection(set));
+        }
+        return out;
+    }
+
+private:
+    int color_of(double t) const {
+        auto it = std::find(sweep_.temperatures.begin(), sweep_.temperatures.end(), t);
+        return static_cast<int>(it - sweep_.temperatures.begin());
+    }
+    std::vector<const Run*> at(double t, bool need_diagnostics) const {
+        std::vector<const Run*> out;
+        for (const Run* r : runs_)
+            if (r->temperature == t && (need_diagnostics ? r->diagnosed() : r->complete())) out.push_back(r);
+        return out;
+    }
+    // Mean over the runs at temperature t of a diagnostics number; non-finite values are noted.
+    double mean_of(double t, std::initializer_list<const char*> path, const std::string& what) {
+        std::vector<double> values;
+        for (const Run* r : at(t, true)) {
+            const double v = number(r->diagnostics, path);
+            if (std::isfinite(v)) values.push_back(v);
+            else notes_.add(r->name, what + " missing or not finite: point skipped");
+        }
+        return mean(values);
+    }
+
+    Figure ranks() {
+        plot::PlotSpec spec;
+        spec.title = "Numerical rank of the logits and of softmax(logits/T)";
+        spec.x_label = "training temperature T";
+        double gamma = kNaN, classes = kNaN;
+        for (const Run* r : runs_)
+            if (r->diagnosed()) {
+                if (!std::isfinite(gamma)) gamma = number(r->diagnostics, {"settings", "gamma"});
+                classes = std::max(std::isfinite(classes) ? classes : 0.0, number(r->diagnostics, {"rank", "classes"}));
+            }
+        spec.y_label = "numerical rank" + (std::isfinite(gamma) ? " (\u03b3 = " + g(gamma) + ")" : std::string());
+        spec.log_x = true;
+        spec.y_min = 0;
+        plot::Series logits{"rank(logits)"}, softmax{"rank(softmax(logits/T))"};
+        logits.markers = softmax.markers = true;
+        softmax.dashed = true;
+        for (double t : ts_) {
+            logits.x.push_back(t), softmax.x.push_back(t);
+            logits.y.push_back(mean_of(t, {"rank", "logits"}, "rank(logits)"));
+            softmax.y.push_back(mean_of(t, {"rank", "softmax"}, "rank(softmax)"));
+        }
+        spec.series = {logits, softmax};
+        if (std::isfinite(classes) && classes > 1) {
+            spec.hlines.push_back({classes - 1, "C \u2212 1 = " + g(classes - 1) + " (Neural Collapse)"});
+            spec.y_max = classes;
+        }
+        return {plot::render_svg(spec),
+                "Rank = number of singular values above \u03b3\u00b7\u03c3\u2081 of the N\u00d7C test logits "
+                "(solid) and of the softmax probabilities at the training temperature (dashed). Neural "
+                "Collapse predicts C\u22121; a rank well below it after training at high T is the "
+                "paper\u2019s rank-deficit bias."};
+    }
+
+    Figure logits_norm() {
+        plot::PlotSpec spec;
+        spec.title = "Logits norm during training";
+        spec.x_label = "epoch (0 = initialisation)";
+        spec.y_label = "mean per-sample logits norm \u2016z\u2016\u2082";
+        spec.log_y = true;
+        for (double t : ts_) {
+            const std::vector<const Run*> runs = at(t, false);
+            std::map<double, std::vector<double>> by_epoch;
+            for (const Run* r : runs) {
+                const double init = number(r->metrics, {"init", "logits_norm"});
+                if (std::isfinite(init)) by_epoch[0].push_back(init);
+                else notes_.add(r->name, "logits norm at initialisation missing: point skipped");
+                if (const json* epochs = find(r->metrics, {"epochs"}); epochs && epochs->is_array()) {
+                    for (size_t i = 0; i < epochs->size(); ++i) {
+                        const json& e = (*epochs)[i];
+                        double epoch = number(e, {"epoch"});
+                        if (!std::isfinite(epoch)) epoch = static_cast<double>(i + 1);
+                        const double v = number(e, {"logits_norm"});
+                        if (std::isfinite(v)) by_epoch[epoch].push_back(v);
+                        else notes_.add(r->name, "logits norm of epoch " + g(epoch) + " not finite: point skipped");
+                    }
+                }
+            }
+            plot::Series s{legend_for(t, runs.size())};
+            s.color = color_of(t);
+            for (auto& [epoch, values] : by_epoch) s.x.push_back(epoch), s.y.push_back(mean(values));
+            s.markers = s.x.size() <= 15;
+            spec.series.push_back(s);
+        }
+        return {plot::render_svg(spec),
+                "Mean over test samples of \u2016z\u2016\u2082, the L2 norm of the logits vector, after "
+                "each epoch. To lower the loss at high T the network must grow this norm, which is the "
+                "paper\u2019s mechanism for the rank collapse."};
+    }
+
+    Figure spectra() {
+        plot::PlotSpec spec;
+        spec.title = "Singular-value spectrum of the logits";
+        spec.x_label = "index i";
+        spec.y_label = "\u03c3\u1d62 / \u03c3\u2081";
+        spec.log_y = true;
+        for (double gamma : {1e-2, 1e-3, 1e-4})
+            spec.hlines.push_back({gamma, "\u03b3 = " + g(gamma)});
+        for (double t : ts_) {
+            const std::vector<const Run*> runs = at(t, true);
+            std::vector<std::vector<double>> normalised;
+            for (const Run* r : runs) {
+                const json* sv = find(r->diagnostics, {"singular_values", "logits"});
+                if (!sv || !sv->is_array() || sv->empty() || !(*sv)[0].is_number() ||
+                    !((*sv)[0].get<double>() > 0)) {
+                    notes_.add(r->name, "no logits spectrum: left out of the spectrum plot");
+                    continue;
+                }
+                const double top = (*sv)[0].get<double>();
+                std::vector<double> v;
+                for (const json& x : *sv) v.push_back(x.is_number() ? x.get<double>() / top : kNaN);
+                normalised.push_back(v);
+            }
+            plot::Series s{legend_for(t, normalised.size())};
+            s.color = color_of(t);
+            size_t length = normalised.empty() ? 0 : normalised[0].size();
+            for (const auto& v : normalised) length = std::min(length, v.size());
+            for (size_t i = 0; i < length; ++i) {
+                std::vector<double> column;
+                for (const auto& v : normalised) column.push_back(v[i]);
+                s.x.push_back(static_cast<double>(i + 1));
+                s.y.push_back(mean(column));
+            }
+            s.markers = length <= 20;
+            spec.series.push_back(s);
+        }
+        return {plot::render_svg(spec),
+                "Singular values of the test logits divided by the largest (mean over seeds). The "
+                "dashed lines are the rank thresholds \u03b3 = 10\u207b\u00b2, 10\u207b\u00b3 (the "
+                "default) and 10\u207b\u2074: the rank is the number of points above the line. Exact "
+                "zeros cannot be drawn on a log axis and are left out."};
+    }
+
+    Figure tunnel(const std::string& set) {
+        plot::PlotSpec spec;
+        spec.title = set.empty() ? "Linear-probe accuracy per layer" : "Probe accuracy per layer, ID vs " + set;
+        spec.x_label = "probed layer (input \u2192 output)";
+        spec.y_label = "probe test accuracy";
+        spec.y_min = 0;
+        spec.y_max = 1;
+        for (const Run* r : runs_) {  // the longest list of layer names in the group
+            const json* layers = r->diagnosed() ? find(r->diagnostics, {"probes", "layers"}) : nullptr;
+            if (!layers || !layers->is_array() || layers->size() <= spec.x_category_labels.size()) continue;
+            spec.x_category_labels.clear();
+            for (const json& l : *layers)
+                spec.x_category_labels.push_back(l.is_string() ? l.get<std::string>() : l.dump());
+        }
+        std::vector<plot::Series> dashed;
+        for (double t : ts_) {
+            const std::vector<const Run*> runs = at(t, true);
+            auto curve = [&](std::initializer_list<const char*> path, const std::string& what) {
+                std::vector<std::vector<double>> per_layer(spec.x_category_labels.size());
+                for (const Run* r : runs) {
+                    const json* acc = find(r->diagnostics, path);
+                    if (!acc || !acc->is_array()) {
+                        notes_.add(r->name, "no " + what + " probe accuracies: left out of the probe plot");
+                        continue;
+                    }
+                    for (size_t l = 0; l < acc->size() && l < per_layer.size(); ++l)
+                        per_layer[l].push_back((*acc)[l].is_number() ? (*acc)[l].get<double>() : kNaN);
+                }
+                plot::Series s;
+                for (size_t l = 0; l < per_layer.size(); ++l) {
+                    s.x.push_back(static_cast<double>(l));
+                    s.y.push_back(mean(per_layer[l]));
+                }
+                s.markers = true;
+                s.color = color_of(t);
+                return s;
+            };
+            plot::Series id = curve({"probes", "id"}, "in-distribution");
+            id.label = legend_for(t, runs.size());
+            spec.series.push_back(id);
+            if (!set.empty()) {
+                plot::Series ood = curve({"probes", "ood", set.c_str()}, set);
+                ood.dashed = true;
+                dashed.push_back(ood);
+            }
+        }
+        spec.series.insert(spec.series.end(), dashed.begin(), dashed.end());
+        if (!set.empty()) {  // a style key: legend entries without data
+            plot::Series solid{"in-distribution"}, ood{"OOD: " + set};
+            solid.color = ood.color = 6;  // black
+            ood.dashed = true;
+            spec.series.push_back(solid);
+            spec.series.push_back(ood);
+        }
+        return {plot::render_svg(spec),
+                "Test accuracy of a linear probe trained on the frozen features after each layer "
+                "(mean over seeds). Solid: in-distribution" +
+                    (set.empty() ? std::string(". No OOD set was evaluated.")
+                                 : "; dashed: probes trained and tested on " + set +
+                                       ". A plateau in the late layers is the tunnel; an OOD curve "
+                                       "that falls off towards the output gives a high \u03c1.")};
+    }
+
+    Figure kappa_rho() {
+        plot::PlotSpec spec;
+        spec.title = "Effective depth \u03ba vs OOD generalisation drop \u03c1";
+        spec.x_label = "\u03ba = l*/L (effective depth)";
+        spec.y_label = "\u03c1 (OOD generalisation drop)";
+        spec.x_min = 0, spec.x_max = 1, spec.y_min = 0;
+        for (size_t k = 0; k < sweep_.ood.size(); ++k) {
+            const std::string& set = sweep_.ood[k];
+            plot::Series s{"OOD: " + set};
+            s.lines = false;
+            s.color = static_cast<int>(k);
+            for (double t : ts_) {
+                s.x.push_back(mean_of(t, {"kappa"}, "\u03ba"));
+                s.y.push_back(mean_of(t, {"rho", set.c_str()}, "\u03c1 on " + set));
+                s.point_labels.push_back("T=" + g(t));
+            }
+            spec.series.push_back(s);
+        }
+        return {plot::render_svg(spec),
+                "\u03ba = l*/L, l* the first layer whose in-distribution probe reaches 95% of the last "
+                "layer\u2019s accuracy; \u03c1 = (max\u2097 a\u2097 \u2212 a_L) / max\u2097 a\u2097 on the "
+                "OOD probes. The paper: high T gives low \u03ba (a long tunnel) and high \u03c1." +
+                    std::string(sweep_.ood.empty() ? " No OOD set was evaluated, so \u03c1 is not available." : "")};
+    }
+
+    Figure detection(const std::string& set) {
+        static const char* kMethods[][2] = {
+            {"neco", "NECO"}, {"msp", "MSP"}, {"max_logit", "MaxLogit"}, {"energy", "Energy"}};
+        plot::PlotSpec spec;
+        spec.title = set.empty() ? "OOD detection AUROC" : "OOD detection AUROC, " + set;
+        spec.x_label = "training temperature T";
+        spec.y_label = "AUROC (in-distribution positive)";
+        spec.log_x = true;
+        spec.y_max = 1;
+        spec.y_min = 0.5;
+        spec.hlines.push_back({0.5, "chance"});
+        if (!set.empty())
+            for (auto& m : kMethods) {
+                plot::Series s{m[1]};
+                s.markers = true;
+                for (double t : ts_) {
+                    s.x.push_back(t);
+                    s.y.push_back(mean_of(t, {"ood_detection", m[0], set.c_str(), "auroc"},
+                                          std::string(m[1]) + " AUROC on " + set));
+                }
+                spec.series.push_back(s);
+            }
+        return {plot::render_svg(spec),
+                "Area under the ROC curve for telling the in-distribution test set from " +
+                    (set.empty() ? std::string("an OOD set (none was evaluated)") : set) +
+                    ", mean over seeds. NECO is the paper\u2019s detector; MSP (at T = 1), MaxLogit "
+                    "and Energy are the baselines."};
+    }
+
+    const Sweep& sweep_;
+    std::vector<const Run*> runs_;
+    Notes& notes_;
+    std::vector<double> ts_;
+};
+
+constexpr const char* kStyle = R"css(
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
+       color: #222; background: #fafafa; margin: 0; }
+main { max-width: 1220px; margin: 0 auto; padding: 24px 28px 48px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+h3 { font-size: 16px; margin: 24px 0 8px; }
+p, li { font-size: 14px; line-height: 1.5; }
+.meta { color: #666; font-size: 13px; margin: 0 0 16px; }
+code { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 12.5px; }
+.table-wrap { overflow-x: auto; border: 1px solid #ddd; background: #fff; }
+table.summary { border-collapse: collapse; font-size: 12.5px; white-space: nowrap; }
+table.summary th, table.summary td { padding: 4px 8px; border-bottom: 1px solid #eee; text-align: left; }
+table.summary th { background: #f1f3f5; font-weight: 600; vertical-align: bottom; }
+table.summary th.ood-set { text-align: center; border-left: 2px solid #ccc; }
+table.summary .ood-first { border-left: 2px solid #ccc; }
+table.summary td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.summary td.name { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 11.5px; color: #555; }
+table.summary td.na { color: #aaa; }
+table.summary td.ok { color: #1a7f37; }
+table.summary td.bad, table.summary tr.failed td.name { color: #b42318; font-weight: 600; }
+table.summary tbody tr:nth-child(even) { background: #fafbfc; }
+.plots { display: flex; flex-wrap: wrap; gap: 16px; }
+figure { margin: 0; background: #fff; border: 1px solid #e2e2e2; padding: 8px 8px 10px; width: 560px; }
+figure svg { display: block; max-width: 100%; height: auto; }
+figcaption { font-size: 12.5px; line-height: 1.45; color: #444; margin-top: 6px; }
+details { margin: 12px 0; }
+details pre { background: #fff; border: 1px solid #ddd; padding: 10px; overflow-x: auto; font-size: 12px; }
+ul.notes li { font-size: 13.5px; }
+)css";
+
+}  // namespace
+
+std::string report_html(const std::string& dir) {
+    const fs::path root(dir);
+    Sweep sweep = read_sweep(root);
+    json config;
+    bool has_config = false;
+    if (fs::exists(root / "sweep.json")) {
+        config = read_json(root / "sweep.json");
+        has_config = true;
+    }
+
+    // Groups in table order.
+    std::vector<std::pair<std::string, std::vector<const Run*>>> groups;
+    for (const Run& r : sweep.runs) {
+        const std::string key = group_title(r);
+        if (groups.empty() || groups.back().first != key) groups.push_back({key, {}});
+        groups.back().second.push_back(&r);
+    }
+    std::string sections;
+    for (auto& [title, runs] : groups) {
+        if (groups.size() > 1) sections += "<h3>" + escape_xml(title) + "</h3>\n";
+        sections += "<div class=\"plots\">\n";
+        for (const Figure& f : GroupPlots(sweep, runs, sweep.notes).figures())
+            sections += "<figure>\n" + f.svg + "<figcaption>" + escape_xml(f.caption) + "</figcaption>\n</figure>\n";
+        sections += "</div>\n";
+    }
+
+    size_t complete = 0, diagnosed = 0;
+    for (const Run& r : sweep.runs) complete += r.complete(), diagnosed += r.diagnosed();
+    std::string o = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                    "<title>kelvin sweep report</title>\n<style>" + std::string(kStyle) + "</style>\n"
+                    "</head>\n<body>\n<main>\n";
+    o += "<h1>Temperature sweep report</h1>\n";
+    o += "<p class=\"meta\">Generated " + utc_now() + " by kelvin from <code>" + escape_xml(fs::absolute(root).string()) +
+         "</code>. " + std::to_string(sweep.runs.size()) + " finished run" + (sweep.runs.size() == 1 ? "" : "s") + " (" +
+         std::to_string(complete) + " complete, " + std::to_string(diagnosed) + " with diagnostics)" +
+         (sweep.partial ? "; " + std::to_string(sweep.partial) + " in progress (.partial, not shown)" : std::string()) +
+         ".</p>\n";
+    o += "<p>Softmax with temperature T, <code>softmax(z/T)</code>, enters only the training loss. This page "
+         "shows how T changes the rank of the logits, their norm, the probe accuracy across layers "
+         "(the tunnel), and out-of-distribution detection and generalisation. Where a temperature has "
+         "several seeds, each plot shows the <b>mean over seeds</b> (the legend says how many); the "
+         "table lists every run.</p>\n";
+    if (has_config)
+        o += "<details><summary>Sweep configuration (sweep.json)</summary><pre>" + escape_xml(config.dump(2)) +
+             "</pre></details>\n";
+    else
+        o += "<p class=\"meta\">No sweep.json in this folder.</p>\n";
+
+    o += "<h2>Summary</h2>\n";
+    if (sweep.runs.empty()) {
+        o += "<p>No finished runs yet.</p>\n";
+    } else {
+        o += summary_table(sweep);
+        o += "<p class=\"meta\">Ranks at \u03b3 = 10\u207b\u00b3 of the test logits and of softmax(logits/T); "
+             "logits norm = mean per-sample L2 norm at initialisation and after the last epoch; \u03ba = "
+             "effective depth; per OOD set: \u03c1 = OOD generalisation drop, AUROC of each detector "
+             "(in-distribution positive), OrthoDev = mean |cos| between class means and the OOD mean.</p>\n";
+    }
+    o += "<h2>Plots</h2>\n" + (sweep.runs.empty() ? std::string("<p>Nothing to plot.</p>\n") : sections);
+    o += "<h2>Left out</h2>\n" + sweep.notes.html();
+    o += "</main>\n</body>\n</html>\n";
+    return o;
+}
+
+std::string write_report(const std::string& dir) {
+    const std::string html = report_html(dir);
+    const std::string path = (fs::path(dir) / "report.html").string();
+    write_file_atomically(path, html);
+    return path;
+}
+
+}  // namespace kelvin::experiments

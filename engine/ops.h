@@ -29,6 +29,9 @@ Tensor gelu(const Tensor& x);
 Tensor sum(const Tensor& x);   // scalar, shape [1]
 Tensor mean(const Tensor& x);  // scalar, shape [1]
 
+// Row-wise x / max(||x||_2, eps) (engine/ops/normalize.cpp): the normalised-logits head.
+Tensor l2_normalize_rows(const Tensor& x, float eps = 1e-12f);
+
 // ---- shapes (engine/ops/shape.cpp) ------------------------------------------------------------
 Tensor reshape(const Tensor& x, const Shape& shape);  // one -1 allowed
 Tensor flatten(const Tensor& x);                       // [N, ...] -> [N, prod(...)]

@@ -8,10 +8,10 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <vector>
 
 #include "engine/checkpoint.h"
@@ -27,7 +27,11 @@ using json = nlohmann::json;
 using plot::escape_xml;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// ---- reading --------------------------------------------------------------------------------------
+// The OOD detectors in diagnostics.json, with their display names; NECO first.
+constexpr const char* kDetectors[][2] = {
+    {"neco", "NECO"}, {"msp", "MSP"}, {"max_logit", "MaxLogit"}, {"energy", "Energy"}};
+
+// ---- reading ------------------------------------------------------------------------------------
 
 json read_json(const fs::path& path) {
     std::ifstream in(path);
@@ -75,7 +79,7 @@ struct Run {
     bool diagnosed() const { return complete() && has_diagnostics; }
 };
 
-// ---- formatting -----------------------------------------------------------------------------------
+// ---- formatting ---------------------------------------------------------------------------------
 
 std::string format(const char* pattern, double v) {
     if (!std::isfinite(v)) return "\u2014";
@@ -88,15 +92,16 @@ std::string sig3(double v) { return format("%.3g", v); }
 std::string fixed3(double v) { return format("%.3f", v); }
 
 std::string cell(const std::string& value, const std::string& cls = "") {
-    const bool missing = value == "\u2014";
-    std::string c = cls.empty() ? (missing ? "na" : "") : cls;
+    const std::string c = cls + (value == "\u2014" ? (cls.empty() ? "na" : " na") : "");
     return c.empty() ? "<td>" + escape_xml(value) + "</td>"
                      : "<td class=\"" + c + "\">" + escape_xml(value) + "</td>";
 }
 
+std::string or_dash(const std::string& s) { return s.empty() ? std::string("\u2014") : s; }
+
 std::string group_title(const Run& r) {
-    return r.model + " \u00b7 " + r.dataset + " \u00b7 init scale " + g(r.init_scale) +
-           " \u00b7 head norm " + (r.head_norm.empty() ? "\u2014" : r.head_norm);
+    return or_dash(r.model) + " \u00b7 " + or_dash(r.dataset) + " \u00b7 init scale " +
+           g(r.init_scale) + " \u00b7 head norm " + or_dash(r.head_norm);
 }
 
 double mean(const std::vector<double>& v) {
@@ -141,11 +146,11 @@ private:
     std::vector<std::string> order_;
 };
 
-// ---- the sweep ------------------------------------------------------------------------------------
+// ---- the sweep ----------------------------------------------------------------------------------
 
 struct Sweep {
-    std::vector<Run> runs;        // sorted by group, then T, then seed
-    std::vector<std::string> ood;   // every OOD set named in any diagnostics
+    std::vector<Run> runs;             // sorted by group, then T, then seed
+    std::vector<std::string> ood;      // every OOD set named in any diagnostics
     std::vector<double> temperatures;  // sorted; a temperature's colour is its index here
     int partial = 0;
     Notes notes;
@@ -154,7 +159,8 @@ struct Sweep {
 Sweep read_sweep(const fs::path& dir) {
     const fs::path runs_dir = dir / "runs";
     KELVIN_CHECK(fs::is_directory(runs_dir),
-                 "report: " + runs_dir.string() + " not found (expected the output folder of `kelvin sweep`)");
+                 "report: " + runs_dir.string() +
+                     " not found (expected the output folder of `kelvin sweep`)");
     Sweep sweep;
     std::vector<fs::path> folders;
     for (const auto& entry : fs::directory_iterator(runs_dir)) {
@@ -195,7 +201,9 @@ Sweep read_sweep(const fs::path& dir) {
             r.diagnostics = read_json(folder / "diagnostics.json");
             r.has_diagnostics = true;
         }
-        if (!r.complete()) {
+        if (!r.has_metrics) {
+            sweep.notes.add(r.name, "no metrics.json, so left out of every plot");
+        } else if (!r.complete()) {
             std::string why = "status " + r.status;
             const double step = number(r.metrics, {"diverged_at_step"});
             if (std::isfinite(step)) why += " at step " + g(step);
@@ -204,6 +212,9 @@ Sweep read_sweep(const fs::path& dir) {
             const std::string error = text(r.metrics, {"error"});
             if (!error.empty()) why += ": " + error;
             sweep.notes.add(r.name, why + ", so left out of every plot");
+        } else if (!std::isfinite(r.temperature)) {
+            sweep.notes.add(r.name,
+                            "config.json has no numeric temperature, so left out of every plot");
         } else if (!r.has_diagnostics) {
             sweep.notes.add(r.name, "no diagnostics.json, so only in the logits-norm plot");
         }
@@ -232,52 +243,91 @@ Sweep read_sweep(const fs::path& dir) {
     return sweep;
 }
 
-// ---- the summary table ----------------------------------------------------------------------------
+// ---- the summary table --------------------------------------------------------------------------
+
+std::string final_test_accuracy(const Run& r) {
+    return fixed3(r.complete() ? number(r.metrics, {"final", "test_acc"}) : kNaN);
+}
+std::string logits_rank(const Run& r) { return g(number(r.diagnostics, {"rank", "logits"})); }
+std::string softmax_rank(const Run& r) { return g(number(r.diagnostics, {"rank", "softmax"})); }
+std::string logits_norm_growth(const Run& r) {
+    const double last = r.complete() ? number(r.metrics, {"final", "logits_norm"}) : kNaN;
+    return sig3(number(r.metrics, {"init", "logits_norm"})) + " \u2192 " + sig3(last);
+}
+std::string kappa(const Run& r) { return fixed3(number(r.diagnostics, {"kappa"})); }
+
+struct Column {
+    std::string header;
+    std::function<std::string(const Run&)> value;
+    std::string cls;  // "num": right-aligned
+};
 
 std::string summary_table(const Sweep& sweep) {
-    static const char* kMethods[][2] = {
-        {"neco", "NECO"}, {"msp", "MSP"}, {"max_logit", "MaxLogit"}, {"energy", "Energy"}};
+    // Columns every run shares the value of are stated once above the table instead.
+    std::vector<Column> columns, shared;
+    for (Column c : {Column{"model", [](const Run& r) { return or_dash(r.model); }, ""},
+                     Column{"dataset", [](const Run& r) { return or_dash(r.dataset); }, ""},
+                     Column{"T", [](const Run& r) { return g(r.temperature); }, "num"},
+                     Column{"init scale", [](const Run& r) { return g(r.init_scale); }, "num"},
+                     Column{"head norm", [](const Run& r) { return or_dash(r.head_norm); }, ""}}) {
+        bool same = sweep.runs.size() > 1 && c.header != "T";
+        for (const Run& r : sweep.runs) same = same && c.value(r) == c.value(sweep.runs[0]);
+        (same ? shared : columns).push_back(c);
+    }
+    columns.push_back({"seed", [](const Run& r) { return or_dash(r.seed); }, "num"});
+    columns.push_back({"test acc", final_test_accuracy, "num"});
+    columns.push_back({"rank (logits)", logits_rank, "num"});
+    columns.push_back({"rank (softmax)", softmax_rank, "num"});
+    columns.push_back({"logits norm init \u2192 final", logits_norm_growth, "num"});
+    columns.push_back({"\u03ba", kappa, "num"});
+
+    std::string o;
+    if (!shared.empty()) {
+        o += "<p class=\"shared\">Every run: ";
+        for (size_t i = 0; i < shared.size(); ++i)
+            o += (i ? ", " : "") + escape_xml(shared[i].header) + " <b>" +
+                 escape_xml(shared[i].value(sweep.runs[0])) + "</b>";
+        o += ".</p>\n";
+    }
     const bool ood = !sweep.ood.empty();
     const std::string span = ood ? " rowspan=\"2\"" : "";
-    std::string o = "<div class=\"table-wrap\"><table class=\"summary\">\n<thead><tr>";
-    for (const char* h : {"run", "model", "dataset", "T", "init scale", "head norm", "seed", "status",
-                          "test acc", "rank(logits)", "rank(softmax)", "logits norm init \u2192 final",
-                          "\u03ba"})
-        o += "<th" + span + ">" + escape_xml(h) + "</th>";
+    o += "<div class=\"table-wrap\"><table class=\"summary\">\n<thead><tr>";
+    for (const Column& c : columns) {
+        o += "<th" + span + (c.cls.empty() ? "" : " class=\"" + c.cls + "\"") + ">" +
+             escape_xml(c.header) + "</th>";
+        if (c.header == "seed") o += "<th" + span + ">status</th>";
+    }
     for (const std::string& set : sweep.ood)
         o += "<th colspan=\"6\" class=\"ood-set\">OOD: " + escape_xml(set) + "</th>";
     o += "</tr>\n";
     if (ood) {
         o += "<tr>";
         for (size_t i = 0; i < sweep.ood.size(); ++i) {
-            o += "<th class=\"ood-first\">\u03c1</th>";
-            for (auto& m : kMethods) o += "<th>" + std::string(m[1]) + " AUROC</th>";
-            o += "<th>OrthoDev</th>";
+            o += "<th class=\"num ood-first\">\u03c1</th>";
+            for (auto& m : kDetectors)
+                o += "<th class=\"num\">" + std::string(m[1]) + " AUROC</th>";
+            o += "<th class=\"num\">OrthoDev</th>";
         }
         o += "</tr>\n";
     }
     o += "</thead>\n<tbody>\n";
     for (const Run& r : sweep.runs) {
-        const json& d = r.diagnostics;
-        o += "<tr class=\"run" + std::string(r.complete() ? "" : " failed") + "\">";
-        o += "<td class=\"name\">" + escape_xml(r.name) + "</td>";
-        o += cell(r.model.empty() ? "\u2014" : r.model) + cell(r.dataset.empty() ? "\u2014" : r.dataset);
-        o += cell(g(r.temperature), "num") + cell(g(r.init_scale), "num");
-        o += cell(r.head_norm.empty() ? "\u2014" : r.head_norm) + cell(r.seed.empty() ? "\u2014" : r.seed, "num");
-        std::string status = r.status;
-        const double step = number(r.metrics, {"diverged_at_step"});
-        if (std::isfinite(step)) status += " (step " + g(step) + ")";
-        o += cell(status, r.complete() ? "ok" : "bad");
-        const double acc = r.complete() ? number(r.metrics, {"final", "test_acc"}) : kNaN;
-        o += cell(fixed3(acc), "num");
-        o += cell(g(number(d, {"rank", "logits"})), "num") + cell(g(number(d, {"rank", "softmax"})), "num");
-        const double norm_final = r.complete() ? number(r.metrics, {"final", "logits_norm"}) : kNaN;
-        o += cell(sig3(number(r.metrics, {"init", "logits_norm"})) + " \u2192 " + sig3(norm_final), "num");
-        o += cell(fixed3(number(d, {"kappa"})), "num");
+        o += "<tr class=\"run" + std::string(r.complete() ? "" : " failed") + "\" title=\"" +
+             escape_xml(r.name) + "\">";
+        for (const Column& c : columns) {
+            o += cell(c.value(r), c.cls);
+            if (c.header != "seed") continue;
+            std::string status = r.status;
+            const double step = number(r.metrics, {"diverged_at_step"});
+            if (std::isfinite(step)) status += " (step " + g(step) + ")";
+            o += cell(status, r.complete() ? "ok" : "bad");
+        }
         for (const std::string& set : sweep.ood) {
             const char* s = set.c_str();
+            const json& d = r.diagnostics;
             o += cell(fixed3(number(d, {"rho", s})), "num ood-first");
-            for (auto& m : kMethods) o += cell(fixed3(number(d, {"ood_detection", m[0], s, "auroc"})), "num");
+            for (auto& m : kDetectors)
+                o += cell(fixed3(number(d, {"ood_detection", m[0], s, "auroc"})), "num");
             o += cell(fixed3(number(d, {"orthodev", s})), "num");
         }
         o += "</tr>\n";
@@ -285,7 +335,7 @@ std::string summary_table(const Sweep& sweep) {
     return o + "</tbody></table></div>\n";
 }
 
-// ---- the plots of one group -----------------------------------------------------------------------
+// ---- the plots of one group ---------------------------------------------------------------------
 
 struct Figure {
     std::string svg, caption;
@@ -300,27 +350,20 @@ public:
     GroupPlots(const Sweep& sweep, std::vector<const Run*> runs, Notes& notes)
         : sweep_(sweep), runs_(std::move(runs)), notes_(notes) {
         for (const Run* r : runs_)
-            if (std::find(ts_.begin(), ts_.end(), r->temperature) == ts_.end() && std::isfinite(r->temperature))
+            if (std::find(ts_.begin(), ts_.end(), r->temperature) == ts_.end() &&
+                std::isfinite(r->temperature))
                 ts_.push_back(r->temperature);
         std::sort(ts_.begin(), ts_.end());
     }
 
     std::vector<Figure> figures() {
-        std::vector<Figure> out;
-        out.push_back(ranks());
-        out.push_back(logits_norm());
-        out.push_back(spectra());
-        if (sweep_.ood.empty()) {
-            out.push_back(tunnel(""));
-        } else {
-            for (const std::string& set : sweep_.ood) out.push_back(tunnel(set));
-        }
+        // Without OOD sets, the per-set plots are drawn once, empty, saying so.
+        const std::vector<std::string> sets =
+            sweep_.ood.empty() ? std::vector<std::string>{""} : sweep_.ood;
+        std::vector<Figure> out = {ranks(), logits_norm(), spectra()};
+        for (const std::string& set : sets) out.push_back(tunnel(set));
         out.push_back(kappa_rho());
-        if (sweep_.ood.empty()) {
-            out.push_back(detection(""));
-        } else {
-            for (const std::string& set : sweep_.ood) out.push_back(detection(set));
-        }
+        for (const std::string& set : sets) out.push_back(detection(set));
         return out;
     }
 
@@ -332,51 +375,61 @@ private:
     std::vector<const Run*> at(double t, bool need_diagnostics) const {
         std::vector<const Run*> out;
         for (const Run* r : runs_)
-            if (r->temperature == t && (need_diagnostics ? r->diagnosed() : r->complete())) out.push_back(r);
+            if (r->temperature == t && (need_diagnostics ? r->diagnosed() : r->complete()))
+                out.push_back(r);
         return out;
     }
     // Mean over the runs at temperature t of a diagnostics number; non-finite values are noted.
-    double mean_of(double t, std::initializer_list<const char*> path, const std::string& what) {
+    double mean_of(double t, std::initializer_list<const char*> path, const std::string& what,
+                   const std::string& plot) {
         std::vector<double> values;
         for (const Run* r : at(t, true)) {
             const double v = number(r->diagnostics, path);
-            if (std::isfinite(v)) values.push_back(v);
-            else notes_.add(r->name, what + " missing or not finite: point skipped");
+            if (std::isfinite(v))
+                values.push_back(v);
+            else
+                notes_.add(r->name,
+                           what + " missing or not finite, so left out of the " + plot + " plot");
         }
         return mean(values);
     }
 
     Figure ranks() {
         plot::PlotSpec spec;
-        spec.title = "Numerical rank of the logits and of softmax(logits/T)";
+        spec.title = "Numerical rank of the logits z and of softmax(z/T)";
         spec.x_label = "training temperature T";
         double gamma = kNaN, classes = kNaN;
         for (const Run* r : runs_)
             if (r->diagnosed()) {
                 if (!std::isfinite(gamma)) gamma = number(r->diagnostics, {"settings", "gamma"});
-                classes = std::max(std::isfinite(classes) ? classes : 0.0, number(r->diagnostics, {"rank", "classes"}));
+                classes = std::max(std::isfinite(classes) ? classes : 0.0,
+                                   number(r->diagnostics, {"rank", "classes"}));
             }
-        spec.y_label = "numerical rank" + (std::isfinite(gamma) ? " (\u03b3 = " + g(gamma) + ")" : std::string());
+        spec.y_label = "numerical rank" +
+                       (std::isfinite(gamma) ? " (\u03b3 = " + g(gamma) + ")" : std::string());
         spec.log_x = true;
         spec.y_min = 0;
-        plot::Series logits{"rank(logits)"}, softmax{"rank(softmax(logits/T))"};
+        spec.y_integer = true;
+        plot::Series logits{"rank(logits)"}, softmax{"rank(softmax(z/T))"};
         logits.markers = softmax.markers = true;
         softmax.dashed = true;
         for (double t : ts_) {
             logits.x.push_back(t), softmax.x.push_back(t);
-            logits.y.push_back(mean_of(t, {"rank", "logits"}, "rank(logits)"));
-            softmax.y.push_back(mean_of(t, {"rank", "softmax"}, "rank(softmax)"));
+            logits.y.push_back(mean_of(t, {"rank", "logits"}, "rank(logits)", "rank"));
+            softmax.y.push_back(mean_of(t, {"rank", "softmax"}, "rank(softmax)", "rank"));
         }
         spec.series = {logits, softmax};
         if (std::isfinite(classes) && classes > 1) {
-            spec.hlines.push_back({classes - 1, "C \u2212 1 = " + g(classes - 1) + " (Neural Collapse)"});
+            spec.hlines.push_back(
+                {classes - 1, "C \u2212 1 = " + g(classes - 1) + " (Neural Collapse)"});
             spec.y_max = classes;
         }
-        return {plot::render_svg(spec),
-                "Rank = number of singular values above \u03b3\u00b7\u03c3\u2081 of the N\u00d7C test logits "
-                "(solid) and of the softmax probabilities at the training temperature (dashed). Neural "
-                "Collapse predicts C\u22121; a rank well below it after training at high T is the "
-                "paper\u2019s rank-deficit bias."};
+        return {
+            plot::render_svg(spec),
+            "Rank = number of singular values above \u03b3\u00b7\u03c3\u2081 of the N\u00d7C "
+            "test logits (solid) and of the softmax probabilities at the training temperature "
+            "(dashed). Neural Collapse predicts C\u22121; a rank well below it after training at "
+            "high T is the paper\u2019s rank-deficit bias."};
     }
 
     Figure logits_norm() {
@@ -385,34 +438,45 @@ private:
         spec.x_label = "epoch (0 = initialisation)";
         spec.y_label = "mean per-sample logits norm \u2016z\u2016\u2082";
         spec.log_y = true;
+        spec.x_integer = true;
+        const char* kNotPlotted = "missing or not finite, so left out of the logits-norm plot";
         for (double t : ts_) {
             const std::vector<const Run*> runs = at(t, false);
             std::map<double, std::vector<double>> by_epoch;
             for (const Run* r : runs) {
                 const double init = number(r->metrics, {"init", "logits_norm"});
-                if (std::isfinite(init)) by_epoch[0].push_back(init);
-                else notes_.add(r->name, "logits norm at initialisation missing: point skipped");
-                if (const json* epochs = find(r->metrics, {"epochs"}); epochs && epochs->is_array()) {
+                if (std::isfinite(init))
+                    by_epoch[0].push_back(init);
+                else
+                    notes_.add(r->name,
+                               std::string("logits norm at initialisation ") + kNotPlotted);
+                if (const json* epochs = find(r->metrics, {"epochs"});
+                    epochs && epochs->is_array()) {
                     for (size_t i = 0; i < epochs->size(); ++i) {
                         const json& e = (*epochs)[i];
                         double epoch = number(e, {"epoch"});
                         if (!std::isfinite(epoch)) epoch = static_cast<double>(i + 1);
                         const double v = number(e, {"logits_norm"});
-                        if (std::isfinite(v)) by_epoch[epoch].push_back(v);
-                        else notes_.add(r->name, "logits norm of epoch " + g(epoch) + " not finite: point skipped");
+                        if (std::isfinite(v)) {
+                            by_epoch[epoch].push_back(v);
+                            continue;
+                        }
+                        notes_.add(r->name, "logits norm of epoch " + g(epoch) + " " + kNotPlotted);
                     }
                 }
             }
             plot::Series s{legend_for(t, runs.size())};
             s.color = color_of(t);
-            for (auto& [epoch, values] : by_epoch) s.x.push_back(epoch), s.y.push_back(mean(values));
+            for (auto& [epoch, values] : by_epoch)
+                s.x.push_back(epoch), s.y.push_back(mean(values));
             s.markers = s.x.size() <= 15;
             spec.series.push_back(s);
         }
-        return {plot::render_svg(spec),
-                "Mean over test samples of \u2016z\u2016\u2082, the L2 norm of the logits vector, after "
-                "each epoch. To lower the loss at high T the network must grow this norm, which is the "
-                "paper\u2019s mechanism for the rank collapse."};
+        return {
+            plot::render_svg(spec),
+            "Mean over test samples of \u2016z\u2016\u2082, the L2 norm of the logits vector, "
+            "after each epoch. To lower the loss at high T the network must grow this norm, which "
+            "is the paper\u2019s mechanism for the rank collapse."};
     }
 
     Figure spectra() {
@@ -421,6 +485,7 @@ private:
         spec.x_label = "index i";
         spec.y_label = "\u03c3\u1d62 / \u03c3\u2081";
         spec.log_y = true;
+        spec.x_integer = true;
         for (double gamma : {1e-2, 1e-3, 1e-4})
             spec.hlines.push_back({gamma, "\u03b3 = " + g(gamma)});
         for (double t : ts_) {
@@ -451,23 +516,27 @@ private:
             s.markers = length <= 20;
             spec.series.push_back(s);
         }
-        return {plot::render_svg(spec),
-                "Singular values of the test logits divided by the largest (mean over seeds). The "
-                "dashed lines are the rank thresholds \u03b3 = 10\u207b\u00b2, 10\u207b\u00b3 (the "
-                "default) and 10\u207b\u2074: the rank is the number of points above the line. Exact "
-                "zeros cannot be drawn on a log axis and are left out."};
+        return {
+            plot::render_svg(spec),
+            "Singular values of the test logits divided by the largest (mean over seeds). The "
+            "dashed lines are the rank thresholds \u03b3 = 10\u207b\u00b2, 10\u207b\u00b3 (the "
+            "default) and 10\u207b\u2074: the rank is the number of points above the line. Exact "
+            "zeros cannot be drawn on a log axis and are left out."};
     }
 
     Figure tunnel(const std::string& set) {
         plot::PlotSpec spec;
-        spec.title = set.empty() ? "Linear-probe accuracy per layer" : "Probe accuracy per layer, ID vs " + set;
+        spec.title = set.empty() ? "Linear-probe accuracy per layer"
+                                 : "Probe accuracy per layer, ID vs " + set;
         spec.x_label = "probed layer (input \u2192 output)";
         spec.y_label = "probe test accuracy";
         spec.y_min = 0;
         spec.y_max = 1;
         for (const Run* r : runs_) {  // the longest list of layer names in the group
-            const json* layers = r->diagnosed() ? find(r->diagnostics, {"probes", "layers"}) : nullptr;
-            if (!layers || !layers->is_array() || layers->size() <= spec.x_category_labels.size()) continue;
+            const json* layers =
+                r->diagnosed() ? find(r->diagnostics, {"probes", "layers"}) : nullptr;
+            if (!layers || !layers->is_array() || layers->size() <= spec.x_category_labels.size())
+                continue;
             spec.x_category_labels.clear();
             for (const json& l : *layers)
                 spec.x_category_labels.push_back(l.is_string() ? l.get<std::string>() : l.dump());
@@ -480,11 +549,13 @@ private:
                 for (const Run* r : runs) {
                     const json* acc = find(r->diagnostics, path);
                     if (!acc || !acc->is_array()) {
-                        notes_.add(r->name, "no " + what + " probe accuracies: left out of the probe plot");
+                        notes_.add(r->name,
+                                   "no " + what + " probe accuracies: left out of the probe plot");
                         continue;
                     }
                     for (size_t l = 0; l < acc->size() && l < per_layer.size(); ++l)
-                        per_layer[l].push_back((*acc)[l].is_number() ? (*acc)[l].get<double>() : kNaN);
+                        per_layer[l].push_back((*acc)[l].is_number() ? (*acc)[l].get<double>()
+                                                                     : kNaN);
                 }
                 plot::Series s;
                 for (size_t l = 0; l < per_layer.size(); ++l) {
@@ -533,22 +604,25 @@ private:
             s.lines = false;
             s.color = static_cast<int>(k);
             for (double t : ts_) {
-                s.x.push_back(mean_of(t, {"kappa"}, "\u03ba"));
-                s.y.push_back(mean_of(t, {"rho", set.c_str()}, "\u03c1 on " + set));
+                s.x.push_back(mean_of(t, {"kappa"}, "\u03ba", "\u03ba\u2013\u03c1"));
+                s.y.push_back(
+                    mean_of(t, {"rho", set.c_str()}, "\u03c1 on " + set, "\u03ba\u2013\u03c1"));
                 s.point_labels.push_back("T=" + g(t));
             }
             spec.series.push_back(s);
         }
-        return {plot::render_svg(spec),
-                "\u03ba = l*/L, l* the first layer whose in-distribution probe reaches 95% of the last "
-                "layer\u2019s accuracy; \u03c1 = (max\u2097 a\u2097 \u2212 a_L) / max\u2097 a\u2097 on the "
-                "OOD probes. The paper: high T gives low \u03ba (a long tunnel) and high \u03c1." +
-                    std::string(sweep_.ood.empty() ? " No OOD set was evaluated, so \u03c1 is not available." : "")};
+        return {
+            plot::render_svg(spec),
+            "\u03ba = l*/L, l* the first layer whose in-distribution probe reaches 95% of the last "
+            "layer\u2019s accuracy; \u03c1 = (max\u2097 a\u2097 \u2212 a_L) / max\u2097 a\u2097 "
+            "on the OOD probes. The paper: high T gives low \u03ba (a long tunnel) and high "
+            "\u03c1." +
+                std::string(sweep_.ood.empty()
+                                ? " No OOD set was evaluated, so \u03c1 is not available."
+                                : "")};
     }
 
     Figure detection(const std::string& set) {
-        static const char* kMethods[][2] = {
-            {"neco", "NECO"}, {"msp", "MSP"}, {"max_logit", "MaxLogit"}, {"energy", "Energy"}};
         plot::PlotSpec spec;
         spec.title = set.empty() ? "OOD detection AUROC" : "OOD detection AUROC, " + set;
         spec.x_label = "training temperature T";
@@ -558,21 +632,22 @@ private:
         spec.y_min = 0.5;
         spec.hlines.push_back({0.5, "chance"});
         if (!set.empty())
-            for (auto& m : kMethods) {
+            for (auto& m : kDetectors) {
                 plot::Series s{m[1]};
                 s.markers = true;
                 for (double t : ts_) {
                     s.x.push_back(t);
                     s.y.push_back(mean_of(t, {"ood_detection", m[0], set.c_str(), "auroc"},
-                                          std::string(m[1]) + " AUROC on " + set));
+                                          std::string(m[1]) + " AUROC on " + set, "OOD detection"));
                 }
                 spec.series.push_back(s);
             }
-        return {plot::render_svg(spec),
-                "Area under the ROC curve for telling the in-distribution test set from " +
-                    (set.empty() ? std::string("an OOD set (none was evaluated)") : set) +
-                    ", mean over seeds. NECO is the paper\u2019s detector; MSP (at T = 1), MaxLogit "
-                    "and Energy are the baselines."};
+        return {
+            plot::render_svg(spec),
+            "Area under the ROC curve for telling the in-distribution test set from " +
+                (set.empty() ? std::string("an OOD set (none was evaluated)") : set) +
+                ", mean over seeds. NECO is the paper\u2019s detector; MSP (at T = 1), MaxLogit "
+                "and Energy are the baselines."};
     }
 
     const Sweep& sweep_;
@@ -584,7 +659,7 @@ private:
 constexpr const char* kStyle = R"css(
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
        color: #222; background: #fafafa; margin: 0; }
-main { max-width: 1220px; margin: 0 auto; padding: 24px 28px 48px; }
+main { max-width: 1240px; margin: 0 auto; padding: 20px 20px 48px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 h3 { font-size: 16px; margin: 24px 0 8px; }
@@ -594,18 +669,19 @@ code { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace
 .table-wrap { overflow-x: auto; border: 1px solid #ddd; background: #fff; }
 table.summary { border-collapse: collapse; font-size: 12.5px; white-space: nowrap; }
 table.summary th, table.summary td { padding: 4px 8px; border-bottom: 1px solid #eee; text-align: left; }
-table.summary th { background: #f1f3f5; font-weight: 600; vertical-align: bottom; }
+table.summary th { background: #f1f3f5; font-weight: 600; vertical-align: bottom; white-space: normal; }
 table.summary th.ood-set { text-align: center; border-left: 2px solid #ccc; }
 table.summary .ood-first { border-left: 2px solid #ccc; }
+table.summary th.num { text-align: right; }
 table.summary td.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.summary td.name { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 11.5px; color: #555; }
 table.summary td.na { color: #aaa; }
+p.shared { font-size: 13.5px; margin: 6px 0 8px; }
 table.summary td.ok { color: #1a7f37; }
-table.summary td.bad, table.summary tr.failed td.name { color: #b42318; font-weight: 600; }
+table.summary td.bad { color: #b42318; font-weight: 600; }
 table.summary tbody tr:nth-child(even) { background: #fafbfc; }
-.plots { display: flex; flex-wrap: wrap; gap: 16px; }
-figure { margin: 0; background: #fff; border: 1px solid #e2e2e2; padding: 8px 8px 10px; width: 560px; }
-figure svg { display: block; max-width: 100%; height: auto; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(470px, 1fr)); gap: 14px; }
+figure { margin: 0; background: #fff; border: 1px solid #e2e2e2; padding: 8px 8px 10px; }
+figure svg { display: block; width: 100%; height: auto; }
 figcaption { font-size: 12.5px; line-height: 1.45; color: #444; margin-top: 6px; }
 details { margin: 12px 0; }
 details pre { background: #fff; border: 1px solid #ddd; padding: 10px; overflow-x: auto; font-size: 12px; }
@@ -636,30 +712,37 @@ std::string report_html(const std::string& dir) {
         if (groups.size() > 1) sections += "<h3>" + escape_xml(title) + "</h3>\n";
         sections += "<div class=\"plots\">\n";
         for (const Figure& f : GroupPlots(sweep, runs, sweep.notes).figures())
-            sections += "<figure>\n" + f.svg + "<figcaption>" + escape_xml(f.caption) + "</figcaption>\n</figure>\n";
+            sections += "<figure>\n" + f.svg + "<figcaption>" + escape_xml(f.caption) +
+                        "</figcaption>\n</figure>\n";
         sections += "</div>\n";
     }
 
     size_t complete = 0, diagnosed = 0;
-    for (const Run& r : sweep.runs) complete += r.complete(), diagnosed += r.diagnosed();
-    std::string o = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                    "<title>kelvin sweep report</title>\n<style>" + std::string(kStyle) + "</style>\n"
-                    "</head>\n<body>\n<main>\n";
-    o += "<h1>Temperature sweep report</h1>\n";
-    o += "<p class=\"meta\">Generated " + utc_now() + " by kelvin from <code>" + escape_xml(fs::absolute(root).string()) +
-         "</code>. " + std::to_string(sweep.runs.size()) + " finished run" + (sweep.runs.size() == 1 ? "" : "s") + " (" +
-         std::to_string(complete) + " complete, " + std::to_string(diagnosed) + " with diagnostics)" +
-         (sweep.partial ? "; " + std::to_string(sweep.partial) + " in progress (.partial, not shown)" : std::string()) +
-         ".</p>\n";
-    o += "<p>Softmax with temperature T, <code>softmax(z/T)</code>, enters only the training loss. This page "
-         "shows how T changes the rank of the logits, their norm, the probe accuracy across layers "
-         "(the tunnel), and out-of-distribution detection and generalisation. Where a temperature has "
-         "several seeds, each plot shows the <b>mean over seeds</b> (the legend says how many); the "
-         "table lists every run.</p>\n";
+    double gamma = kNaN;
+    for (const Run& r : sweep.runs) {
+        complete += r.complete(), diagnosed += r.diagnosed();
+        if (r.diagnosed() && !std::isfinite(gamma))
+            gamma = number(r.diagnostics, {"settings", "gamma"});
+    }
+    std::string o = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+    o += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+    o += "<title>kelvin sweep report</title>\n<style>" + std::string(kStyle) + "</style>\n";
+    o += "</head>\n<body>\n<main>\n<h1>Temperature sweep report</h1>\n";
+    o += "<p class=\"meta\">Generated " + utc_now() + " by kelvin from <code>" +
+         escape_xml(fs::absolute(root).string()) + "</code>. " + std::to_string(sweep.runs.size()) +
+         " finished run" + (sweep.runs.size() == 1 ? "" : "s") + " (" + std::to_string(complete) +
+         " complete, " + std::to_string(diagnosed) + " with diagnostics)";
+    if (sweep.partial)
+        o += "; " + std::to_string(sweep.partial) + " in progress (.partial, not shown)";
+    o += ".</p>\n";
+    o += "<p>Softmax with temperature T, <code>softmax(z/T)</code>, enters only the training "
+         "loss. This page shows how T changes the rank of the logits, their norm, the probe "
+         "accuracy across layers (the tunnel), and out-of-distribution detection and "
+         "generalisation. Where a temperature has several seeds, each plot shows the <b>mean "
+         "over seeds</b> (the legend says how many); the table lists every run.</p>\n";
     if (has_config)
-        o += "<details><summary>Sweep configuration (sweep.json)</summary><pre>" + escape_xml(config.dump(2)) +
-             "</pre></details>\n";
+        o += "<details><summary>Sweep configuration (sweep.json)</summary><pre>" +
+             escape_xml(config.dump(2)) + "</pre></details>\n";
     else
         o += "<p class=\"meta\">No sweep.json in this folder.</p>\n";
 
@@ -668,12 +751,15 @@ std::string report_html(const std::string& dir) {
         o += "<p>No finished runs yet.</p>\n";
     } else {
         o += summary_table(sweep);
-        o += "<p class=\"meta\">Ranks at \u03b3 = 10\u207b\u00b3 of the test logits and of softmax(logits/T); "
-             "logits norm = mean per-sample L2 norm at initialisation and after the last epoch; \u03ba = "
-             "effective depth; per OOD set: \u03c1 = OOD generalisation drop, AUROC of each detector "
-             "(in-distribution positive), OrthoDev = mean |cos| between class means and the OOD mean.</p>\n";
+        o += "<p class=\"meta\">Ranks at \u03b3 = " + (std::isfinite(gamma) ? g(gamma) : "?") +
+             " of the test logits and of softmax(logits/T); logits norm = mean per-sample L2 "
+             "norm at initialisation and after the last epoch; \u03ba = effective depth; per "
+             "OOD set: \u03c1 = OOD generalisation drop, AUROC of each detector "
+             "(in-distribution positive), OrthoDev = mean |cos| between class means and the "
+             "OOD mean. Hover over a row for the run\u2019s folder name.</p>\n";
     }
-    o += "<h2>Plots</h2>\n" + (sweep.runs.empty() ? std::string("<p>Nothing to plot.</p>\n") : sections);
+    o += "<h2>Plots</h2>\n" +
+         (sweep.runs.empty() ? std::string("<p>Nothing to plot.</p>\n") : sections);
     o += "<h2>Left out</h2>\n" + sweep.notes.html();
     o += "</main>\n</body>\n</html>\n";
     return o;

@@ -13,7 +13,12 @@ namespace {
 constexpr const char* kFont =
     "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif";
 constexpr double kTickFont = 11, kLabelFont = 12, kTitleFont = 14, kLegendFont = 11,
-                 kPointFont = 10;
+                 kPointFont = 10, kReferenceFont = 10;
+constexpr double kPadding = 0.04;  // of the axis span, either side of the data
+constexpr double kRotation = 40;   // degrees, of category labels too wide to lie flat
+constexpr double kPi = 3.14159265358979323846;
+
+// ---- text -------------------------------------------------------------------------------------
 
 // Number of characters (UTF-8 code points) in s.
 size_t text_length(const std::string& s) {
@@ -22,26 +27,56 @@ size_t text_length(const std::string& s) {
     return n;
 }
 
-// Estimated width in pixels of s at font size `size`: an average sans-serif glyph is ~0.6 em (DejaVu Sans; Arial is narrower).
+// Estimated width in pixels at font size `size`: ~0.6 em a glyph (DejaVu Sans; Arial is narrower,
+// so estimates err on the roomy side).
 double text_width(const std::string& s, double size) { return 0.6 * size * text_length(s); }
+size_t chars_that_fit(double pixels, double size) {
+    return static_cast<size_t>(std::max(1.0, pixels / (0.6 * size)));
+}
 
-// The first `chars` code points of s, with an ellipsis when something was cut.
+// Byte offset of the code point number `chars` in s (s.size() when s is shorter).
+size_t byte_offset(const std::string& s, size_t chars) {
+    size_t n = 0;
+    for (size_t i = 0; i < s.size(); ++i)
+        if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && n++ == chars) return i;
+    return s.size();
+}
+
+// The first `chars` code points of s, the last one an ellipsis when something was cut.
 std::string truncate_text(const std::string& s, size_t chars) {
     if (text_length(s) <= chars) return s;
-    std::string out;
-    size_t n = 0;
-    for (size_t i = 0; i < s.size(); ++i) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
-        if ((c & 0xC0) != 0x80 && ++n > (chars > 0 ? chars - 1 : 0)) break;
-        out += s[i];
-    }
-    return out + "\u2026";
+    return s.substr(0, byte_offset(s, chars > 0 ? chars - 1 : 0)) + "\u2026";
+}
+
+// s on at most two lines of `chars`, broken after a space or punctuation where possible.
+std::vector<std::string> wrap_two_lines(const std::string& s, size_t chars) {
+    if (text_length(s) <= chars) return {s};
+    const size_t limit = byte_offset(s, chars);
+    size_t cut = std::string::npos;
+    for (size_t i = limit; i-- > limit / 3;)
+        if (std::string(" :=-_/,.").find(s[i]) != std::string::npos) {
+            cut = i + 1;
+            break;
+        }
+    if (cut == std::string::npos) cut = limit;
+    std::string first = s.substr(0, cut), rest = s.substr(cut);
+    while (!first.empty() && first.back() == ' ') first.pop_back();
+    return {first, truncate_text(rest, chars)};
 }
 
 std::string fmt(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2f", v);
     return buf;
+}
+
+std::string attr(const char* name, double v) {
+    return std::string(" ") + name + "=\"" + fmt(v) + "\"";
+}
+
+std::string line(double x1, double y1, double x2, double y2, const std::string& extra = "") {
+    return "<line" + attr("x1", x1) + attr("y1", y1) + attr("x2", x2) + attr("y2", y2) + extra +
+           "/>";
 }
 
 // "-" to the typographic minus sign, and "-0" to "0".
@@ -59,63 +94,106 @@ std::string superscript(int exponent) {
     return out;
 }
 
-// 1, 2 or 5 x 10^k, the smallest not below raw.
-double nice_step(double raw) {
-    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-    const double f = raw / magnitude;
-    const double nice = f <= 1.0 + 1e-9 ? 1 : f <= 2.0 + 1e-9 ? 2 : f <= 5.0 + 1e-9 ? 5 : 10;
-    return nice * magnitude;
-}
+// ---- geometry -----------------------------------------------------------------------------------
 
 struct Point {
     double x, y;
 };
 
+struct Box {
+    double x0, y0, x1, y1;
+    bool overlaps(const Box& o) const {
+        return x0 <= o.x1 && o.x0 <= x1 && y0 <= o.y1 && o.y0 <= y1;
+    }
+};
+
+// Maps data to pixels on one axis.
+struct Scale {
+    double lo, hi, p0, p1;
+    bool log;
+    double t(double v) const { return log ? std::log10(v) : v; }
+    double operator()(double v) const { return p0 + (t(v) - t(lo)) / (t(hi) - t(lo)) * (p1 - p0); }
+};
+
+// [lo, hi] widened by kPadding of its span (in decades on a log axis).
+void pad(double& lo, double& hi, bool log) {
+    if (log) {
+        const double span = std::max(std::log10(hi / lo), 0.0);
+        const double f = std::pow(10.0, kPadding * std::max(span, 0.5));
+        lo /= f, hi *= f;
+    } else if (hi > lo) {
+        const double span = hi - lo;
+        lo -= kPadding * span, hi += kPadding * span;
+    }
+}
+
+const char* colour_of(const Series& s, size_t position) {
+    const int index = s.color >= 0 ? s.color : static_cast<int>(position);
+    return kPalette[index % kPaletteSize];
+}
+
 }  // namespace
+
+// ---- public helpers -----------------------------------------------------------------------------
 
 std::string escape_xml(const std::string& text) {
     std::string out;
     out.reserve(text.size());
     for (char c : text) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
 }
 
 std::string format_number(double value, double step) {
-    if (!std::isfinite(value)) return std::isnan(value) ? "NaN" : (value > 0 ? "\u221e" : "\u2212\u221e");
+    if (std::isnan(value)) return "NaN";
+    if (std::isinf(value)) return value > 0 ? "\u221e" : "\u2212\u221e";
     const double s = step > 0 && std::isfinite(step) ? step : std::max(std::fabs(value), 1e-300);
     const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(s) + 1e-9)));
     char buf[48];
-    if (decimals <= 5 && std::fabs(value) < 1e6) {
+    if (decimals <= 5 && std::fabs(value) < 1e6)
         std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-    } else {
+    else
         std::snprintf(buf, sizeof buf, "%.3g", value);
-    }
     return tidy_minus(buf);
 }
 
-Axis linear_axis(double lo, double hi, int target) {
+Axis linear_axis(double lo, double hi, int target, bool integer) {
     Axis axis;
     if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
     if (lo > hi) std::swap(lo, hi);
     if (hi - lo <= 1e-12 * std::max(std::fabs(lo), std::fabs(hi))) {
         const double d = lo == 0 ? 1.0 : std::fabs(lo) * 0.1;
-        lo -= d;
-        hi += d;
+        lo -= d, hi += d;
     }
-    const double step = nice_step((hi - lo) / std::max(1, target));
-    const double first = std::floor(lo / step + 1e-9), last = std::ceil(hi / step - 1e-9);
-    axis.lo = first * step;
-    axis.hi = last * step;
-    for (double k = first; k <= last + 0.5; k += 1) {
+    axis.lo = lo, axis.hi = hi;
+    // The 1-2-5 step whose tick count is closest to the target.
+    const double span = hi - lo, raw = span / std::max(1, target);
+    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = magnitude;
+    for (double m : {1.0, 2.0, 5.0, 10.0})
+        if (std::fabs(span / (m * magnitude) - target) < std::fabs(span / step - target))
+            step = m * magnitude;
+    if (integer) step = std::max(step, 1.0);
+    for (double k = std::ceil(lo / step - 1e-9); k <= std::floor(hi / step + 1e-9); k += 1) {
         double v = k * step;
         if (std::fabs(v) < step * 1e-9) v = 0;
         axis.ticks.push_back(v);
@@ -125,49 +203,48 @@ Axis linear_axis(double lo, double hi, int target) {
 }
 
 Axis log_axis(double lo, double hi) {
-    Axis axis;
     if (!(lo > 0) || !(hi > 0) || !std::isfinite(lo) || !std::isfinite(hi)) lo = 1, hi = 10;
     if (lo > hi) std::swap(lo, hi);
-    int d0 = static_cast<int>(std::floor(std::log10(lo) + 1e-9));
-    int d1 = static_cast<int>(std::ceil(std::log10(hi) - 1e-9));
-    if (d1 <= d0) {  // a single value on a power of ten: one decade either side
-        d0 -= 1;
-        d1 += 1;
-    }
-    const int decades = d1 - d0;
-    const int every = (decades + 5) / 6;  // at most ~7 labelled decades
-    d1 = d0 + every * ((decades + every - 1) / every);
-    axis.lo = std::pow(10.0, d0);
-    axis.hi = std::pow(10.0, d1);
+    if (hi / lo < 1 + 1e-9) lo /= std::sqrt(10.0), hi *= std::sqrt(10.0);
+    Axis axis;
+    axis.lo = lo, axis.hi = hi;
+    const int d0 = static_cast<int>(std::ceil(std::log10(lo) - 1e-9));
+    const int d1 = static_cast<int>(std::floor(std::log10(hi) + 1e-9));
+    const int every = std::max(1, (d1 - d0 + 5) / 6);  // at most ~7 labelled decades
+    auto inside = [&](double v) { return v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9); };
     std::vector<double> values;
-    for (int d = d0; d <= d1; ++d) {
-        const double p = std::pow(10.0, d);
-        if ((d - d0) % every == 0) values.push_back(p);
-        if (d == d1) break;
-        if (every == 1 && decades <= 2) {
-            values.push_back(2 * p);
-            values.push_back(5 * p);
-        }
-        if (every == 1 && decades <= 6)
-            for (int m = 2; m <= 9; ++m)
-                if (!(decades <= 2 && (m == 2 || m == 5))) axis.minor.push_back(m * p);
-    }
+    for (int d = d0; d <= d1; ++d)
+        if (((d % every) + every) % every == 0) values.push_back(std::pow(10.0, d));
+    if (values.size() < 3)
+        for (int d = d0 - 1; d <= d1; ++d)
+            for (double m : {2.0, 5.0})
+                if (inside(m * std::pow(10.0, d))) values.push_back(m * std::pow(10.0, d));
+    if (values.size() < 2) return linear_axis(lo, hi, 4);
     std::sort(values.begin(), values.end());
+    if (every == 1 && d1 - d0 <= 6)
+        for (int d = d0 - 1; d <= d1; ++d)
+            for (int m = 2; m <= 9; ++m) {
+                const double v = m * std::pow(10.0, d);
+                if (inside(v) && std::find(values.begin(), values.end(), v) == values.end())
+                    axis.minor.push_back(v);
+            }
     // Plain numbers while they stay short, powers of ten otherwise.
-    const bool plain = axis.lo >= 1e-3 && axis.hi <= 1e4;
+    const bool plain = values.front() >= 1e-3 && values.back() <= 1e4;
     for (double v : values) {
         axis.ticks.push_back(v);
+        const int e = static_cast<int>(std::floor(std::log10(v) + 1e-9));
         if (plain) {
-            axis.labels.push_back(format_number(v, v));
+            axis.labels.push_back(format_number(v, std::pow(10.0, e)));
         } else {
-            const int e = static_cast<int>(std::floor(std::log10(v) + 1e-9));
-            const int mantissa = static_cast<int>(std::lround(v / std::pow(10.0, e)));
+            const long mantissa = std::lround(v / std::pow(10.0, e));
             axis.labels.push_back((mantissa == 1 ? "" : std::to_string(mantissa) + "\u00d7") +
                                   "10" + superscript(e));
         }
     }
     return axis;
 }
+
+// ---- the chart ----------------------------------------------------------------------------------
 
 std::string render_svg(const PlotSpec& spec, int width, int height) {
     const double W = width, H = height;
@@ -176,21 +253,18 @@ std::string render_svg(const PlotSpec& spec, int width, int height) {
     auto usable_x = [&](double v) { return std::isfinite(v) && (!log_x || v > 0); };
     auto usable_y = [&](double v) { return std::isfinite(v) && (!log_y || v > 0); };
 
-    // ---- the drawable points of each series, split at skipped points ----
+    // ---- the drawable points of each series, in runs split at skipped points ----
     std::vector<std::vector<std::vector<size_t>>> runs(spec.series.size());
     double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
-    bool any_point = false;
     for (size_t s = 0; s < spec.series.size(); ++s) {
         const Series& series = spec.series[s];
-        const size_t n = std::min(series.x.size(), series.y.size());
         std::vector<size_t> current;
-        for (size_t i = 0; i < n; ++i) {
+        for (size_t i = 0; i < std::min(series.x.size(), series.y.size()); ++i) {
             const double x = series.x[i], y = series.y[i];
             if (usable_x(x) && usable_y(y)) {
                 current.push_back(i);
                 x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
                 y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
-                any_point = true;
             } else if (!current.empty()) {
                 runs[s].push_back(std::move(current));
                 current.clear();
@@ -198,51 +272,59 @@ std::string render_svg(const PlotSpec& spec, int width, int height) {
         }
         if (!current.empty()) runs[s].push_back(std::move(current));
     }
+    const bool any_point = x_lo <= x_hi;
 
     // ---- axes ----
     Axis x_axis, y_axis;
     if (any_point) {
-        for (const ReferenceLine& line : spec.hlines)
-            if (usable_y(line.y)) y_lo = std::min(y_lo, line.y), y_hi = std::max(y_hi, line.y);
+        for (const ReferenceLine& ref : spec.hlines)
+            if (usable_y(ref.y)) y_lo = std::min(y_lo, ref.y), y_hi = std::max(y_hi, ref.y);
         if (usable_y(spec.y_min)) y_lo = std::min(y_lo, spec.y_min);
         if (usable_y(spec.y_max)) y_hi = std::max(y_hi, spec.y_max);
         if (usable_x(spec.x_min)) x_lo = std::min(x_lo, spec.x_min);
         if (usable_x(spec.x_max)) x_hi = std::max(x_hi, spec.x_max);
-        y_axis = log_y ? log_axis(y_lo, y_hi) : linear_axis(y_lo, y_hi);
+        pad(y_lo, y_hi, log_y);
+        for (const Series& series : spec.series)  // room above the top point for its label
+            if (!series.point_labels.empty() && !log_y) {
+                y_hi += 0.05 * (y_hi - y_lo);
+                break;
+            }
+        y_axis = log_y ? log_axis(y_lo, y_hi) : linear_axis(y_lo, y_hi, 5, spec.y_integer);
         if (categorical) {
-            x_axis.lo = -0.5;
-            x_axis.hi = static_cast<double>(spec.x_category_labels.size()) - 0.5;
+            x_axis.lo = std::min(-0.5, x_lo - 0.5);
+            x_axis.hi =
+                std::max(static_cast<double>(spec.x_category_labels.size()) - 0.5, x_hi + 0.5);
             for (size_t i = 0; i < spec.x_category_labels.size(); ++i) {
                 x_axis.ticks.push_back(static_cast<double>(i));
                 x_axis.labels.push_back(spec.x_category_labels[i]);
             }
-            x_axis.lo = std::min(x_axis.lo, x_lo - 0.5);
-            x_axis.hi = std::max(x_axis.hi, x_hi + 0.5);
         } else {
-            x_axis = log_x ? log_axis(x_lo, x_hi) : linear_axis(x_lo, x_hi);
+            pad(x_lo, x_hi, log_x);
+            x_axis = log_x ? log_axis(x_lo, x_hi) : linear_axis(x_lo, x_hi, 6, spec.x_integer);
         }
     }
 
-    // ---- layout ----
+    // ---- layout: margins from the text they hold ----
     std::vector<size_t> legend;
     for (size_t s = 0; s < spec.series.size(); ++s)
         if (!spec.series[s].label.empty()) legend.push_back(s);
     double legend_width = 0;
     for (size_t s : legend)
         legend_width = std::max(legend_width, text_width(spec.series[s].label, kLegendFont) + 34);
-    legend_width = std::min(legend_width, 0.36 * W);
+    legend_width = std::min(legend_width, 0.3 * W);
     double y_tick_width = 0;
     for (const std::string& label : y_axis.labels)
         y_tick_width = std::max(y_tick_width, text_width(label, kTickFont));
-    const double left = 12 + kLabelFont + 8 + y_tick_width + 6;
-    const double right = legend.empty() ? 16 : legend_width + 22;
-    const double top = 36;
-    double plot_w = W - left - right;
+    const double left = 10 + kLabelFont + 10 + y_tick_width + 8;
+    const double right = legend.empty() ? 16 : legend_width + 20;
+    const double top = 34;
+    const double plot_w = std::max(40.0, W - left - right);
 
-    // Category labels: horizontal when they fit, else rotated; every k-th when crowded.
+    // Category labels: horizontal when they fit, else rotated (and every k-th when crowded).
     bool rotate = false;
     size_t label_every = 1;
     double x_tick_height = kTickFont + 6;
+    const size_t kRotatedChars = 16;
     if (categorical && any_point) {
         const size_t n = x_axis.labels.size();
         double widest = 0;
@@ -250,24 +332,17 @@ std::string render_svg(const PlotSpec& spec, int width, int height) {
             widest = std::max(widest, text_width(label, kTickFont));
         if ((widest + 8) * n > plot_w) {
             rotate = true;
-            label_every = std::max<size_t>(1, static_cast<size_t>(std::ceil((kTickFont + 3) * n / plot_w)));
-            widest = std::min(widest, text_width(std::string(18, 'x'), kTickFont));
-            x_tick_height = widest * std::sin(40 * M_PI / 180) + kTickFont + 6;
+            label_every = static_cast<size_t>(std::ceil((kTickFont + 4) * n / plot_w));
+            widest = std::min(widest, text_width(std::string(kRotatedChars, 'x'), kTickFont));
+            x_tick_height = widest * std::sin(kRotation * kPi / 180) + kTickFont + 4;
         }
     }
-    const double bottom = 10 + x_tick_height + kLabelFont + 10;
-    const double px0 = left, px1 = left + plot_w, py0 = top, py1 = H - bottom;
+    const double bottom = 8 + x_tick_height + kLabelFont + 12;
+    const double px0 = left, px1 = left + plot_w, py0 = top, py1 = std::max(top + 40, H - bottom);
+    const Scale sx{x_axis.lo, x_axis.hi, px0, px1, log_x},
+        sy{y_axis.lo, y_axis.hi, py1, py0, log_y};
 
-    auto tx = [&](double t) { return log_x ? std::log10(t) : t; };
-    auto ty = [&](double t) { return log_y ? std::log10(t) : t; };
-    auto map_x = [&](double x) {
-        return px0 + (tx(x) - tx(x_axis.lo)) / (tx(x_axis.hi) - tx(x_axis.lo)) * (px1 - px0);
-    };
-    auto map_y = [&](double y) {
-        return py1 - (ty(y) - ty(y_axis.lo)) / (ty(y_axis.hi) - ty(y_axis.lo)) * (py1 - py0);
-    };
-
-    // ---- drawing ----
+    // ---- frame, title ----
     std::string o;
     o += "<svg class=\"plot\" width=\"" + std::to_string(width) + "\" height=\"" +
          std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " +
@@ -275,156 +350,194 @@ std::string render_svg(const PlotSpec& spec, int width, int height) {
     o += "<title>" + escape_xml(spec.title) + "</title>\n";
     o += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
     {
-        double size = kTitleFont;
-        std::string title = spec.title;
-        if (text_width(title, size) > W - 16) size = 12;
-        const size_t fits = static_cast<size_t>((W - 16) / (0.6 * size));
-        o += "<text class=\"plot-title\" x=\"" + fmt(W / 2) + "\" y=\"22\" text-anchor=\"middle\" "
-             "font-size=\"" + fmt(size) + "\" font-weight=\"600\" fill=\"#222\">" +
-             escape_xml(truncate_text(title, fits)) + "</text>\n";
+        const double size = text_width(spec.title, kTitleFont) > W - 16 ? 12 : kTitleFont;
+        o += "<text class=\"plot-title\"" + attr("x", W / 2) + " y=\"21\" text-anchor=\"middle\"" +
+             attr("font-size", size) + " font-weight=\"600\" fill=\"#222\">" +
+             escape_xml(truncate_text(spec.title, chars_that_fit(W - 16, size))) + "</text>\n";
     }
-    o += "<rect x=\"" + fmt(px0) + "\" y=\"" + fmt(py0) + "\" width=\"" + fmt(px1 - px0) +
-         "\" height=\"" + fmt(py1 - py0) + "\" fill=\"none\" stroke=\"#c8c8c8\"/>\n";
+    o += "<rect" + attr("x", px0) + attr("y", py0) + attr("width", px1 - px0) +
+         attr("height", py1 - py0) + " fill=\"none\" stroke=\"#c8c8c8\"/>\n";
+    if (!any_point)
+        o += "<text class=\"no-data\"" + attr("x", (px0 + px1) / 2) + attr("y", (py0 + py1) / 2) +
+             " text-anchor=\"middle\" font-size=\"13\" fill=\"#888\">no data</text>\n";
 
-    if (!any_point) {
-        o += "<text class=\"no-data\" x=\"" + fmt((px0 + px1) / 2) + "\" y=\"" + fmt((py0 + py1) / 2) +
-             "\" text-anchor=\"middle\" font-size=\"13\" fill=\"#888\">no data</text>\n";
-    } else {
-        // Grid and ticks.
-        o += "<g class=\"grid\" stroke=\"#ececec\" stroke-width=\"1\">\n";
-        for (double v : y_axis.ticks) {
-            const double y = map_y(v);
-            o += "<line x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px1) + "\" y1=\"" + fmt(y) + "\" y2=\"" + fmt(y) + "\"/>\n";
-        }
-        for (double v : x_axis.ticks) {
-            const double x = map_x(v);
-            o += "<line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" + fmt(py0) + "\" y2=\"" + fmt(py1) + "\"/>\n";
-        }
-        o += "</g>\n<g class=\"axes\" stroke=\"#444\" stroke-width=\"1\">\n";
-        o += "<line x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px1) + "\" y1=\"" + fmt(py1) + "\" y2=\"" + fmt(py1) + "\"/>\n";
-        o += "<line x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px0) + "\" y1=\"" + fmt(py0) + "\" y2=\"" + fmt(py1) + "\"/>\n";
-        for (double v : y_axis.ticks)
-            o += "<line x1=\"" + fmt(px0 - 5) + "\" x2=\"" + fmt(px0) + "\" y1=\"" + fmt(map_y(v)) + "\" y2=\"" + fmt(map_y(v)) + "\"/>\n";
-        for (double v : y_axis.minor)
-            o += "<line x1=\"" + fmt(px0 - 3) + "\" x2=\"" + fmt(px0) + "\" y1=\"" + fmt(map_y(v)) + "\" y2=\"" + fmt(map_y(v)) + "\"/>\n";
-        for (double v : x_axis.ticks)
-            o += "<line x1=\"" + fmt(map_x(v)) + "\" x2=\"" + fmt(map_x(v)) + "\" y1=\"" + fmt(py1) + "\" y2=\"" + fmt(py1 + 5) + "\"/>\n";
-        for (double v : x_axis.minor)
-            o += "<line x1=\"" + fmt(map_x(v)) + "\" x2=\"" + fmt(map_x(v)) + "\" y1=\"" + fmt(py1) + "\" y2=\"" + fmt(py1 + 3) + "\"/>\n";
-        o += "</g>\n<g class=\"tick-labels\" font-size=\"" + fmt(kTickFont) + "\" fill=\"#333\">\n";
+    // ---- grid, ticks, tick labels ----
+    if (any_point) {
+        o += "<g class=\"grid\" stroke=\"#ececec\">\n";
+        for (double v : y_axis.ticks) o += line(px0, sy(v), px1, sy(v)) + "\n";
+        for (double v : x_axis.ticks) o += line(sx(v), py0, sx(v), py1) + "\n";
+        o += "</g>\n<g class=\"axes\" stroke=\"#444\">\n";
+        o += line(px0, py1, px1, py1) + line(px0, py0, px0, py1) + "\n";
+        for (double v : y_axis.ticks) o += line(px0 - 5, sy(v), px0, sy(v));
+        for (double v : y_axis.minor) o += line(px0 - 3, sy(v), px0, sy(v));
+        for (double v : x_axis.ticks) o += line(sx(v), py1, sx(v), py1 + 5);
+        for (double v : x_axis.minor) o += line(sx(v), py1, sx(v), py1 + 3);
+        o +=
+            "\n</g>\n<g class=\"tick-labels\"" + attr("font-size", kTickFont) + " fill=\"#333\">\n";
         for (size_t i = 0; i < y_axis.ticks.size(); ++i)
-            o += "<text x=\"" + fmt(px0 - 8) + "\" y=\"" + fmt(map_y(y_axis.ticks[i]) + 4) +
-                 "\" text-anchor=\"end\">" + escape_xml(y_axis.labels[i]) + "</text>\n";
-        for (size_t i = 0; i < x_axis.ticks.size(); ++i) {
-            if (i % label_every != 0) continue;
-            const double x = map_x(x_axis.ticks[i]), y = py1 + 8 + kTickFont;
+            o += "<text" + attr("x", px0 - 8) + attr("y", sy(y_axis.ticks[i]) + 4) +
+                 " text-anchor=\"end\">" + escape_xml(y_axis.labels[i]) + "</text>\n";
+        for (size_t i = 0; i < x_axis.ticks.size(); i += label_every) {
+            const double x = sx(x_axis.ticks[i]);
+            const std::string& label = x_axis.labels[i];
             if (rotate) {
-                const std::string& full = x_axis.labels[i];
-                o += "<text x=\"" + fmt(x + 3) + "\" y=\"" + fmt(py1 + 12) + "\" text-anchor=\"end\" transform=\"rotate(-40 " +
-                     fmt(x + 3) + " " + fmt(py1 + 12) + ")\">" + escape_xml(truncate_text(full, 18)) + "</text>\n";
+                const double y = py1 + 13;
+                o += "<text" + attr("x", x + 3) + attr("y", y) +
+                     " text-anchor=\"end\" transform=\"rotate(-" + fmt(kRotation) + " " +
+                     fmt(x + 3) + " " + fmt(y) + ")\">" +
+                     escape_xml(truncate_text(label, kRotatedChars)) + "</text>\n";
             } else {
-                o += "<text x=\"" + fmt(x) + "\" y=\"" + fmt(y) + "\" text-anchor=\"middle\">" +
-                     escape_xml(x_axis.labels[i]) + "</text>\n";
+                o += "<text" + attr("x", x) + attr("y", py1 + 8 + kTickFont) +
+                     " text-anchor=\"middle\">" + escape_xml(label) + "</text>\n";
             }
         }
         o += "</g>\n";
+    }
 
-        // Reference lines.
-        for (const ReferenceLine& line : spec.hlines) {
-            if (!usable_y(line.y)) continue;
-            const double y = map_y(line.y);
-            o += "<g class=\"reference\"><line x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px1) + "\" y1=\"" + fmt(y) +
-                 "\" y2=\"" + fmt(y) + "\" stroke=\"#666\" stroke-width=\"1\" stroke-dasharray=\"4 3\"/>";
-            if (!line.label.empty())
-                o += "<text x=\"" + fmt(px1 - 4) + "\" y=\"" + fmt(y - 4) +
-                     "\" text-anchor=\"end\" font-size=\"10\" fill=\"#555\" stroke=\"#fff\" stroke-width=\"3\" "
-                     "paint-order=\"stroke\">" + escape_xml(line.label) + "</text>";
-            o += "</g>\n";
-        }
-
-        // Series.
-        for (size_t s = 0; s < spec.series.size(); ++s) {
-            if (runs[s].empty()) continue;
-            const Series& series = spec.series[s];
-            const int index = series.color >= 0 ? series.color : static_cast<int>(s);
-            const std::string colour = kPalette[index % kPaletteSize];
-            o += "<g class=\"series\" data-label=\"" + escape_xml(series.label) + "\">\n";
-            if (series.lines) {
-                std::string d;
-                for (const auto& run : runs[s])
-                    for (size_t k = 0; k < run.size(); ++k)
-                        d += (k == 0 ? "M" : "L") + fmt(map_x(series.x[run[k]])) + "," +
-                             fmt(map_y(series.y[run[k]])) + " ";
-                if (!d.empty()) d.pop_back();
-                o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + colour +
-                     "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"" +
-                     (series.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
-            }
-            for (const auto& run : runs[s]) {
-                const bool dot = series.markers || !series.lines || run.size() == 1;
-                for (size_t i : run) {
-                    const double x = map_x(series.x[i]), y = map_y(series.y[i]);
-                    if (dot)
-                        o += "<circle cx=\"" + fmt(x) + "\" cy=\"" + fmt(y) + "\" r=\"3.5\" fill=\"" + colour +
-                             "\" stroke=\"#fff\" stroke-width=\"1\"/>\n";
-                    if (i < series.point_labels.size() && !series.point_labels[i].empty()) {
-                        const std::string& text = series.point_labels[i];
-                        const bool flip = x + 7 + text_width(text, kPointFont) > px1;
-                        o += "<text x=\"" + fmt(flip ? x - 7 : x + 7) + "\" y=\"" + fmt(y - 6) + "\" font-size=\"" +
-                             fmt(kPointFont) + "\" fill=\"#222\" text-anchor=\"" + (flip ? "end" : "start") +
-                             "\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">" + escape_xml(text) +
-                             "</text>\n";
+    // ---- reference lines (their labels go on top of the series, drawn last) ----
+    std::string reference_labels;
+    if (any_point) {
+        // The series as pixel polylines, sampled every few pixels, to keep labels off the data.
+        std::vector<Point> ink;
+        for (size_t s = 0; s < spec.series.size(); ++s)
+            for (const auto& run : runs[s])
+                for (size_t k = 0; k < run.size(); ++k) {
+                    const Point b{sx(spec.series[s].x[run[k]]), sy(spec.series[s].y[run[k]])};
+                    if (k == 0 || !spec.series[s].lines) {
+                        ink.push_back(b);
+                        continue;
                     }
+                    const Point a{sx(spec.series[s].x[run[k - 1]]),
+                                  sy(spec.series[s].y[run[k - 1]])};
+                    const int steps =
+                        std::max(1, static_cast<int>(std::hypot(b.x - a.x, b.y - a.y) / 3));
+                    for (int i = 1; i <= steps; ++i)
+                        ink.push_back(
+                            {a.x + (b.x - a.x) * i / steps, a.y + (b.y - a.y) * i / steps});
+                }
+        std::vector<Box> placed;
+        for (const ReferenceLine& ref : spec.hlines) {
+            if (!usable_y(ref.y)) continue;
+            const double y = sy(ref.y);
+            o += "<g class=\"reference\">" +
+                 line(px0, y, px1, y, " stroke=\"#666\" stroke-dasharray=\"4 3\"") + "</g>\n";
+            if (ref.label.empty()) continue;
+            // Right or left end, above or below the line: the first place clear of data and of
+            // other labels, else the least crowded.
+            const double w = text_width(ref.label, kReferenceFont), h = kReferenceFont + 2;
+            const Box candidates[] = {{px1 - 4 - w, y - 2 - h, px1 - 4, y - 2},
+                                      {px0 + 4, y - 2 - h, px0 + 4 + w, y - 2},
+                                      {px1 - 4 - w, y + 2, px1 - 4, y + 2 + h},
+                                      {px0 + 4, y + 2, px0 + 4 + w, y + 2 + h}};
+            double best_cost = INFINITY;
+            Box best = candidates[0];
+            for (const Box& box : candidates) {
+                if (box.y0 < py0 || box.y1 > py1) continue;
+                double cost = 0;
+                const Box near{box.x0 - 3, box.y0 - 3, box.x1 + 3, box.y1 + 3};
+                for (const Point& p : ink) cost += near.overlaps({p.x, p.y, p.x, p.y}) ? 1 : 0;
+                for (const Box& other : placed) cost += box.overlaps(other) ? 1000 : 0;
+                if (cost < best_cost) best_cost = cost, best = box;
+            }
+            placed.push_back(best);
+            reference_labels +=
+                "<text class=\"reference-label\"" + attr("x", best.x0) + attr("y", best.y1 - 2) +
+                attr("font-size", kReferenceFont) +
+                " fill=\"#555\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">" +
+                escape_xml(ref.label) + "</text>\n";
+        }
+    }
+
+    // ---- series ----
+    for (size_t s = 0; s < spec.series.size(); ++s) {
+        if (runs[s].empty()) continue;
+        const Series& series = spec.series[s];
+        const std::string colour = colour_of(series, s);
+        o += "<g class=\"series\" data-label=\"" + escape_xml(series.label) + "\">\n";
+        if (series.lines) {
+            std::string d;
+            for (const auto& run : runs[s])
+                for (size_t k = 0; k < run.size(); ++k)
+                    d += (k == 0 ? "M" : "L") + fmt(sx(series.x[run[k]])) + "," +
+                         fmt(sy(series.y[run[k]])) + " ";
+            d.pop_back();
+            o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + colour +
+                 "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"" +
+                 (series.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
+        }
+        for (const auto& run : runs[s]) {
+            const bool dot = series.markers || !series.lines || run.size() == 1;
+            for (size_t i : run) {
+                const double x = sx(series.x[i]), y = sy(series.y[i]);
+                if (dot)
+                    o += "<circle" + attr("cx", x) + attr("cy", y) + " r=\"3.5\" fill=\"" + colour +
+                         "\" stroke=\"#fff\" stroke-width=\"1\"/>\n";
+                if (i < series.point_labels.size() && !series.point_labels[i].empty()) {
+                    const std::string& label = series.point_labels[i];
+                    const bool flip = x + 7 + text_width(label, kPointFont) > px1;
+                    o += "<text" + attr("x", flip ? x - 7 : x + 7) + attr("y", y - 6) +
+                         attr("font-size", kPointFont) + " fill=\"#222\" text-anchor=\"" +
+                         (flip ? "end" : "start") +
+                         "\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">" +
+                         escape_xml(label) + "</text>\n";
                 }
             }
-            o += "</g>\n";
         }
+        o += "</g>\n";
     }
 
-    // Axis labels.
+    o += reference_labels;
+
+    // ---- axis labels ----
     if (!spec.x_label.empty())
-        o += "<text class=\"x-label\" x=\"" + fmt((px0 + px1) / 2) + "\" y=\"" + fmt(H - 10) +
-             "\" text-anchor=\"middle\" font-size=\"" + fmt(kLabelFont) + "\" fill=\"#222\">" +
+        o += "<text class=\"x-label\"" + attr("x", (px0 + px1) / 2) + attr("y", H - 10) +
+             " text-anchor=\"middle\"" + attr("font-size", kLabelFont) + " fill=\"#222\">" +
              escape_xml(spec.x_label) + "</text>\n";
     if (!spec.y_label.empty()) {
-        const double x = 12 + kLabelFont - 2, y = (py0 + py1) / 2;
-        o += "<text class=\"y-label\" x=\"" + fmt(x) + "\" y=\"" + fmt(y) + "\" transform=\"rotate(-90 " + fmt(x) +
-             " " + fmt(y) + ")\" text-anchor=\"middle\" font-size=\"" + fmt(kLabelFont) + "\" fill=\"#222\">" +
-             escape_xml(spec.y_label) + "</text>\n";
+        const double x = 10 + kLabelFont - 2, y = (py0 + py1) / 2;
+        const size_t fits = chars_that_fit(py1 - py0 + 30, kLabelFont);
+        o += "<text class=\"y-label\"" + attr("x", x) + attr("y", y) + " transform=\"rotate(-90 " +
+             fmt(x) + " " + fmt(y) + ")\" text-anchor=\"middle\"" + attr("font-size", kLabelFont) +
+             " fill=\"#222\">" + escape_xml(truncate_text(spec.y_label, fits)) + "</text>\n";
     }
 
-    // Legend, right of the plot area; entries that do not fit are counted in a last line.
+    // ---- legend, right of the plot area; long labels wrap to two lines ----
     if (!legend.empty()) {
-        const double lx = px1 + 14;
-        const double available = H - py0 - 8;
-        const double line_height = std::max(13.0, std::min(18.0, available / legend.size()));
-        size_t shown = std::min(legend.size(), static_cast<size_t>(available / line_height));
-        if (shown < legend.size() && shown > 0) --shown;  // room for "+ k more"
-        const size_t fits = static_cast<size_t>(std::max(4.0, (legend_width - 34) / (0.6 * kLegendFont)));
-        o += "<g class=\"legend\" font-size=\"" + fmt(kLegendFont) + "\" fill=\"#222\">\n";
-        for (size_t k = 0; k < shown; ++k) {
-            const Series& series = spec.series[legend[k]];
-            const int index = series.color >= 0 ? series.color : static_cast<int>(legend[k]);
-            const std::string colour = kPalette[index % kPaletteSize];
-            const double y = py0 + 8 + k * line_height;
+        const double lx = px1 + 12, line_height = kLegendFont + 3, gap = 5;
+        const size_t fits = chars_that_fit(legend_width - 30, kLegendFont);
+        o += "<g class=\"legend\"" + attr("font-size", kLegendFont) + " fill=\"#222\">\n";
+        double y = py0 + 8;
+        size_t shown = 0;
+        for (; shown < legend.size(); ++shown) {
+            const Series& series = spec.series[legend[shown]];
+            const std::vector<std::string> lines = wrap_two_lines(series.label, fits);
+            const double needed =
+                lines.size() * line_height + (shown + 1 < legend.size() ? line_height : 0);
+            if (y + needed > H - 6) break;  // keep room for "+ k more"
+            const std::string colour = colour_of(series, legend[shown]);
             o += "<g class=\"legend-entry\">";
             if (series.lines)
-                o += "<line x1=\"" + fmt(lx) + "\" x2=\"" + fmt(lx + 22) + "\" y1=\"" + fmt(y) + "\" y2=\"" + fmt(y) +
-                     "\" stroke=\"" + colour + "\" stroke-width=\"2\"" +
-                     (series.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>";
+                o += line(lx, y, lx + 22, y,
+                          std::string(" stroke=\"") + colour + "\" stroke-width=\"2\"" +
+                              (series.dashed ? " stroke-dasharray=\"6 4\"" : ""));
             if (series.markers || !series.lines)
-                o += "<circle cx=\"" + fmt(lx + 11) + "\" cy=\"" + fmt(y) + "\" r=\"3.5\" fill=\"" + colour + "\"/>";
-            o += "<text x=\"" + fmt(lx + 28) + "\" y=\"" + fmt(y + 4) + "\">";
-            if (text_length(series.label) > fits) o += "<title>" + escape_xml(series.label) + "</title>";
-            o += escape_xml(truncate_text(series.label, fits)) + "</text></g>\n";
+                o += "<circle" + attr("cx", lx + 11) + attr("cy", y) + " r=\"3.5\" fill=\"" +
+                     colour + "\"/>";
+            o += "<text" + attr("x", lx + 28) + attr("y", y + 4) + ">";
+            if (text_length(series.label) > fits)
+                o += "<title>" + escape_xml(series.label) + "</title>";
+            for (size_t k = 0; k < lines.size(); ++k)
+                o += "<tspan" + attr("x", lx + 28) + attr("y", y + 4 + k * line_height) + ">" +
+                     escape_xml(lines[k]) + "</tspan>";
+            o += "</text></g>\n";
+            y += lines.size() * line_height + gap;
         }
         if (shown < legend.size())
-            o += "<text x=\"" + fmt(lx) + "\" y=\"" + fmt(py0 + 12 + shown * line_height) + "\" fill=\"#666\">+ " +
+            o += "<text" + attr("x", lx) + attr("y", y + 4) + " fill=\"#666\">+ " +
                  std::to_string(legend.size() - shown) + " more</text>\n";
         o += "</g>\n";
     }
-    o += "</svg>\n";
-    return o;
+    return o + "</svg>\n";
 }
 
 }  // namespace kelvin::plot

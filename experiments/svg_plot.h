@@ -24,16 +24,17 @@ inline constexpr int kPaletteSize = 8;
 // key ("dashed: OOD") possible.
 struct Series {
     std::string label;             // legend text; empty: not in the legend
-    std::vector<double> x, y;      // same length; a point with a non-finite coordinate (or a
+    std::vector<double> x{}, y{};  // same length; a point with a non-finite coordinate (or a
                                    // non-positive one on a log axis) is skipped and breaks the line
     bool dashed = false;
-    bool lines = true;             // false: markers only (a scatter)
-    bool markers = false;          // a dot at every point (isolated points always get one)
-    std::vector<std::string> point_labels;  // optional, one per point, drawn beside the marker
-    int color = -1;                // index into kPalette (mod its size); -1: the series' position
+    bool lines = true;     // false: markers only (a scatter)
+    bool markers = false;  // a dot at every point (isolated points always get one)
+    std::vector<std::string> point_labels{};  // optional, one per point, drawn beside the marker
+    int color = -1;  // index into kPalette (mod its size); -1: the series' position
 };
 
-// A dashed horizontal reference line across the plot, its label at the right end.
+// A dashed horizontal reference line across the plot. Its label goes at one end, above or below
+// the line, wherever it covers the least data and no other label.
 struct ReferenceLine {
     double y = 0;
     std::string label;
@@ -42,6 +43,8 @@ struct ReferenceLine {
 struct PlotSpec {
     std::string title, x_label, y_label;
     bool log_x = false, log_y = false;
+    // Linear ticks at whole numbers only (epochs, ranks).
+    bool x_integer = false, y_integer = false;
     std::vector<Series> series;
     std::vector<ReferenceLine> hlines;
     // When non-empty, x is categorical: a series' x values are indices into these labels.
@@ -53,25 +56,29 @@ struct PlotSpec {
     double y_max = std::numeric_limits<double>::quiet_NaN();
 };
 
+// The drawn range of each axis spans the data, the x/y_min/max values and the reference lines,
+// plus 4% either side (of the decades, on a log axis) so that no point sits on the frame; ticks
+// fall inside it.
 std::string render_svg(const PlotSpec& spec, int width = 560, int height = 360);
 
-// ---- the pieces, exposed for tests and for other writers of HTML ---------------------------------
+// ---- the pieces, exposed for tests and for other writers of HTML --------------------------------
 
 // Escapes & < > " ' for XML/HTML text and attribute values.
 std::string escape_xml(const std::string& text);
 
 struct Axis {
-    double lo = 0, hi = 1;            // the drawn range (covers the data; snapped to ticks)
+    double lo = 0, hi = 1;            // the drawn range
     std::vector<double> ticks;        // labelled tick positions, ascending, within [lo, hi]
     std::vector<std::string> labels;  // one per tick
-    std::vector<double> minor;        // unlabelled ticks (log axes: 2..9 x 10^k)
+    std::vector<double> minor;        // unlabelled ticks (log axes: m x 10^k)
 };
 
-// Linear axis over [lo, hi] with about `target` ticks at multiples of 1, 2 or 5 x 10^k; the range
-// is widened to the enclosing ticks. A degenerate range (lo == hi) is widened around the value.
-Axis linear_axis(double lo, double hi, int target = 5);
-// Log10 axis (lo, hi > 0): the range is widened to whole decades and ticks sit at powers of ten
-// (every k-th decade when there are many; 2 and 5 x 10^k as well when there are at most two).
+// Linear axis over [lo, hi] with about `target` ticks at multiples of 1, 2 or 5 x 10^k (at least
+// 1 when `integer`). A degenerate range (lo == hi) is widened around the value.
+Axis linear_axis(double lo, double hi, int target = 5, bool integer = false);
+// Log10 axis over [lo, hi] (both > 0): ticks at powers of ten (every k-th when there are many),
+// with 2 and 5 x 10^k added when fewer than three powers fall inside, and linear ticks when even
+// those are fewer than two.
 Axis log_axis(double lo, double hi);
 // A tick label: the shortest of fixed or scientific notation that shows `step`'s precision.
 std::string format_number(double value, double step);

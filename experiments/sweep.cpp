@@ -11,6 +11,7 @@
 
 #include "data/dataset_spec.h"
 #include "engine/checkpoint.h"
+#include "experiments/report.h"
 #include "models/registry.h"
 
 namespace kelvin::experiments {
@@ -24,7 +25,7 @@ const std::vector<std::string> kAllowedKeys = {
     "models", "datasets", "ood", "temperatures", "init_scales", "head_norms", "seeds",
     "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
     "warmup_epochs", "device", "max_steps", "train_subset", "eval_batch_size", "depth", "width",
-    "activation", "data_dir", "ood_data_dir", "diagnose", "samples", "probe_train_samples",
+    "activation", "norm", "data_dir", "ood_data_dir", "diagnose", "samples", "probe_train_samples",
     "probe_epochs", "probe_lr", "neco_dim", "gamma"};
 const std::vector<std::string> kHeadNorms = {"none", "layernorm", "normalized_logits"};
 
@@ -140,6 +141,7 @@ SweepConfig parse_sweep_config(const json& j, const std::string& source) {
     read_scalar(j, "depth", t.model_options.depth, source, "an integer");
     read_scalar(j, "width", t.model_options.width, source, "an integer");
     read_scalar(j, "activation", t.model_options.activation, source, "relu or gelu");
+    read_scalar(j, "norm", t.model_options.norm, source, "none, batchnorm or layernorm");
     read_scalar(j, "data_dir", t.data_dir, source, "a path");
     auto& d = c.diagnose_options;
     read_scalar(j, "ood_data_dir", d.ood_data_dir, source, "a path");
@@ -300,6 +302,7 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
         }
     }
     json rows = write_summary(out_dir);
+    write_report(out_dir);
     KELVIN_CHECK(failed == 0, std::to_string(failed) + " of " + std::to_string(runs.size()) +
                                   " runs failed; rerun the same command to retry them");
     return rows;

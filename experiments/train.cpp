@@ -49,7 +49,8 @@ json config_to_json(const TrainConfig& c) {
               {"width", m.width},
               {"activation", m.activation},
               {"init_scale", m.init_scale},
-              {"head_norm", m.head_norm}}}};
+              {"head_norm", m.head_norm},
+              {"norm", m.norm}}}};
 }
 
 TrainConfig config_from_json(const json& j) {
@@ -83,6 +84,7 @@ TrainConfig config_from_json(const json& j) {
         if (m.contains("activation")) o.activation = m.at("activation").get<std::string>();
         if (m.contains("init_scale")) o.init_scale = m.at("init_scale").get<float>();
         if (m.contains("head_norm")) o.head_norm = m.at("head_norm").get<std::string>();
+        if (m.contains("norm")) o.norm = m.at("norm").get<std::string>();
     }
     return c;
 }

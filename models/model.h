@@ -6,7 +6,11 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "engine/nn/linear.h"
 #include "engine/nn/module.h"
+#include "engine/nn/norm.h"
 
 namespace kelvin::models {
 
@@ -16,13 +20,30 @@ struct ModelOptions {
     int in_height = 28;
     int in_width = 28;
     float init_scale = 1.0f;           // multiplier on the default initialisation
-    std::string head_norm = "none";    // none | layernorm | normalized_logits (later families)
+    std::string head_norm = "none";    // none | layernorm | normalized_logits
     // MLP
     int depth = 6;                     // number of linear layers, the classifier included
     int width = 1024;
     std::string activation = "relu";   // relu | gelu
+    std::string norm = "none";         // mlp hidden layers: none | batchnorm | layernorm
     uint64_t seed = 0;
 };
+
+// The classifier head every architecture shares, with the paper's normalisation placements
+// (options.head_norm):
+//   none               logits = W h + b
+//   layernorm          logits = W LayerNorm(h) + b       (normalisation before the classifier)
+//   normalized_logits  logits = (W h + b) / ||W h + b||  (unit-norm logits: the network can no
+//                      longer grow the logits norm, so T alone sets the softmax's sharpness)
+// Parameters: "head_norm.weight/bias" (layernorm only) and "classifier.weight/bias".
+struct ClassifierHead {
+    std::string placement = "none";
+    std::shared_ptr<nn::LayerNorm> norm;
+    std::shared_ptr<nn::Linear> classifier;
+    Tensor forward(const Tensor& h) const;
+};
+
+void validate_head_norm(const std::string& placement);  // throws naming the allowed values
 
 class Model : public nn::Module {
 public:
@@ -35,6 +56,8 @@ public:
 
 protected:
     explicit Model(ModelOptions options) : options_(std::move(options)) {}
+    // Builds and registers the head on this model for `features` inputs.
+    ClassifierHead make_head(int64_t features, nn::Generator& gen);
     ModelOptions options_;
 };
 

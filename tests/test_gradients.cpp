@@ -143,3 +143,10 @@ TEST_CASE("autograd: diamond graph sums both paths") {
     std::vector<float> xv = x.to_vector(), g = x.grad().to_vector();
     for (size_t i = 0; i < xv.size(); ++i) CHECK(g[i] == doctest::Approx(2 * xv[i] + 1));
 }
+
+TEST_CASE("gradient: l2_normalize_rows") {
+    gradcheck([](const auto& in) { return ops::l2_normalize_rows(in[0]); }, {param({4, 5}, 40)},
+              "l2_normalize_rows", {1e-3f, 2e-2, 2e-3});
+    Tensor y = ops::l2_normalize_rows(random_tensor({3, 7}, 41));
+    for (float n : ops::row_norms(y).to_vector()) CHECK(n == doctest::Approx(1.0f));
+}

@@ -9,6 +9,7 @@
 #include "experiments/demo.h"
 #include "experiments/diagnose.h"
 #include "experiments/progress.h"
+#include "experiments/report.h"
 #include "experiments/sweep.h"
 #include "experiments/train.h"
 #include "models/registry.h"
@@ -54,6 +55,13 @@ void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
         ->capture_default_str();
     cmd.add_option("--width", m.width, "mlp: hidden units per layer")->capture_default_str();
     cmd.add_option("--activation", m.activation, "mlp: relu | gelu")->capture_default_str();
+    cmd.add_option("--norm", m.norm, "mlp: normalisation after each hidden linear layer: "
+                                     "none | batchnorm | layernorm")
+        ->capture_default_str();
+    cmd.add_option("--head-norm", m.head_norm,
+                   "classifier head: none | layernorm (before the classifier) | "
+                   "normalized_logits (unit-norm logits)")
+        ->capture_default_str();
     cmd.add_option("--init-scale", m.init_scale,
                    "multiplier on the default initialisation (an implicit temperature)")
         ->capture_default_str();
@@ -117,6 +125,11 @@ int main(int argc, char** argv) {
         "sweep", "run a resumable grid of training runs with diagnostics, a summary and a report");
     sweep->add_option("--config", sweep_config_path, "sweep configuration (JSON)")->required();
     sweep->add_option("--out", sweep_out, "sweep directory")->capture_default_str();
+
+    std::string report_dir;
+    CLI::App* report = app.add_subcommand(
+        "report", "rebuild DIR/summary.{csv,md} and DIR/report.html from a sweep's files");
+    report->add_option("DIR", report_dir, "a sweep directory")->required();
 
     std::string demo_out = "runs/demo", demo_device = "cpu";
     CLI::App* demo = app.add_subcommand(
@@ -190,7 +203,13 @@ int main(int argc, char** argv) {
             experiments::SweepOptions options;
             options.show_progress = experiments::ProgressBar::stderr_is_terminal();
             experiments::run_sweep(config, sweep_out, options);
-            std::printf("%s\n", (std::filesystem::path(sweep_out) / "summary.md").c_str());
+            std::printf("%s\n%s\n", (std::filesystem::path(sweep_out) / "summary.md").c_str(),
+                        (std::filesystem::path(sweep_out) / "report.html").c_str());
+            return 0;
+        }
+        if (*report) {
+            experiments::write_summary(report_dir);
+            std::printf("%s\n", experiments::write_report(report_dir).c_str());
             return 0;
         }
         if (*demo) return experiments::run_demo(demo_out, parse_device(demo_device));

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "engine/ops.h"
+#include "engine/trace.h"
 
 namespace kelvin {
 
@@ -77,13 +78,18 @@ void Tensor::backward(const Tensor& seed) const {
     std::unordered_map<Node*, Tensor> pending;  // gradient flowing into each node's output
     pending[grad_fn().get()] = root_grad;
     NoGradGuard no_grad;  // backward passes are not themselves recorded
+    trace::PhaseScope phase("backward");
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         Node* node = it->get();
         auto found = pending.find(node);
         if (found == pending.end()) continue;  // no gradient reached this node
         Tensor grad_output = std::move(found->second);
         pending.erase(found);
-        std::vector<Tensor> grads = node->backward(grad_output);
+        std::vector<Tensor> grads;
+        {
+            trace::Scope scope(node->name.c_str(), "op", grad_output.device());
+            grads = node->backward(grad_output);
+        }
         KELVIN_CHECK(grads.size() == node->inputs.size(),
                      std::string("internal: backward of ") + node->name + " returned " +
                          std::to_string(grads.size()) + " gradients for " +

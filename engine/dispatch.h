@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/device.h"
+#include "engine/trace.h"
 
 namespace kelvin::detail {
 [[noreturn]] inline void no_cuda_backend() {
@@ -12,12 +13,25 @@ namespace kelvin::detail {
 }
 }  // namespace kelvin::detail
 
+// Each call is one "kernel" event in a trace (engine/trace.h) named after the kernel.
 #if KELVIN_CUDA
-#define KELVIN_DISPATCH(device, fn, ...)                                        \
-    ((device) == ::kelvin::Device::CPU ? ::kelvin::cpu::fn(__VA_ARGS__)          \
-                                       : ::kelvin::cuda::fn(__VA_ARGS__))
+#define KELVIN_DISPATCH(device, fn, ...)                                         \
+    do {                                                                         \
+        const ::kelvin::Device kelvin_device_ = (device);                        \
+        ::kelvin::trace::Scope kelvin_kernel_scope_(#fn, "kernel", kelvin_device_); \
+        if (kelvin_device_ == ::kelvin::Device::CPU)                             \
+            ::kelvin::cpu::fn(__VA_ARGS__);                                      \
+        else                                                                     \
+            ::kelvin::cuda::fn(__VA_ARGS__);                                     \
+    } while (0)
 #else
-#define KELVIN_DISPATCH(device, fn, ...)                                        \
-    ((device) == ::kelvin::Device::CPU ? ::kelvin::cpu::fn(__VA_ARGS__)          \
-                                       : ::kelvin::detail::no_cuda_backend())
+#define KELVIN_DISPATCH(device, fn, ...)                                         \
+    do {                                                                         \
+        const ::kelvin::Device kelvin_device_ = (device);                        \
+        ::kelvin::trace::Scope kelvin_kernel_scope_(#fn, "kernel", kelvin_device_); \
+        if (kelvin_device_ == ::kelvin::Device::CPU)                             \
+            ::kelvin::cpu::fn(__VA_ARGS__);                                      \
+        else                                                                     \
+            ::kelvin::detail::no_cuda_backend();                                 \
+    } while (0)
 #endif

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "engine/optim/optimizer.h"
 #include "kernels/cuda_runtime.h"
 #include "models/registry.h"
@@ -81,6 +82,7 @@ BenchResult run_bench(const std::string& name, Device device, int steps, int war
     for (int i = 0; i < warmup + steps; ++i) {
         synchronize(device);
         auto start = std::chrono::steady_clock::now();
+        trace::Scope step_scope("train_step", "step", device);
         for (Tensor* p : model->parameters()) p->impl()->grad.reset();
         Tensor loss = ops::softmax_cross_entropy(model->forward(images), labels, 10.0f);
         loss.backward();

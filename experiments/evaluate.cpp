@@ -3,11 +3,13 @@
 #include <cmath>
 
 #include "engine/ops.h"
+#include "engine/trace.h"
 
 namespace kelvin::experiments {
 
 Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature) {
     NoGradGuard no_grad;
+    trace::PhaseScope phase("eval");
     const bool was_training = model.training();
     model.eval();
     Evaluation result;

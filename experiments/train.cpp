@@ -11,6 +11,7 @@
 #include "data/loader.h"
 #include "engine/checkpoint.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/schedule.h"
 #include "experiments/evaluate.h"
@@ -291,6 +292,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             int64_t correct = 0, seen = 0, steps = 0;
             data::Batch batch;
             while (global_step < total_steps && train_loader.next(batch)) {
+                trace::Scope step_scope("train_step", "step", device);
                 optimizer->set_lr(schedule.lr_at(global_step));
                 for (Tensor* p : model->parameters()) p->impl()->grad.reset();
                 Tensor logits = model->forward(batch.images);

@@ -23,3 +23,10 @@ void memset_zero(void* dst, size_t bytes);
 void synchronize();
 
 }  // namespace kelvin::cuda
+
+namespace kelvin::cuda {
+// Timing events for the tracer (engine/trace.cpp): recorded on kelvin's stream.
+void* event_record();                               // creates and records an event
+float event_elapsed_ms(void* start, void* end);     // waits for `end`; destroys neither
+void event_destroy(void* event);
+}  // namespace kelvin::cuda

@@ -6,8 +6,10 @@
 #include <cstdio>
 
 #include "engine/device.h"
+#include "engine/floating_point.h"
 
 int main(int argc, char** argv) {
+    kelvin::flush_subnormals_to_zero();  // as the kelvin CLI does
     std::printf("kelvin tests: CUDA backend %s, CUDA device %s\n",
                 kelvin::cuda_built() ? "built" : "not built",
                 kelvin::cuda_available() ? "present" : "absent (GPU tests skipped)");

@@ -1,11 +1,13 @@
 // ReLU and GELU (exact, erf form).
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/activation.h"
 
 namespace kelvin::ops {
 
 Tensor relu(const Tensor& x) {
+    KELVIN_TRACE_OP("relu");
     check_f32(x, "relu");
     Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
     KELVIN_DISPATCH(x.device(), relu_forward, x.f32(), y.f32(), x.numel());
@@ -18,6 +20,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor gelu(const Tensor& x) {
+    KELVIN_TRACE_OP("gelu");
     check_f32(x, "gelu");
     Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
     KELVIN_DISPATCH(x.device(), gelu_forward, x.f32(), y.f32(), x.numel());

@@ -3,11 +3,13 @@
 // the attention probabilities from them, so no S x S matrix outlives a kernel call.
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/attention.h"
 
 namespace kelvin::ops {
 
 Tensor multi_head_attention(const Tensor& qkv, int heads) {
+    KELVIN_TRACE_OP("multi_head_attention");
     check_f32(qkv, "multi_head_attention");
     KELVIN_CHECK(qkv.ndim() == 3, "multi_head_attention: expected qkv [N, S, 3*D], got " +
                                       qkv.describe());

@@ -7,11 +7,13 @@
 
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/dropout.h"
 
 namespace kelvin::ops {
 
 Tensor dropout(const Tensor& x, float p, bool training, uint64_t seed) {
+    KELVIN_TRACE_OP("dropout");
     check_f32(x, "dropout");
     KELVIN_CHECK(std::isfinite(p) && p >= 0.0f && p < 1.0f,
                  "dropout: p must be in [0, 1), got " + std::to_string(p));

@@ -1,6 +1,7 @@
 // add, mul, scale and the unrecorded in-place updates used by autograd and optimizers.
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/elementwise.h"
 
 namespace kelvin::ops {
@@ -16,6 +17,7 @@ void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+    KELVIN_TRACE_OP("add");
     check_same_shape(a, b, "add");
     Tensor out = Tensor::empty(a.shape(), DType::F32, a.device());
     KELVIN_DISPATCH(a.device(), add, a.f32(), b.f32(), out.f32(), a.numel());
@@ -24,6 +26,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+    KELVIN_TRACE_OP("mul");
     check_same_shape(a, b, "mul");
     Tensor out = Tensor::empty(a.shape(), DType::F32, a.device());
     KELVIN_DISPATCH(a.device(), mul, a.f32(), b.f32(), out.f32(), a.numel());
@@ -44,6 +47,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& a, float alpha) {
+    KELVIN_TRACE_OP("scale");
     check_f32(a, "scale");
     Tensor out = Tensor::empty(a.shape(), DType::F32, a.device());
     KELVIN_DISPATCH(a.device(), scale, a.f32(), alpha, out.f32(), a.numel());

@@ -1,6 +1,7 @@
 // matmul, linear (x W^T + b), the fused linear + ReLU of MLP hidden layers, and bias add.
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/activation.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
@@ -86,14 +87,17 @@ Tensor linear_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, bo
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    KELVIN_TRACE_OP("linear");
     return linear_impl(x, weight, bias, false);
 }
 
 Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    KELVIN_TRACE_OP("linear_relu");
     return linear_impl(x, weight, bias, true);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+    KELVIN_TRACE_OP("matmul");
     check_f32(a, "matmul");
     check_f32(b, "matmul");
     check_same_device(a, b, "matmul");
@@ -119,6 +123,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor bias_add(const Tensor& x, const Tensor& bias) {
+    KELVIN_TRACE_OP("bias_add");
     check_f32(x, "bias_add");
     check_f32(bias, "bias_add");
     check_same_device(x, bias, "bias_add");

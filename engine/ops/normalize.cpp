@@ -1,11 +1,13 @@
 // l2_normalize_rows: y_r = x_r / max(||x_r||, eps), the normalised-logits head.
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/normalize.h"
 
 namespace kelvin::ops {
 
 Tensor l2_normalize_rows(const Tensor& x, float eps) {
+    KELVIN_TRACE_OP("l2_normalize_rows");
     check_f32(x, "l2_normalize_rows");
     KELVIN_CHECK(x.ndim() == 2, "l2_normalize_rows: expected [N, C], got " + x.describe());
     const int64_t rows = x.size(0), cols = x.size(1);

@@ -3,6 +3,7 @@
 // and, for the shared token and embedding, a sum over the batch.
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
 #include "kernels/sequence.h"
@@ -20,6 +21,7 @@ void check_tokens(const Tensor& x, const char* op) {
 }  // namespace
 
 Tensor patchify(const Tensor& x, int patch) {
+    KELVIN_TRACE_OP("patchify");
     check_f32(x, "patchify");
     KELVIN_CHECK(x.ndim() == 4, "patchify: expected images [N, C, H, W], got " + x.describe());
     KELVIN_CHECK(patch >= 1, "patchify: patch size must be at least 1, got " +
@@ -43,6 +45,7 @@ Tensor patchify(const Tensor& x, int patch) {
 }
 
 Tensor prepend_token(const Tensor& x, const Tensor& token) {
+    KELVIN_TRACE_OP("prepend_token");
     check_tokens(x, "prepend_token");
     check_f32(token, "prepend_token");
     check_same_device(x, token, "prepend_token");
@@ -66,6 +69,7 @@ Tensor prepend_token(const Tensor& x, const Tensor& token) {
 }
 
 Tensor add_broadcast(const Tensor& x, const Tensor& p) {
+    KELVIN_TRACE_OP("add_broadcast");
     check_f32(x, "add_broadcast");
     check_f32(p, "add_broadcast");
     check_same_device(x, p, "add_broadcast");
@@ -91,6 +95,7 @@ Tensor add_broadcast(const Tensor& x, const Tensor& p) {
 }
 
 Tensor select_token(const Tensor& x, int64_t index) {
+    KELVIN_TRACE_OP("select_token");
     check_tokens(x, "select_token");
     const int64_t batch = x.size(0), seq = x.size(1), dim = x.size(2);
     KELVIN_CHECK(index >= -seq && index < seq,

@@ -1,9 +1,11 @@
 // reshape and flatten: storage is contiguous, so both share it and only the shape changes.
 #include "engine/ops.h"
+#include "engine/trace.h"
 
 namespace kelvin::ops {
 
 Tensor reshape(const Tensor& x, const Shape& requested) {
+    KELVIN_TRACE_OP("reshape");
     Shape shape = requested;
     int64_t known = 1, infer = -1;
     for (size_t i = 0; i < shape.size(); ++i) {
@@ -31,6 +33,7 @@ Tensor reshape(const Tensor& x, const Shape& requested) {
 }
 
 Tensor flatten(const Tensor& x) {
+    KELVIN_TRACE_OP("flatten");
     KELVIN_CHECK(x.ndim() >= 1, "flatten: needs at least one axis, got " + x.describe());
     return reshape(x, {x.size(0), -1});
 }

@@ -6,12 +6,14 @@
 
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax_cross_entropy.h"
 
 namespace kelvin::ops {
 
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, float temperature) {
+    KELVIN_TRACE_OP("softmax_cross_entropy");
     check_f32(logits, "softmax_cross_entropy");
     KELVIN_CHECK(temperature > 0.0f && std::isfinite(temperature),
                  "softmax_cross_entropy: temperature must be a positive number, got " +

@@ -2,6 +2,7 @@
 
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/optimizer.h"
 
 namespace kelvin::optim {
@@ -17,6 +18,8 @@ Sgd::Sgd(std::vector<Tensor*> params, SgdOptions options)
 }
 
 void Sgd::step() {
+    trace::PhaseScope phase("optimizer");
+    trace::Scope scope("sgd", "step");
     const bool first = step_ == 0;
     for (size_t i = 0; i < params_.size(); ++i) {
         Tensor& p = *params_[i];
@@ -45,6 +48,8 @@ AdamW::AdamW(std::vector<Tensor*> params, AdamWOptions options)
 }
 
 void AdamW::step() {
+    trace::PhaseScope phase("optimizer");
+    trace::Scope scope("adamw", "step");
     ++step_;
     for (size_t i = 0; i < params_.size(); ++i) {
         Tensor& p = *params_[i];

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "engine/device.h"
+#include "engine/floating_point.h"
+#include "engine/trace.h"
 #include "experiments/bench.h"
 #include "experiments/demo.h"
 #include "experiments/diagnose.h"
@@ -92,6 +94,7 @@ void add_diagnose_options(CLI::App& cmd, experiments::DiagnoseOptions& d) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    flush_subnormals_to_zero();  // before any thread exists; see engine/floating_point.h
     CLI::App app{"kelvin: train networks under a softmax temperature and measure what T does to "
                  "their representations"};
     app.require_subcommand(1);
@@ -146,6 +149,11 @@ int main(int argc, char** argv) {
     bench->add_option("--steps", bench_steps, "timed steps")->capture_default_str();
     bench->add_option("--warmup", bench_warmup, "untimed steps first")->capture_default_str();
 
+    std::string trace_path;
+    for (CLI::App* cmd : {train, bench, sweep})
+        cmd->add_option("--trace", trace_path,
+                        "write a Chrome trace (JSON trace events, one per op and kernel; open "
+                        "in Perfetto or chrome://tracing) to this file");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -162,6 +170,12 @@ int main(int argc, char** argv) {
                          : (app.get_subcommands().front()->get_name() + " ").c_str());
         return 2;
     }
+
+    // --trace FILE on train, bench and sweep: a Chrome trace of every op and kernel.
+    if (!trace_path.empty()) trace::start(trace_path);
+    struct TraceWriter {
+        ~TraceWriter() { trace::stop(); }
+    } trace_writer;
 
     try {
         if (*train) {

@@ -1,0 +1,233 @@
+// End-to-end behaviour of the experiments layer through the kelvin binary: resumable training,
+// resumable sweeps that survive SIGKILL, config validation, diagnostics files and traces.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/cli_runner.h"
+
+using kelvin::testing::run_kelvin;
+using kelvin::testing::TempDir;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
+
+json read_json(const fs::path& p) {
+    std::ifstream in(p);
+    return json::parse(in);
+}
+
+std::string read_bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Starts kelvin with `args` in the background; returns its pid.
+pid_t spawn_kelvin(const std::string& args, const std::string& log) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        const std::string command = "exec " + std::string(KELVIN_BINARY) + " " + args + " > " + log + " 2>&1";
+        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    return pid;
+}
+
+// Polls until `done()` or the timeout; returns whether it became true.
+template <typename F>
+bool wait_for(F done, double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+}
+
+const std::string kSmallRun =
+    "--dataset fashion-mnist:classes=0-4 --depth 3 --width 32 --batch-size 50 --train-subset 1000 "
+    "--eval-batch-size 500 --lr 0.05 --momentum 0.9 --weight-decay 0.0005 --schedule cosine ";
+}  // namespace
+
+TEST_CASE("train --resume after SIGKILL is bitwise identical to an uninterrupted run" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("resume");
+    const std::string straight = tmp.str("straight"), killed = tmp.str("killed");
+    auto r = run_kelvin("train " + kSmallRun + "--epochs 4 --out " + straight);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+
+    // Kill the second run as soon as its first epoch checkpoint is on disk.
+    pid_t pid = spawn_kelvin("train " + kSmallRun + "--epochs 4 --out " + killed, tmp.str("log"));
+    bool checkpointed = wait_for([&] {
+        if (!fs::exists(fs::path(killed) / "optimizer.safetensors")) return false;
+        try {
+            return !read_json(fs::path(killed) / "metrics.json")["epochs"].empty();
+        } catch (...) {
+            return false;
+        }
+    }, 120);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(checkpointed);
+    const json interrupted = read_json(fs::path(killed) / "metrics.json");
+    if (interrupted["status"] == "complete")
+        MESSAGE("the run finished before SIGKILL landed; resume is then a no-op");
+    else
+        CHECK(interrupted["status"] == "running");
+
+    r = run_kelvin("train --resume " + killed);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const json a = read_json(fs::path(straight) / "metrics.json");
+    const json b = read_json(fs::path(killed) / "metrics.json");
+    CHECK(b["status"] == "complete");
+    REQUIRE(b["epochs"].size() == 4);
+    for (size_t e = 0; e < 4; ++e) {
+        CHECK(a["epochs"][e]["train_loss"] == b["epochs"][e]["train_loss"]);
+        CHECK(a["epochs"][e]["test_acc"] == b["epochs"][e]["test_acc"]);
+        CHECK(a["epochs"][e]["logits_norm"] == b["epochs"][e]["logits_norm"]);
+    }
+    // The weights themselves, byte for byte.
+    CHECK(read_bytes(fs::path(straight) / "model.safetensors") ==
+          read_bytes(fs::path(killed) / "model.safetensors"));
+}
+
+TEST_CASE("sweep config errors are reported before any training starts") {
+    TempDir tmp("sweep-config");
+    auto check = [&](const std::string& config, const std::string& message) {
+        std::ofstream(tmp.str("c.json")) << config;
+        auto r = run_kelvin("sweep --config " + tmp.str("c.json") + " --out " + tmp.str("out"));
+        INFO(config << "\n" << r.output);
+        CHECK(r.exit_code != 0);
+        CHECK(r.output.find(message) != std::string::npos);
+        CHECK(!fs::exists(tmp.str("out")));
+    };
+    check(R"({"models": ["mlp"], "temperatrues": [1]})", "unknown key 'temperatrues'");
+    check(R"({"models": ["mlp"], "temperatures": [1, -10]})",
+          "temperatures[1] = -10: a temperature must be a positive number");
+    check(R"({"models": ["resnet99"]})", "models[0] = 'resnet99': unknown model");
+    check(R"({"datasets": ["cifar10"], "data_dir": "/no/such/dir"})", "datasets[0] = 'cifar10'");
+    check(R"({"datasets": ["fashion-mnist"], "data_dir": "/no/such/dir"})", "/no/such/dir");
+    check(R"({"head_norms": ["sideways"]})", "head_norms[0] = 'sideways'");
+    check(R"({"epochs": "three"})", "'epochs'");
+    check(R"([1, 2])", "expected a JSON object");
+    auto r = run_kelvin("sweep --config " + tmp.str("missing.json"));
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("missing.json does not exist") != std::string::npos);
+}
+
+TEST_CASE("a sweep killed mid-run keeps finished runs, redoes the interrupted one, and lists "
+          "each run once" * doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("sweep-kill");
+    std::ofstream(tmp.str("sweep.json")) << R"({
+        "models": ["mlp"], "datasets": ["fashion-mnist:classes=0-4"],
+        "ood": ["fashion-mnist:classes=5-9"], "temperatures": [1, 10, 100], "epochs": 2,
+        "device": "cpu", "seeds": [1], "depth": 3, "width": 32, "train_subset": 1500,
+        "samples": 300, "probe_train_samples": 300, "probe_epochs": 2})";
+    const fs::path out = tmp.str("out");
+    pid_t pid = spawn_kelvin("sweep --config " + tmp.str("sweep.json") + " --out " + out.string(),
+                             tmp.str("log1"));
+    // Kill once the first run is finished and the second has started.
+    auto finished = [&] {
+        int n = 0;
+        if (fs::exists(out / "runs"))
+            for (auto& e : fs::directory_iterator(out / "runs"))
+                n += e.path().extension() != ".partial";
+        return n;
+    };
+    bool ready = wait_for([&] {
+        return finished() >= 1 && fs::exists(out / "runs" / "mlp_fashion-mnist-classes-0-4_T10_init1_none_s1.partial");
+    }, 180);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(ready);
+    const fs::path first = out / "runs" / "mlp_fashion-mnist-classes-0-4_T1_init1_none_s1";
+    REQUIRE(fs::exists(first / "diagnostics.json"));
+    const auto first_time = fs::last_write_time(first / "metrics.json");
+
+    auto r = run_kelvin("sweep --config " + tmp.str("sweep.json") + " --out " + out.string());
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    CHECK(r.output.find("finished earlier, kept") != std::string::npos);
+    CHECK(fs::last_write_time(first / "metrics.json") == first_time);  // not redone
+    std::ifstream csv(out / "summary.csv");
+    std::string line;
+    std::getline(csv, line);  // header
+    std::multiset<std::string> names;
+    while (std::getline(csv, line)) names.insert(line.substr(0, line.find(',')));
+    CHECK(names.size() == 3);
+    CHECK(std::set<std::string>(names.begin(), names.end()).size() == 3);
+    for (auto& e : fs::directory_iterator(out / "runs")) CHECK(e.path().extension() != ".partial");
+    CHECK(fs::exists(out / "report.html"));
+    CHECK(fs::exists(out / "summary.md"));
+}
+
+TEST_CASE("train --diagnose writes every diagnostics key" * doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("diagnose");
+    const std::string out = tmp.str("run");
+    auto r = run_kelvin("train " + kSmallRun + "--epochs 1 --temperature 10 --out " + out +
+                        " --diagnose --ood fashion-mnist:classes=5-9 --samples 400 "
+                        "--probe-train-samples 400 --probe-epochs 2");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const json d = read_json(fs::path(out) / "diagnostics.json");
+    for (const char* key : {"rank", "singular_values", "logits_norm", "probes", "kappa", "rho",
+                            "ood_detection", "orthodev", "settings", "accuracy"})
+        CHECK_MESSAGE(d.contains(key), key);
+    CHECK(d["rank"].contains("logits"));
+    CHECK(d["rank"].contains("softmax"));
+    CHECK(d["rank"]["by_gamma"]["logits"].size() == 3);
+    CHECK(d["singular_values"]["logits"].size() == 5);
+    CHECK(d["probes"]["id"].size() == 2);  // depth 3: two hidden layers
+    CHECK(d["probes"]["ood"]["fashion-mnist:classes=5-9"].size() == 2);
+    for (const char* method : {"neco", "msp", "max_logit", "energy"}) {
+        const json& m = d["ood_detection"][method]["fashion-mnist:classes=5-9"];
+        CHECK(m["auroc"].get<double>() >= 0.0);
+        CHECK(m["auroc"].get<double>() <= 1.0);
+        CHECK(m["fpr95"].get<double>() >= 0.0);
+    }
+    CHECK(d["settings"]["gamma"] == 1e-3);
+    CHECK(d["settings"]["samples_ranked"] == 400);
+    // A missing checkpoint is a clear error.
+    auto bad = run_kelvin("diagnose " + tmp.str("nowhere"));
+    CHECK(bad.exit_code != 0);
+    CHECK(bad.output.find("config.json") != std::string::npos);
+}
+
+TEST_CASE("bench --trace writes valid trace-event JSON with the ops of a training step") {
+    TempDir tmp("trace");
+    const std::string path = tmp.str("trace.json");
+    auto r = run_kelvin("bench --workload mlp6x1024_b128 --steps 1 --warmup 0 --trace " + path);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const json trace = read_json(path);
+    REQUIRE(trace.contains("traceEvents"));
+    std::set<std::string> forward, backward, kernels;
+    for (const json& e : trace["traceEvents"]) {
+        if (e["ph"] != "X") continue;
+        CHECK(e.contains("ts"));
+        CHECK(e["dur"].get<double>() >= 0.0);
+        const std::string cat = e["cat"], name = e["name"];
+        if (cat == "op,forward") forward.insert(name);
+        if (cat == "op,backward") backward.insert(name);
+        if (cat.rfind("kernel,", 0) == 0) kernels.insert(name);
+    }
+    for (const char* op : {"linear_relu", "linear", "softmax_cross_entropy"}) {
+        CHECK_MESSAGE(forward.count(op), op);
+        CHECK_MESSAGE(backward.count(op), op);
+    }
+    for (const char* k : {"gemm", "bias_relu", "relu_backward", "softmax_cross_entropy_forward",
+                          "softmax_cross_entropy_backward", "sgd_step"})
+        CHECK_MESSAGE(kernels.count(k), k);
+}

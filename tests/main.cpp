@@ -6,9 +6,10 @@
 #include <cstdio>
 
 #include "engine/device.h"
-#include "engine/floating_point.h"
+#include "engine/runtime_settings.h"
 
 int main(int argc, char** argv) {
+    kelvin::prefer_passive_openmp_waits(argv);  // see engine/runtime_settings.h
     kelvin::flush_subnormals_to_zero();  // as the kelvin CLI does
     std::printf("kelvin tests: CUDA backend %s, CUDA device %s\n",
                 kelvin::cuda_built() ? "built" : "not built",

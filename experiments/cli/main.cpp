@@ -5,7 +5,7 @@
 #include <string>
 
 #include "engine/device.h"
-#include "engine/floating_point.h"
+#include "engine/runtime_settings.h"
 #include "engine/trace.h"
 #include "experiments/bench.h"
 #include "experiments/demo.h"
@@ -94,7 +94,8 @@ void add_diagnose_options(CLI::App& cmd, experiments::DiagnoseOptions& d) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    flush_subnormals_to_zero();  // before any thread exists; see engine/floating_point.h
+    kelvin::prefer_passive_openmp_waits(argv);  // see engine/runtime_settings.h
+    flush_subnormals_to_zero();  // before any thread exists; see engine/runtime_settings.h
     CLI::App app{"kelvin: train networks under a softmax temperature and measure what T does to "
                  "their representations"};
     app.require_subcommand(1);

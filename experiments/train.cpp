@@ -16,6 +16,7 @@
 #include "engine/optim/schedule.h"
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
+#include "experiments/spectrum.h"
 #include "models/registry.h"
 
 namespace kelvin::experiments {
@@ -45,6 +46,8 @@ json config_to_json(const TrainConfig& c) {
             {"max_steps", c.max_steps},
             {"train_subset", c.train_subset},
             {"eval_batch_size", c.eval_batch_size},
+            {"track_every", c.track_every},
+            {"track_samples", c.track_samples},
             {"model_options",
              {{"depth", m.depth},
               {"width", m.width},
@@ -77,6 +80,8 @@ TrainConfig config_from_json(const json& j) {
     get("max_steps", c.max_steps);
     get("train_subset", c.train_subset);
     get("eval_batch_size", c.eval_batch_size);
+    get("track_every", c.track_every);
+    get("track_samples", c.track_samples);
     if (j.contains("model_options")) {
         const json& m = j.at("model_options");
         auto& o = c.model_options;
@@ -112,6 +117,8 @@ void validate_config(const TrainConfig& c) {
     KELVIN_CHECK(c.max_steps >= 0 && c.train_subset >= 0 && c.warmup_epochs >= 0,
                  "--max-steps, --train-subset and --warmup-epochs must be >= 0");
     KELVIN_CHECK(c.eval_batch_size > 0, "--eval-batch-size must be at least 1");
+    KELVIN_CHECK(c.track_every >= 0 && c.track_samples >= 1,
+                 "--track-every must be >= 0 and --track-samples >= 1");
     KELVIN_CHECK(c.model_options.init_scale > 0, "--init-scale must be positive");
     KELVIN_CHECK(!c.out.empty(), "an output directory (--out) is required");
     const Device device = parse_device(c.device);
@@ -185,6 +192,24 @@ void load_into(std::vector<std::pair<std::string, Tensor*>> targets, const Safet
                          shape_to_string(t->shape()));
         t->copy_from(it->second);
     }
+}
+
+// The rank and norm of the logits of the fixed monitoring batch, with the step they belong to.
+json track_record(models::Model& model, const data::Batch& monitor, int64_t step) {
+    NoGradGuard no_grad;
+    trace::PhaseScope phase("eval");
+    const bool was_training = model.training();
+    model.eval();
+    Tensor logits = model.forward(monitor.images);
+    model.train(was_training);
+    const int64_t n = logits.size(0), c = logits.size(1);
+    RankReport rank = rank_report(logits.f32(), n, c, kRankGamma, false, logits.device());
+    double norm_sum = 0.0;
+    for (float v : ops::row_norms(logits).to_vector()) norm_sum += v;
+    return {{"step", step},
+            {"rank", rank.rank},
+            {"logits_norm", norm_sum / n},
+            {"sigma_1", rank.singular_values.empty() ? 0.0 : rank.singular_values.front()}};
 }
 
 void write_metrics(const fs::path& dir, const json& metrics) {
@@ -262,6 +287,12 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         for (auto& e : metrics["epochs"])
             if (e.at("epoch").get<int64_t>() <= first_epoch) kept.push_back(e);
         metrics["epochs"] = kept;
+        if (metrics.contains("track")) {
+            json kept_track = json::array();
+            for (auto& t : metrics["track"])
+                if (t.at("step").get<int64_t>() <= global_step) kept_track.push_back(t);
+            metrics["track"] = kept_track;
+        }
     } else {
         fs::create_directories(dir);
         json written = config_to_json(config);
@@ -275,6 +306,12 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         write_metrics(dir, metrics);
     }
     metrics["status"] = "running";
+    data::Batch monitor;
+    if (config.track_every > 0) {
+        monitor = test_loader.fixed_batch(config.track_samples);
+        if (!metrics.contains("track")) metrics["track"] = json::array();
+        if (global_step == 0) metrics["track"].push_back(track_record(*model, monitor, 0));
+    }
 
     const bool bar = options.show_progress;
     double run_seconds = 0.0;
@@ -319,6 +356,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                 seen += n;
                 ++steps;
                 ++global_step;
+                if (config.track_every > 0 && global_step % config.track_every == 0)
+                    metrics["track"].push_back(track_record(*model, monitor, global_step));
                 if (bar) {
                     const double secs =
                         std::chrono::duration<double>(clock::now() - epoch_start).count();

@@ -35,6 +35,9 @@ struct TrainConfig {
     int64_t max_steps = 0;         // stop after this many optimizer steps (0: no limit)
     int64_t train_subset = 0;      // use only the first N training samples (0: all)
     int64_t eval_batch_size = 1000;
+    int64_t track_every = 0;        // every K steps: rank and norm of the logits on a fixed
+                                    // monitoring batch of test samples (0: off)
+    int64_t track_samples = 512;    // size of that monitoring batch
     models::ModelOptions model_options;
 };
 

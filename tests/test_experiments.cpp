@@ -231,3 +231,20 @@ TEST_CASE("bench --trace writes valid trace-event JSON with the ops of a trainin
                           "softmax_cross_entropy_backward", "sgd_step"})
         CHECK_MESSAGE(kernels.count(k), k);
 }
+
+TEST_CASE("train --track-every logs the logits rank and norm of a fixed batch" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("track");
+    const std::string out = tmp.str("run");
+    auto r = run_kelvin("train " + kSmallRun + "--epochs 1 --track-every 5 --track-samples 100 "
+                        "--out " + out);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const json track = read_json(fs::path(out) / "metrics.json")["track"];
+    REQUIRE(track.size() == 5);  // step 0, then every 5 of the 20 steps
+    for (size_t i = 0; i < track.size(); ++i) {
+        CHECK(track[i]["step"] == 5 * i);
+        CHECK(track[i]["rank"].get<int>() >= 1);
+        CHECK(track[i]["rank"].get<int>() <= 5);
+        CHECK(track[i]["logits_norm"].get<double>() > 0.0);
+    }
+}

@@ -53,6 +53,12 @@ void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
         ->capture_default_str();
     cmd.add_option("--eval-batch-size", c.eval_batch_size, "batch size for evaluation")
         ->capture_default_str();
+    cmd.add_option("--track-every", c.track_every,
+                   "every K steps, log the rank and norm of the logits of a fixed monitoring "
+                   "batch to metrics.json's \"track\" (0: off)")
+        ->capture_default_str();
+    cmd.add_option("--track-samples", c.track_samples, "size of that monitoring batch")
+        ->capture_default_str();
     cmd.add_option("--depth", m.depth, "mlp: linear layers, classifier included")
         ->capture_default_str();
     cmd.add_option("--width", m.width, "mlp: hidden units per layer")->capture_default_str();

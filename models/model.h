@@ -26,6 +26,17 @@ struct ModelOptions {
     int width = 1024;
     std::string activation = "relu";   // relu | gelu
     std::string norm = "none";         // mlp hidden layers: none | batchnorm | layernorm
+    // VGG and ResNet: channels of the first stage (64 in the papers); each later stage doubles
+    // it (VGG caps at 8x, as 512 = 8 * 64). Small values give the golden-test models.
+    int base_width = 64;
+    std::string stem = "cifar";        // resnet: cifar (3x3 conv) | imagenet (7x7/2 + max-pool)
+    // ViT (models/vit.h). The MLP's depth and width are not reused, so a sweep can set both.
+    int patch = 4;                     // square patch side; must divide in_height and in_width
+    int vit_width = 192;               // token dimension D
+    int vit_depth = 6;                 // transformer blocks
+    int vit_heads = 3;                 // attention heads; must divide vit_width
+    float vit_mlp_ratio = 4.0f;        // hidden units of each block's MLP = ratio * D
+    float vit_dropout = 0.0f;          // dropout after embeddings, attention and MLP layers
     uint64_t seed = 0;
 };
 

@@ -1,0 +1,47 @@
+// 2-D convolution (cross-correlation, PyTorch's conv2d) on NCHW tensors: forward, the gradient
+// with respect to the input ("backward data"), the weight, and the bias. Square stride and
+// padding, any kernel size. CPU: im2col + OpenBLAS sgemm. CUDA: a shared-memory tiled implicit
+// GEMM (no im2col buffer, no cuDNN), FP32 accumulate. See docs/KERNELS-conv.md.
+#pragma once
+
+#include <cstdint>
+
+namespace kelvin {
+
+// Sizes of one convolution. x [batch, in_channels, in_h, in_w], weight [out_channels,
+// in_channels, kernel_h, kernel_w], y [batch, out_channels, out_h, out_w].
+struct ConvShape {
+    int64_t batch = 0, in_channels = 0, in_h = 0, in_w = 0;
+    int64_t out_channels = 0, kernel_h = 0, kernel_w = 0;
+    int64_t stride = 1, padding = 0;
+    int64_t out_h = 0, out_w = 0;
+};
+
+// Fills out_h and out_w from the other fields (PyTorch's floor rule).
+inline ConvShape with_output_size(ConvShape s) {
+    s.out_h = (s.in_h + 2 * s.padding - s.kernel_h) / s.stride + 1;
+    s.out_w = (s.in_w + 2 * s.padding - s.kernel_w) / s.stride + 1;
+    return s;
+}
+
+#define KELVIN_CONV_DECLARATIONS                                                              \
+    /* y = conv(x, weight) + bias; bias may be null */                                        \
+    void conv2d_forward(const float* x, const float* weight, const float* bias, float* y,    \
+                        const ConvShape& shape);                                              \
+    /* dx = transposed conv of dy with weight (every element of dx is written) */             \
+    void conv2d_backward_data(const float* dy, const float* weight, float* dx,               \
+                              const ConvShape& shape);                                        \
+    /* dweight = correlation of x with dy, summed over the batch (overwritten, not added) */  \
+    void conv2d_backward_weight(const float* x, const float* dy, float* dweight,             \
+                                const ConvShape& shape);                                      \
+    /* dbias[o] = sum of dy over batch and pixels */                                          \
+    void conv2d_backward_bias(const float* dy, float* dbias, const ConvShape& shape);
+namespace cpu {
+KELVIN_CONV_DECLARATIONS
+}
+namespace cuda {
+KELVIN_CONV_DECLARATIONS
+}
+#undef KELVIN_CONV_DECLARATIONS
+
+}  // namespace kelvin

@@ -1,0 +1,716 @@
+// Convolution on the CPU: im2col tiles multiplied by a register-blocked GEMM micro-kernel
+// (docs/KERNELS-conv.md).
+//
+// The column matrix of a set of output pixels has one row per weight tap t = (c, i, j) and one
+// column per output pixel:  col[t][pixel] = x[b, c, oh*s - p + i, ow*s - p + j]  (0 in the
+// padding). With W viewed as [O, T] (T = C*kh*kw):
+//     forward          Y [O, pixels]     = W   * col
+//     backward data    dcol [T, pixels]  = W^T * dY,  then col2im adds dcol into dx
+//     backward weight  dW^T [T, O]      += col * dY^T
+//
+// Why not OpenBLAS: on these shapes its sgemm reached ~80% of this CPU's FMA peak and re-packed
+// both operands on every call (the weights once per tile); the micro-kernel below reads the
+// im2col tile, the weights and dY where they lie and runs at ~90-100% of peak in cache.
+//
+// Work is cut into independent items whose column tile is about kTileColumns wide, and OpenMP
+// runs the items in parallel, each thread with its own scratch:
+//     forward          one item = a band of output rows of one image (or, for small maps, a
+//                      group of whole images); the GEMM writes straight into y.
+//     backward data    one item = one image (or a group): col2im's overlapping writes stay
+//                      inside it. Inside, bands of output rows keep dcol small.
+//     backward weight  one item = a group of input channels (a block of dW's taps), looping
+//                      over the batch; items never write the same element.
+// The decomposition depends only on the shapes, and every output element is summed in a fixed
+// order, so results do not depend on the number of threads.
+#include "kernels/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "kernels/cpu/parallel.h"
+
+namespace kelvin::cpu {
+
+namespace {
+
+// ---- the GEMM micro-kernel -------------------------------------------------------------------
+//
+// C[rows x cols] (row stride ldc) = or += A[rows x kc] * B[kc x cols], for rows <= MR and
+// cols <= kNR. B's row k starts at b + b_offsets[k] (im2col rows, dY rows, or x's channel
+// planes: no packing) and holds kNR readable floats. A is read in place: column-major
+// (A[r][k] = a[k*lda + r], e.g. W^T) or row-major (a[r*lda + k]). The accumulators, MR x 2
+// vectors of 16 floats, stay in registers for the whole kc loop: per k, two loads of B, MR
+// broadcasts of A, 2*MR fused multiply-adds. GCC vector extensions give AVX-512 with
+// -march=native on this CPU and a correct (slower) build elsewhere.
+
+using Vec = float __attribute__((vector_size(64)));  // 16 floats
+constexpr int kNR = 32;                                // columns per micro-tile: 2 vectors
+constexpr int64_t kKC = 256;  // k per block: an MR x kKC slice of A (12 KiB) stays in L1
+#if defined(__AVX512F__)
+constexpr int kMaxMR = 12;  // 24 accumulators + 2 B vectors of the 32 zmm registers
+#else
+constexpr int kMaxMR = 3;  // AVX2 splits a Vec in two: 12 accumulators + 4 of 16 ymm
+#endif
+
+inline Vec load_vec(const float* p) {
+    Vec v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store_vec(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+
+template <int MR, bool kColumnMajorA>
+void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b,
+                  const int64_t* b_offsets, float* c, int64_t ldc, int rows, int cols,
+                  const float* bias, bool overwrite) {
+    Vec acc[MR][2];
+    for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = Vec{};
+    for (int64_t k = 0; k < kc; ++k) {
+        const float* bk = b + b_offsets[k];
+        const Vec b0 = load_vec(bk), b1 = load_vec(bk + 16);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) {
+            const float value = kColumnMajorA ? a[k * lda + r] : a[r * lda + k];
+            acc[r][0] += value * b0;
+            acc[r][1] += value * b1;
+        }
+    }
+    if (rows == MR && cols == kNR) {
+        for (int r = 0; r < MR; ++r) {
+            float* row = c + r * ldc;
+            Vec base0 = Vec{} + (bias ? bias[r] : 0.0f), base1 = base0;
+            if (!overwrite) {
+                base0 = load_vec(row);
+                base1 = load_vec(row + 16);
+            }
+            store_vec(row, base0 + acc[r][0]);
+            store_vec(row + 16, base1 + acc[r][1]);
+        }
+        return;
+    }
+    float tile[MR][kNR];
+    for (int r = 0; r < MR; ++r) {
+        store_vec(tile[r], acc[r][0]);
+        store_vec(tile[r] + 16, acc[r][1]);
+    }
+    for (int r = 0; r < rows; ++r)
+        for (int n = 0; n < cols; ++n) {
+            float& out = c[r * ldc + n];
+            out = (overwrite ? (bias ? bias[r] : 0.0f) : out) + tile[r][n];
+        }
+}
+
+// The A operand. Read in place (row- or column-major) or, better, packed by pack_rows /
+// pack_columns into panels of MR rows: panel p holds its K x MR values k-major and
+// contiguous, so a micro-kernel's slice (12 KiB) is one stream in L1 instead of kKC lines at a
+// stride of O floats (which at O = 256 or 512 all fall into the same few L1 sets).
+struct MatrixA {
+    enum Layout { kRowMajor, kColumnMajor, kPacked };
+    const float* data;
+    int64_t ld;  // row-major: data[r*ld + k]; column-major: data[k*ld + r]; packed: total K
+    Layout layout;
+};
+
+// Micro-tile height for M rows: 12 (more reuse of each B load) unless 8 wastes clearly fewer
+// padding rows (64 rows: 8 panels of 8 instead of 6 panels of 12 with 8 rows of zeros).
+int micro_rows(int64_t M) {
+#if defined(__AVX512F__)
+    const int64_t waste12 = (M + 11) / 12 * 12 - M, waste8 = (M + 7) / 8 * 8 - M;
+    return waste12 - waste8 > M / 32 ? 8 : 12;
+#else
+    (void)M;
+    return kMaxMR;
+#endif
+}
+
+// Packed element (r, k) of an M x K matrix: panel r / mr, then k, then r % mr.
+inline int64_t packed_index(int64_t r, int64_t k, int64_t K, int mr) {
+    return (r / mr) * K * mr + k * mr + r % mr;
+}
+int64_t packed_size(int64_t M, int64_t K) {
+    const int mr = micro_rows(M);
+    return (M + mr - 1) / mr * mr * K;
+}
+
+// Packs rows [0, rows) x columns [0, count) of a row-major src (row stride ld) as columns
+// [k0, k0 + count) of packed panels of mr rows with K columns in all; rows past `rows` up to
+// the next multiple of mr become zeros.
+void pack_rows(const float* src, int64_t rows, int64_t count, int64_t ld, int64_t k0, int64_t K,
+               int mr, float* out) {
+    const int64_t padded = (rows + mr - 1) / mr * mr;
+    for (int64_t r = 0; r < padded; ++r) {
+        float* dst = out + packed_index(r, k0, K, mr);
+        if (r < rows)
+            for (int64_t k = 0; k < count; ++k) dst[k * mr] = src[r * ld + k];
+        else
+            for (int64_t k = 0; k < count; ++k) dst[k * mr] = 0.0f;
+    }
+}
+
+// Packs an M x K matrix stored column-major (element (r, k) at src[k*ld + r]).
+void pack_columns(const float* src, int64_t M, int64_t K, int64_t ld, float* out) {
+    const int mr = micro_rows(M);
+    for (int64_t m0 = 0; m0 < M; m0 += mr) {
+        const int64_t rows = std::min<int64_t>(mr, M - m0);
+        float* panel = out + m0 * K;
+        for (int64_t k = 0; k < K; ++k) {
+            for (int64_t r = 0; r < rows; ++r) panel[k * mr + r] = src[k * ld + m0 + r];
+            for (int64_t r = rows; r < mr; ++r) panel[k * mr + r] = 0.0f;
+        }
+    }
+}
+
+// C[M x N] (row stride ldc) = A * B + bias (bias per row, may be null), or C += A * B when
+// `accumulate`. B's row k is b + b_offsets[k] with N readable floats. Single-threaded: callers
+// parallelise over tiles.
+template <int MR>
+void tile_gemm_with(int64_t M, int64_t N, int64_t K, const MatrixA& A, const float* b,
+                    const int64_t* b_offsets, float* c, int64_t ldc, const float* bias,
+                    bool accumulate) {
+    // Edge panels (fewer than MR rows or kNR columns) are copied, zero-padded, so that the
+    // micro-kernel never reads past an operand's end.
+    alignas(64) float a_edge[MR * kKC];
+    alignas(64) float b_edge[kKC * kNR];
+    static const std::vector<int64_t> edge_offsets = [] {
+        std::vector<int64_t> offsets(kKC);
+        for (int64_t k = 0; k < kKC; ++k) offsets[k] = k * kNR;
+        return offsets;
+    }();
+    const int64_t n_full = N / kNR * kNR;
+
+    for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+        const int64_t kc = std::min(kKC, K - k0);
+        const bool overwrite = k0 == 0 && !accumulate;
+        if (n_full < N) {
+            const int64_t width = N - n_full;
+            for (int64_t k = 0; k < kc; ++k) {
+                float* row = b_edge + k * kNR;
+                std::memcpy(row, b + b_offsets[k0 + k] + n_full, width * sizeof(float));
+                std::fill(row + width, row + kNR, 0.0f);
+            }
+        }
+        for (int64_t m0 = 0; m0 < M; m0 += MR) {
+            const int rows = static_cast<int>(std::min<int64_t>(MR, M - m0));
+            const float* a;
+            int64_t lda;
+            bool column_major = true;
+            switch (A.layout) {
+                case MatrixA::kPacked: a = A.data + m0 * A.ld + k0 * MR; lda = MR; break;
+                case MatrixA::kColumnMajor: a = A.data + k0 * A.ld + m0; lda = A.ld; break;
+                default: a = A.data + m0 * A.ld + k0; lda = A.ld; column_major = false;
+            }
+            if (rows < MR && A.layout != MatrixA::kPacked) {
+                for (int64_t k = 0; k < kc; ++k)
+                    for (int r = 0; r < MR; ++r)
+                        a_edge[k * MR + r] =
+                            r < rows ? (column_major ? a[k * lda + r] : a[r * lda + k]) : 0.0f;
+                a = a_edge;
+                lda = MR;
+                column_major = true;
+            }
+            const float* row_bias = bias ? bias + m0 : nullptr;
+            float* c_rows = c + m0 * ldc;
+            auto run = [&](const float* bp, const int64_t* offsets, float* cp, int cols) {
+                if (column_major)
+                    micro_kernel<MR, true>(kc, a, lda, bp, offsets, cp, ldc, rows, cols,
+                                           row_bias, overwrite);
+                else
+                    micro_kernel<MR, false>(kc, a, lda, bp, offsets, cp, ldc, rows, cols,
+                                            row_bias, overwrite);
+            };
+            for (int64_t n0 = 0; n0 < n_full; n0 += kNR)
+                run(b + n0, b_offsets + k0, c_rows + n0, kNR);
+            if (n_full < N) run(b_edge, edge_offsets.data(), c_rows + n_full, static_cast<int>(N - n_full));
+        }
+    }
+    if (K == 0 && !accumulate)  // no reduction at all: C is the bias (or zero)
+        for (int64_t m = 0; m < M; ++m)
+            std::fill(c + m * ldc, c + m * ldc + N, bias ? bias[m] : 0.0f);
+}
+
+void tile_gemm(int64_t M, int64_t N, int64_t K, const MatrixA& A, const float* b,
+               const int64_t* b_offsets, float* c, int64_t ldc, const float* bias,
+               bool accumulate) {
+    if (M == 0 || N == 0) return;
+#if defined(__AVX512F__)
+    if (micro_rows(M) == 8) {
+        tile_gemm_with<8>(M, N, K, A, b, b_offsets, c, ldc, bias, accumulate);
+        return;
+    }
+#endif
+    tile_gemm_with<kMaxMR>(M, N, K, A, b, b_offsets, c, ldc, bias, accumulate);
+}
+
+// ---- scratch and geometry --------------------------------------------------------------------
+
+// Target GEMM columns per tile: wide enough to reuse each A slice over 8 micro-tiles, small
+// enough that a k-block of the tile (kKC x 256 floats, 256 KiB) stays in L2.
+constexpr int64_t kTileColumns = 256;
+// At least this many items when the batch allows it, so that both cores get work on small maps.
+constexpr int64_t kMinItems = 4;
+// Backward weight: at most this many channel groups, each at least kMinGroupTaps taps.
+constexpr int64_t kMaxChannelGroups = 8;
+constexpr int64_t kMinGroupTaps = 64;
+
+// A scratch buffer that grows and is kept, one per thread: conv runs many times per step with
+// the same shapes, and fresh large allocations would page-fault on every call. Bounded by the
+// largest tile seen.
+template <typename T>
+class Scratch {
+public:
+    T* get(int64_t count) {
+        if (count > size_) {
+            data_.reset(new T[count]);
+            size_ = count;
+        }
+        return data_.get();
+    }
+
+private:
+    std::unique_ptr<T[]> data_;
+    int64_t size_ = 0;
+};
+
+thread_local Scratch<float> t_columns;     // an im2col or dcol tile
+thread_local Scratch<float> t_outputs;     // a tile of Y or dY spanning several images
+thread_local Scratch<float> t_transposed;  // backward weight: dY^T and dW^T (calling thread)
+thread_local Scratch<int64_t> t_offsets;   // B row offsets of a tile
+thread_local Scratch<int32_t> t_table;     // tap_table (calling thread)
+
+struct Geometry {
+    ConvShape s;
+    int64_t area;      // kh * kw
+    int64_t taps;      // C * kh * kw: rows of the column matrix
+    int64_t pixels;    // out_h * out_w per image
+    int64_t in_plane;  // in_h * in_w
+    bool pointwise;    // 1x1, stride 1, no padding: x's channel planes are the column matrix
+    int64_t images;    // images per item (1 unless the map is smaller than a tile)
+    int64_t band_rows;  // output rows per tile when images == 1
+};
+
+Geometry geometry_of(const ConvShape& s) {
+    Geometry g;
+    g.s = s;
+    g.area = s.kernel_h * s.kernel_w;
+    g.taps = s.in_channels * g.area;
+    g.pixels = s.out_h * s.out_w;
+    g.in_plane = s.in_h * s.in_w;
+    g.pointwise = g.area == 1 && s.stride == 1 && s.padding == 0;
+    g.images = 1;
+    if (g.pixels < kTileColumns) {
+        const int64_t wanted = (kTileColumns + g.pixels - 1) / g.pixels;
+        const int64_t spread = (s.batch + kMinItems - 1) / kMinItems;
+        g.images = std::max<int64_t>(1, std::min(wanted, spread));
+    }
+    // Equal bands of about kTileColumns columns (at least one row).
+    const int64_t max_rows = std::max<int64_t>(1, kTileColumns / std::max<int64_t>(1, s.out_w));
+    const int64_t bands = (s.out_h + max_rows - 1) / max_rows;
+    g.band_rows = g.images > 1 ? s.out_h : (s.out_h + bands - 1) / bands;
+    return g;
+}
+
+bool empty_problem(const ConvShape& s) {
+    return s.batch == 0 || s.out_channels == 0 || s.in_channels == 0 || s.out_h <= 0 ||
+           s.out_w <= 0;
+}
+
+// offsets[k] = k * stride for k < count, in this thread's scratch.
+const int64_t* row_offsets(int64_t count, int64_t stride) {
+    int64_t* offsets = t_offsets.get(std::max<int64_t>(count, 1));
+    for (int64_t k = 0; k < count; ++k) offsets[k] = k * stride;
+    return offsets;
+}
+
+// ---- im2col and col2im -----------------------------------------------------------------------
+
+// For kernel tap t = i*kw + j and output pixel p of an image: the offset ih*in_w + iw of the
+// input element it reads, or -1 in the padding. [area, pixels], built once per call; it makes
+// im2col and col2im one simple loop whatever the stride or the (often tiny: 4x4) map width.
+const int32_t* tap_table(const Geometry& g) {
+    const ConvShape& s = g.s;
+    int32_t* table = t_table.get(g.area * g.pixels);
+    for (int64_t i = 0; i < s.kernel_h; ++i)
+        for (int64_t j = 0; j < s.kernel_w; ++j)
+            for (int64_t oh = 0; oh < s.out_h; ++oh)
+                for (int64_t ow = 0; ow < s.out_w; ++ow) {
+                    const int64_t ih = oh * s.stride - s.padding + i;
+                    const int64_t iw = ow * s.stride - s.padding + j;
+                    const bool inside = ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w;
+                    table[(i * s.kernel_w + j) * g.pixels + oh * s.out_w + ow] =
+                        inside ? static_cast<int32_t>(ih * s.in_w + iw) : -1;
+                }
+    return table;
+}
+
+// A column tile: all taps for output rows [oh0, oh1) of `images` images starting at x (the
+// first image), as [T, images * (oh1-oh0) * out_w], columns ordered (image, oh, ow).
+void im2col(const float* x, int64_t images, int64_t oh0, int64_t oh1, const int32_t* table,
+            const Geometry& g, float* col) {
+    const ConvShape& s = g.s;
+    const int64_t band = (oh1 - oh0) * s.out_w, cols = images * band;
+    for (int64_t c = 0; c < s.in_channels; ++c)
+        for (int64_t t = 0; t < g.area; ++t) {
+            const int32_t* source = table + t * g.pixels + oh0 * s.out_w;
+            float* row = col + (c * g.area + t) * cols;
+            for (int64_t b = 0; b < images; ++b) {
+                const float* plane = x + (b * s.in_channels + c) * g.in_plane;
+                float* out = row + b * band;
+                for (int64_t p = 0; p < band; ++p)
+                    out[p] = source[p] >= 0 ? plane[source[p]] : 0.0f;
+            }
+        }
+}
+
+// Adds a dcol tile (all taps; output rows [oh0, oh1) of `images` images) into dx, the
+// images' input gradient: the transpose of im2col, in a fixed order (deterministic).
+void col2im(const float* dcol, int64_t images, int64_t oh0, int64_t oh1, const int32_t* table,
+            const Geometry& g, float* dx) {
+    const ConvShape& s = g.s;
+    const int64_t band = (oh1 - oh0) * s.out_w, cols = images * band;
+    for (int64_t b = 0; b < images; ++b)
+        for (int64_t c = 0; c < s.in_channels; ++c) {
+            float* plane = dx + (b * s.in_channels + c) * g.in_plane;
+            for (int64_t t = 0; t < g.area; ++t) {
+                const int32_t* target = table + t * g.pixels + oh0 * s.out_w;
+                const float* in = dcol + (c * g.area + t) * cols + b * band;
+                for (int64_t p = 0; p < band; ++p)
+                    if (target[p] >= 0) plane[target[p]] += in[p];
+            }
+        }
+}
+
+// [images, rows, pixels] -> [rows, images * pixels]: a group of images as one GEMM operand.
+void gather_images(const float* src, int64_t images, int64_t rows, int64_t pixels, float* dst) {
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t b = 0; b < images; ++b)
+            std::memcpy(dst + (r * images + b) * pixels, src + (b * rows + r) * pixels,
+                        pixels * sizeof(float));
+}
+
+// y[b, o, :] = tile[o, b*pixels:(b+1)*pixels] + bias[o] (bias may be null).
+void scatter_images(const float* tile, const float* bias, int64_t images, int64_t rows,
+                    int64_t pixels, float* y) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const float add = bias ? bias[r] : 0.0f;
+        for (int64_t b = 0; b < images; ++b) {
+            const float* in = tile + (r * images + b) * pixels;
+            float* out = y + (b * rows + r) * pixels;
+#pragma omp simd
+            for (int64_t p = 0; p < pixels; ++p) out[p] = in[p] + add;
+        }
+    }
+}
+
+// out[c * out_ld + r] = in[r * in_ld + c] for an rows x cols matrix. Fixed 8 x 8 blocks let
+// the compiler keep a block in registers (a generic blocked loop ran at ~2 ns per element).
+void transpose(const float* in, int64_t rows, int64_t cols, int64_t in_ld, int64_t out_ld,
+               float* out) {
+    constexpr int64_t kBlock = 8;
+    const int64_t full_rows = rows / kBlock * kBlock, full_cols = cols / kBlock * kBlock;
+    for (int64_t r0 = 0; r0 < full_rows; r0 += kBlock)
+        for (int64_t c0 = 0; c0 < full_cols; c0 += kBlock) {
+            float block[kBlock][kBlock];
+            for (int64_t r = 0; r < kBlock; ++r)
+                for (int64_t c = 0; c < kBlock; ++c) block[c][r] = in[(r0 + r) * in_ld + c0 + c];
+            for (int64_t c = 0; c < kBlock; ++c)
+                for (int64_t r = 0; r < kBlock; ++r) out[(c0 + c) * out_ld + r0 + r] = block[c][r];
+        }
+    for (int64_t r = 0; r < rows; ++r)  // the ragged right and bottom edges
+        for (int64_t c = r < full_rows ? full_cols : 0; c < cols; ++c)
+            out[c * out_ld + r] = in[r * in_ld + c];
+}
+
+// ---- direct stride-1 convolution ------------------------------------------------------------
+//
+// For stride 1 the im2col copy can be skipped. Pad a band of input rows into a buffer of row
+// width Wp = in_w + 2p, and compute the output on that width too ("extended" columns
+// e = oh*Wp + ow, of which ow < out_w are real): then the B row of tap (c, i, j) is the padded
+// buffer itself shifted by c*rows*Wp + i*Wp + j, so the GEMM reads the input in place. The
+// price is Wp - out_w wasted columns per row (6% at 32x32, 11% at 16x16), against an im2col
+// copy that cost ~20% of the time at 64 channels; used where the waste is at most 1/8.
+
+bool direct_pays(const ConvShape& s) {
+    if (getenv("NO_DIRECT")) return false;  // EXPERIMENT
+    const int64_t padded_w = s.in_w + 2 * s.padding;
+    return s.stride == 1 && s.kernel_h * s.kernel_w > 1 && s.out_h * s.out_w >= kTileColumns &&
+           (padded_w - s.out_w) * 8 <= padded_w;
+}
+
+// out = conv(in, W) + bias for stride-1 shape s (W [out_channels, taps]; bias may be null).
+// Items are bands of output rows; each pads its own input rows.
+void direct_conv_stride1(const float* in, const MatrixA& weights, const float* bias, float* out,
+                         const ConvShape& s) {
+    const Geometry g = geometry_of(s);
+    const int64_t padded_w = s.in_w + 2 * s.padding;
+    const int64_t bands = (s.out_h + g.band_rows - 1) / g.band_rows;
+    const int64_t in_image = s.in_channels * g.in_plane;
+#pragma omp parallel for schedule(static)
+    for (int64_t item = 0; item < s.batch * bands; ++item) {
+        const int64_t b = item / bands, oh0 = item % bands * g.band_rows;
+        const int64_t oh1 = std::min(s.out_h, oh0 + g.band_rows);
+        const int64_t band_rows = oh1 - oh0, padded_rows = band_rows + s.kernel_h - 1;
+        const int64_t channel_stride = padded_rows * padded_w;
+        // Padded rows ih = oh0 - p + r, r < padded_rows, of every channel; kernel_w spare
+        // zeros at the end cover the wasted columns of the last row.
+        float* padded = t_columns.get(s.in_channels * channel_stride + s.kernel_w);
+        std::fill(padded + s.in_channels * channel_stride,
+                  padded + s.in_channels * channel_stride + s.kernel_w, 0.0f);
+        for (int64_t c = 0; c < s.in_channels; ++c)
+            for (int64_t r = 0; r < padded_rows; ++r) {
+                float* row = padded + c * channel_stride + r * padded_w;
+                const int64_t ih = oh0 - s.padding + r;
+                if (ih < 0 || ih >= s.in_h) {
+                    std::fill(row, row + padded_w, 0.0f);
+                    continue;
+                }
+                const float* src = in + b * in_image + c * g.in_plane + ih * s.in_w;
+                std::fill(row, row + s.padding, 0.0f);
+                std::memcpy(row + s.padding, src, s.in_w * sizeof(float));
+                std::fill(row + s.padding + s.in_w, row + padded_w, 0.0f);
+            }
+        int64_t* offsets = t_offsets.get(g.taps);
+        for (int64_t c = 0; c < s.in_channels; ++c)
+            for (int64_t i = 0; i < s.kernel_h; ++i)
+                for (int64_t j = 0; j < s.kernel_w; ++j)
+                    offsets[(c * s.kernel_h + i) * s.kernel_w + j] =
+                        c * channel_stride + i * padded_w + j;
+        const int64_t extended = band_rows * padded_w;
+        float* tile = t_outputs.get(s.out_channels * extended);
+        tile_gemm(s.out_channels, extended, g.taps, weights, padded, offsets, tile, extended,
+                  bias, false);
+        for (int64_t o = 0; o < s.out_channels; ++o)
+            for (int64_t r = 0; r < band_rows; ++r)
+                std::memcpy(out + (b * s.out_channels + o) * g.pixels + (oh0 + r) * s.out_w,
+                            tile + o * extended + r * padded_w, s.out_w * sizeof(float));
+    }
+}
+
+}  // namespace
+
+// ---- the three passes --------------------------------------------------------------------------
+
+void conv2d_forward(const float* x, const float* weight, const float* bias, float* y,
+                    const ConvShape& shape) {
+    if (empty_problem(shape)) return;
+    const Geometry g = geometry_of(shape);
+    const ConvShape& s = g.s;
+    // W packed once per call (a few % of the time; read in place it ran ~15% slower).
+    float* packed = t_transposed.get(packed_size(s.out_channels, g.taps));
+    const int mr = micro_rows(s.out_channels);
+#pragma omp parallel for schedule(static)
+    for (int64_t m0 = 0; m0 < s.out_channels; m0 += mr)
+        pack_rows(weight + m0 * g.taps, std::min<int64_t>(mr, s.out_channels - m0), g.taps,
+                  g.taps, 0, g.taps, mr, packed + m0 * g.taps);
+    const MatrixA w{packed, g.taps, MatrixA::kPacked};
+    if (direct_pays(shape)) {
+        direct_conv_stride1(x, w, bias, y, shape);
+        return;
+    }
+    const int64_t out_image = s.out_channels * g.pixels, in_image = s.in_channels * g.in_plane;
+    const int64_t bands = (s.out_h + g.band_rows - 1) / g.band_rows;
+    const int64_t groups = (s.batch + g.images - 1) / g.images;
+    const int32_t* table = tap_table(g);
+#pragma omp parallel for schedule(static)
+    for (int64_t item = 0; item < groups * bands; ++item) {
+        const int64_t n0 = item / bands * g.images, oh0 = item % bands * g.band_rows;
+        const int64_t count = std::min(g.images, s.batch - n0);
+        const int64_t oh1 = std::min(s.out_h, oh0 + g.band_rows);
+        const int64_t cols = count * (oh1 - oh0) * s.out_w;
+        const float* x_item = x + n0 * in_image;
+        const float* col;
+        const int64_t* offsets;
+        if (g.pointwise && count == 1) {  // B rows are x's channel planes, from column oh0*W
+            col = x_item + oh0 * s.out_w;
+            offsets = row_offsets(g.taps, g.in_plane);
+        } else {
+            float* tile = t_columns.get(g.taps * cols);
+            im2col(x_item, count, oh0, oh1, table, g, tile);
+            col = tile;
+            offsets = row_offsets(g.taps, cols);
+        }
+        if (count == 1) {  // straight into y's band, rows of stride `pixels`
+            tile_gemm(s.out_channels, cols, g.taps, w, col, offsets,
+                      y + n0 * out_image + oh0 * s.out_w, g.pixels, bias, false);
+        } else {
+            float* tile = t_outputs.get(s.out_channels * cols);
+            tile_gemm(s.out_channels, cols, g.taps, w, col, offsets, tile, cols, nullptr, false);
+            scatter_images(tile, bias, count, s.out_channels, g.pixels, y + n0 * out_image);
+        }
+    }
+}
+
+void conv2d_backward_data(const float* dy, const float* weight, float* dx,
+                          const ConvShape& shape) {
+    const ConvShape& s = shape;
+    if (s.batch == 0 || s.in_channels == 0) return;
+    if (empty_problem(shape)) {  // no output pixel reads x: its gradient is zero
+        std::fill(dx, dx + s.batch * s.in_channels * s.in_h * s.in_w, 0.0f);
+        return;
+    }
+    // Stride 1: dx is the stride-1 convolution of dY, padded by k-1-p, with the weights
+    // flipped in space and transposed in channels: no dcol, no col2im.
+    ConvShape flipped;
+    flipped.batch = s.batch;
+    flipped.in_channels = s.out_channels;
+    flipped.in_h = s.out_h;
+    flipped.in_w = s.out_w;
+    flipped.out_channels = s.in_channels;
+    flipped.kernel_h = s.kernel_h;
+    flipped.kernel_w = s.kernel_w;
+    flipped.stride = 1;
+    flipped.padding = s.kernel_h - 1 - s.padding;
+    flipped = with_output_size(flipped);
+    if (s.stride == 1 && s.kernel_h == s.kernel_w && flipped.padding >= 0 &&
+        flipped.out_h == s.in_h && flipped.out_w == s.in_w && direct_pays(flipped)) {
+        // A[c][(o, t)] = weight[o, c, area-1-t], packed.
+        const int64_t area = s.kernel_h * s.kernel_w, taps = s.out_channels * area;
+        const int mr = micro_rows(s.in_channels);
+        float* w_flipped = t_transposed.get(packed_size(s.in_channels, taps));
+#pragma omp parallel for schedule(static)
+        for (int64_t c = 0; c < (s.in_channels + mr - 1) / mr * mr; ++c)
+            for (int64_t o = 0; o < s.out_channels; ++o)
+                for (int64_t t = 0; t < area; ++t)
+                    w_flipped[packed_index(c, o * area + t, taps, mr)] =
+                        c < s.in_channels
+                            ? weight[(o * s.in_channels + c) * area + (area - 1 - t)]
+                            : 0.0f;
+        direct_conv_stride1(dy, MatrixA{w_flipped, taps, MatrixA::kPacked}, nullptr, dx,
+                            flipped);
+        return;
+    }
+    const Geometry g = geometry_of(shape);
+    const int64_t out_image = s.out_channels * g.pixels, in_image = s.in_channels * g.in_plane;
+    const int64_t groups = (s.batch + g.images - 1) / g.images;
+    const int32_t* table = tap_table(g);
+    // W^T [T, O] (column-major in weight: W^T[t][o] = weight[o*T + t]), packed.
+    float* packed = t_transposed.get(packed_size(g.taps, s.out_channels));
+    pack_columns(weight, g.taps, s.out_channels, g.taps, packed);
+    const MatrixA w_transposed{packed, s.out_channels, MatrixA::kPacked};
+#pragma omp parallel for schedule(static)
+    for (int64_t item = 0; item < groups; ++item) {
+        const int64_t n0 = item * g.images, count = std::min(g.images, s.batch - n0);
+        float* dx_item = dx + n0 * in_image;
+        if (count > 1) {  // one tile: all output pixels of the group
+            const int64_t cols = count * g.pixels;
+            float* dy_tile = t_outputs.get(s.out_channels * cols);
+            gather_images(dy + n0 * out_image, count, s.out_channels, g.pixels, dy_tile);
+            const int64_t* offsets = row_offsets(s.out_channels, cols);
+            float* dcol = t_columns.get(g.taps * cols);
+            tile_gemm(g.taps, cols, s.out_channels, w_transposed, dy_tile, offsets, dcol, cols,
+                      nullptr, false);
+            std::fill(dx_item, dx_item + count * in_image, 0.0f);
+            col2im(dcol, count, 0, s.out_h, table, g, dx_item);
+            continue;
+        }
+        const float* dy_image = dy + n0 * out_image;
+        const int64_t* offsets = row_offsets(s.out_channels, g.pixels);
+        if (g.pointwise) {  // dcol is dx itself
+            tile_gemm(g.taps, g.pixels, s.out_channels, w_transposed, dy_image, offsets, dx_item,
+                      g.pixels, nullptr, false);
+            continue;
+        }
+        std::fill(dx_item, dx_item + in_image, 0.0f);
+        for (int64_t oh0 = 0; oh0 < s.out_h; oh0 += g.band_rows) {
+            const int64_t oh1 = std::min(s.out_h, oh0 + g.band_rows);
+            const int64_t cols = (oh1 - oh0) * s.out_w;
+            float* dcol = t_columns.get(g.taps * cols);
+            tile_gemm(g.taps, cols, s.out_channels, w_transposed, dy_image + oh0 * s.out_w,
+                      offsets, dcol, cols, nullptr, false);
+            col2im(dcol, 1, oh0, oh1, table, g, dx_item);
+        }
+    }
+}
+
+void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
+                            const ConvShape& shape) {
+    const ConvShape& s = shape;
+    const int64_t area = s.kernel_h * s.kernel_w;
+    if (empty_problem(shape)) {
+        std::fill(dweight, dweight + s.out_channels * s.in_channels * area, 0.0f);
+        return;
+    }
+    // For each kernel tap (i, j), dW[:, :, i, j] [O, C] = sum over output pixels k of
+    // dY[:, k] (O values) outer x[pixel k shifted by (i, j)] (C values). Both operands are
+    // rearranged once per call: dY as a packed [O, N*pixels] A operand, and x padded and
+    // channel-last [N, Hp, Wp, C] (B: the row of pixel k for tap (i, j) is C contiguous floats
+    // at offset[k] + (i*Wp + j)*C). No im2col, any stride, and the taps of a k-block reuse the
+    // same A block from L2.
+    const int64_t pixels = s.out_h * s.out_w, in_plane = s.in_h * s.in_w;
+    const int64_t padded_h = s.in_h + 2 * s.padding, padded_w = s.in_w + 2 * s.padding;
+    const int64_t padded_image = padded_h * padded_w * s.in_channels;
+    const int64_t out_image = s.out_channels * pixels, in_image = s.in_channels * in_plane;
+    const int64_t K = s.batch * pixels;
+    const int mr = micro_rows(s.out_channels);
+    const int64_t dy_size = packed_size(s.out_channels, K);
+    float* dy_packed = t_transposed.get(dy_size + s.batch * padded_image +
+                                        area * s.out_channels * s.in_channels);
+    float* x_t = dy_packed + dy_size;
+    // dW by kernel row: [kh, O, kw * C], element (i, o, j*C + c); permuted into dW at the end.
+    float* dw_rows = x_t + s.batch * padded_image;
+    const int64_t row_width = s.kernel_w * s.in_channels;
+    int64_t* offsets = t_offsets.get(K);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < s.batch; ++b) {
+        pack_rows(dy + b * out_image, s.out_channels, pixels, pixels, b * pixels, K, mr,
+                  dy_packed);
+        float* image = x_t + b * padded_image;
+        std::fill(image, image + padded_image, 0.0f);
+        for (int64_t ih = 0; ih < s.in_h; ++ih)  // [C, in_w] -> [in_w, C] into padded row
+            transpose(x + b * in_image + ih * s.in_w, s.in_channels, s.in_w, in_plane,
+                      s.in_channels,
+                      image + ((ih + s.padding) * padded_w + s.padding) * s.in_channels);
+        for (int64_t oh = 0; oh < s.out_h; ++oh)
+            for (int64_t ow = 0; ow < s.out_w; ++ow)
+                offsets[b * pixels + oh * s.out_w + ow] =
+                    b * padded_image +
+                    (oh * s.stride * padded_w + ow * s.stride) * s.in_channels;
+    }
+    // Items: blocks of kNR input channels (one micro-tile column), each owning dW[:, block].
+    // With fewer than kNR channels (the first layer), a kernel row's taps are the columns
+    // instead: for pixel k and row i, the kw*C values (j, c) are contiguous in x^T.
+    const bool by_rows = s.in_channels < kNR;
+    const int64_t items = by_rows ? s.kernel_h : (s.in_channels + kNR - 1) / kNR;
+#pragma omp parallel for schedule(static)
+    for (int64_t item = 0; item < items; ++item) {
+        const int64_t c0 = by_rows ? 0 : item * kNR;
+        const int64_t width = by_rows ? row_width : std::min<int64_t>(kNR, s.in_channels - c0);
+        for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+            const int64_t kc = std::min(kKC, K - k0);
+            const MatrixA a{dy_packed + k0 * mr, K, MatrixA::kPacked};  // columns k0..
+            for (int64_t i = by_rows ? item : 0; i < (by_rows ? item + 1 : s.kernel_h); ++i)
+                for (int64_t j = 0; j < (by_rows ? 1 : s.kernel_w); ++j)
+                    tile_gemm(s.out_channels, width, kc, a,
+                              x_t + (i * padded_w + j) * s.in_channels + c0, offsets + k0,
+                              dw_rows + i * s.out_channels * row_width + j * s.in_channels + c0,
+                              row_width, nullptr, k0 > 0);
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < s.out_channels; ++o)
+        for (int64_t c = 0; c < s.in_channels; ++c)
+            for (int64_t i = 0; i < s.kernel_h; ++i)
+                for (int64_t j = 0; j < s.kernel_w; ++j)
+                    dweight[((o * s.in_channels + c) * s.kernel_h + i) * s.kernel_w + j] =
+                        dw_rows[(i * s.out_channels + o) * row_width + j * s.in_channels + c];
+}
+
+void conv2d_backward_bias(const float* dy, float* dbias, const ConvShape& shape) {
+    const ConvShape& s = shape;
+    const int64_t pixels = std::max<int64_t>(0, s.out_h) * std::max<int64_t>(0, s.out_w);
+#pragma omp parallel for schedule(static) if (s.batch * s.out_channels * pixels > kParallelThreshold)
+    for (int64_t o = 0; o < s.out_channels; ++o) {
+        double total = 0.0;  // up to batch * pixels terms: keep the reference accurate
+        for (int64_t b = 0; b < s.batch; ++b) {
+            const float* row = dy + (b * s.out_channels + o) * pixels;
+            float partial = 0.0f;
+#pragma omp simd reduction(+ : partial)
+            for (int64_t p = 0; p < pixels; ++p) partial += row[p];
+            total += partial;
+        }
+        dbias[o] = static_cast<float>(total);
+    }
+}
+
+}  // namespace kelvin::cpu

@@ -32,6 +32,16 @@ std::map<std::string, Workload> workload_table() {
     mlp.in_width = 28;
     mlp.num_classes = 10;
     table["mlp6x1024_b128"] = {"mlp", mlp, 128};
+    // The convolutional and transformer workloads: batch 32 of 3x32x32 inputs, 10 classes.
+    models::ModelOptions image;
+    image.in_channels = 3;
+    image.in_height = 32;
+    image.in_width = 32;
+    image.num_classes = 10;
+    table["vgg11bn_b32_32px"] = {"vgg11bn", image, 32};
+    table["resnet18_b32_32px"] = {"resnet18", image, 32};
+    table["vit6x192_b32_32px"] = {"vit", image, 32};  // patch 4, width 192, depth 6, 3 heads
+    table["resnet18_b128_32px"] = {"resnet18", image, 128};  // the GPU figure of the issue
     return table;
 }
 

@@ -25,8 +25,9 @@ const std::vector<std::string> kAllowedKeys = {
     "models", "datasets", "ood", "temperatures", "init_scales", "head_norms", "seeds",
     "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
     "warmup_epochs", "device", "max_steps", "train_subset", "eval_batch_size", "depth", "width",
-    "activation", "norm", "data_dir", "ood_data_dir", "diagnose", "samples", "probe_train_samples",
-    "probe_epochs", "probe_lr", "neco_dim", "gamma"};
+    "activation", "norm", "base_width", "stem", "patch", "vit_width", "vit_depth", "vit_heads",
+    "vit_mlp_ratio", "data_dir", "ood_data_dir", "diagnose", "samples", "probe_train_samples",
+    "probe_epochs", "probe_lr", "neco_dim", "gamma", "crop_padding", "flip"};
 const std::vector<std::string> kHeadNorms = {"none", "layernorm", "normalized_logits"};
 
 std::string join(const std::vector<std::string>& items) {
@@ -138,10 +139,19 @@ SweepConfig parse_sweep_config(const json& j, const std::string& source) {
     read_scalar(j, "max_steps", t.max_steps, source, "an integer");
     read_scalar(j, "train_subset", t.train_subset, source, "an integer");
     read_scalar(j, "eval_batch_size", t.eval_batch_size, source, "an integer");
+    read_scalar(j, "crop_padding", t.crop_padding, source, "an integer");
+    read_scalar(j, "flip", t.horizontal_flip, source, "true or false");
     read_scalar(j, "depth", t.model_options.depth, source, "an integer");
     read_scalar(j, "width", t.model_options.width, source, "an integer");
     read_scalar(j, "activation", t.model_options.activation, source, "relu or gelu");
     read_scalar(j, "norm", t.model_options.norm, source, "none, batchnorm or layernorm");
+    read_scalar(j, "base_width", t.model_options.base_width, source, "an integer");
+    read_scalar(j, "stem", t.model_options.stem, source, "cifar or imagenet");
+    read_scalar(j, "patch", t.model_options.patch, source, "an integer");
+    read_scalar(j, "vit_width", t.model_options.vit_width, source, "an integer");
+    read_scalar(j, "vit_depth", t.model_options.vit_depth, source, "an integer");
+    read_scalar(j, "vit_heads", t.model_options.vit_heads, source, "an integer");
+    read_scalar(j, "vit_mlp_ratio", t.model_options.vit_mlp_ratio, source, "a number");
     read_scalar(j, "data_dir", t.data_dir, source, "a path");
     auto& d = c.diagnose_options;
     read_scalar(j, "ood_data_dir", d.ood_data_dir, source, "a path");

@@ -48,13 +48,23 @@ json config_to_json(const TrainConfig& c) {
             {"eval_batch_size", c.eval_batch_size},
             {"track_every", c.track_every},
             {"track_samples", c.track_samples},
+            {"crop_padding", c.crop_padding},
+            {"horizontal_flip", c.horizontal_flip},
             {"model_options",
              {{"depth", m.depth},
               {"width", m.width},
               {"activation", m.activation},
               {"init_scale", m.init_scale},
               {"head_norm", m.head_norm},
-              {"norm", m.norm}}}};
+              {"norm", m.norm},
+              {"base_width", m.base_width},
+              {"stem", m.stem},
+              {"patch", m.patch},
+              {"vit_width", m.vit_width},
+              {"vit_depth", m.vit_depth},
+              {"vit_heads", m.vit_heads},
+              {"vit_mlp_ratio", m.vit_mlp_ratio},
+              {"vit_dropout", m.vit_dropout}}}};
 }
 
 TrainConfig config_from_json(const json& j) {
@@ -82,6 +92,8 @@ TrainConfig config_from_json(const json& j) {
     get("eval_batch_size", c.eval_batch_size);
     get("track_every", c.track_every);
     get("track_samples", c.track_samples);
+    get("crop_padding", c.crop_padding);
+    get("horizontal_flip", c.horizontal_flip);
     if (j.contains("model_options")) {
         const json& m = j.at("model_options");
         auto& o = c.model_options;
@@ -91,6 +103,17 @@ TrainConfig config_from_json(const json& j) {
         if (m.contains("init_scale")) o.init_scale = m.at("init_scale").get<float>();
         if (m.contains("head_norm")) o.head_norm = m.at("head_norm").get<std::string>();
         if (m.contains("norm")) o.norm = m.at("norm").get<std::string>();
+        auto get_model = [&m](const char* key, auto& field) {
+            if (m.contains(key)) field = m.at(key).get<std::decay_t<decltype(field)>>();
+        };
+        get_model("base_width", o.base_width);
+        get_model("stem", o.stem);
+        get_model("patch", o.patch);
+        get_model("vit_width", o.vit_width);
+        get_model("vit_depth", o.vit_depth);
+        get_model("vit_heads", o.vit_heads);
+        get_model("vit_mlp_ratio", o.vit_mlp_ratio);
+        get_model("vit_dropout", o.vit_dropout);
     }
     return c;
 }
@@ -119,6 +142,8 @@ void validate_config(const TrainConfig& c) {
     KELVIN_CHECK(c.eval_batch_size > 0, "--eval-batch-size must be at least 1");
     KELVIN_CHECK(c.track_every >= 0 && c.track_samples >= 1,
                  "--track-every must be >= 0 and --track-samples >= 1");
+    KELVIN_CHECK(c.crop_padding >= 0,
+                 "--crop-padding must be >= 0, got " + std::to_string(c.crop_padding));
     KELVIN_CHECK(c.model_options.init_scale > 0, "--init-scale must be positive");
     KELVIN_CHECK(!c.out.empty(), "an output directory (--out) is required");
     const Device device = parse_device(c.device);
@@ -232,6 +257,10 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         train_set.pixels.resize(train_set.count * train_set.image_size());
         train_set.labels.resize(train_set.count);
     }
+    KELVIN_CHECK(config.crop_padding < std::min(train_set.height, train_set.width),
+                 "--crop-padding " + std::to_string(config.crop_padding) +
+                     " must be smaller than the " + std::to_string(train_set.height) + "x" +
+                     std::to_string(train_set.width) + " images of " + config.dataset);
     models::ModelOptions model_options = config.model_options;
     model_options.num_classes = train_set.num_classes;
     model_options.in_channels = static_cast<int>(train_set.channels);
@@ -246,8 +275,12 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     train_loading.batch_size = config.batch_size;
     train_loading.seed = config.seed;
     train_loading.device = device;
+    train_loading.crop_padding = config.crop_padding;
+    train_loading.horizontal_flip = config.horizontal_flip;
     data::BatchLoader train_loader(train_set, train_loading);
     data::LoaderOptions test_loading = train_loader.options();  // the training statistics
+    test_loading.crop_padding = 0;  // evaluation sees the images as they are
+    test_loading.horizontal_flip = false;
     test_loading.batch_size = config.eval_batch_size;
     test_loading.shuffle = false;
     data::BatchLoader test_loader(test_set, test_loading);

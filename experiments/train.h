@@ -38,6 +38,11 @@ struct TrainConfig {
     int64_t track_every = 0;        // every K steps: rank and norm of the logits on a fixed
                                     // monitoring batch of test samples (0: off)
     int64_t track_samples = 512;    // size of that monitoring batch
+    // Training augmentation, on the training batches only (data/loader.h): a random crop of the
+    // image zero-padded by crop_padding pixels (0: off; below the image's height and width),
+    // then a random left-right flip when horizontal_flip.
+    int64_t crop_padding = 0;
+    bool horizontal_flip = false;
     models::ModelOptions model_options;
 };
 

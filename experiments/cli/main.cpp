@@ -22,7 +22,9 @@ namespace {
 
 void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
     auto& m = c.model_options;
-    cmd.add_option("--model", c.model, "architecture: mlp")->capture_default_str();
+    std::string models;
+    for (const auto& n : models::model_names()) models += (models.empty() ? "" : " | ") + n;
+    cmd.add_option("--model", c.model, "architecture: " + models)->capture_default_str();
     cmd.add_option("--dataset", c.dataset,
                    "fashion-mnist | mnist | cifar10 | cifar100 | folder:PATH, optionally with "
                    ":classes=0-4 or :classes=0,3,7")
@@ -51,6 +53,12 @@ void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
     cmd.add_option("--train-subset", c.train_subset,
                    "train on the first N samples only (0: all)")
         ->capture_default_str();
+    cmd.add_option("--crop-padding", c.crop_padding,
+                   "augment training batches with a random crop of the image zero-padded by N "
+                   "pixels (0: off; 4 for CIFAR)")
+        ->capture_default_str();
+    cmd.add_flag("--flip", c.horizontal_flip,
+                 "augment training batches with random left-right flips");
     cmd.add_option("--eval-batch-size", c.eval_batch_size, "batch size for evaluation")
         ->capture_default_str();
     cmd.add_option("--track-every", c.track_every,
@@ -69,6 +77,17 @@ void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
     cmd.add_option("--head-norm", m.head_norm,
                    "classifier head: none | layernorm (before the classifier) | "
                    "normalized_logits (unit-norm logits)")
+        ->capture_default_str();
+    cmd.add_option("--base-width", m.base_width,
+                   "vgg/resnet: channels of the first stage (64 in the papers)")
+        ->capture_default_str();
+    cmd.add_option("--stem", m.stem, "resnet: cifar (3x3 conv) | imagenet (7x7/2 + max-pool)")
+        ->capture_default_str();
+    cmd.add_option("--patch", m.patch, "vit: patch side")->capture_default_str();
+    cmd.add_option("--vit-width", m.vit_width, "vit: token dimension")->capture_default_str();
+    cmd.add_option("--vit-depth", m.vit_depth, "vit: transformer blocks")->capture_default_str();
+    cmd.add_option("--vit-heads", m.vit_heads, "vit: attention heads")->capture_default_str();
+    cmd.add_option("--vit-mlp-ratio", m.vit_mlp_ratio, "vit: MLP hidden units per token unit")
         ->capture_default_str();
     cmd.add_option("--init-scale", m.init_scale,
                    "multiplier on the default initialisation (an implicit temperature)")
@@ -151,10 +170,12 @@ int main(int argc, char** argv) {
     std::string workload = "mlp6x1024_b128", bench_device = "cpu";
     int bench_steps = 20, bench_warmup = 3;
     CLI::App* bench = app.add_subcommand("bench", "time a full training step of a named workload");
-    bench->add_option("--workload", workload, "mlp6x1024_b128")->capture_default_str();
+    bench->add_option("--workload", workload, "a workload name (see --list)")->capture_default_str();
     bench->add_option("--device", bench_device, "cpu | cuda")->capture_default_str();
     bench->add_option("--steps", bench_steps, "timed steps")->capture_default_str();
     bench->add_option("--warmup", bench_warmup, "untimed steps first")->capture_default_str();
+    bool bench_list = false;
+    bench->add_flag("--list", bench_list, "print the workload names and exit");
 
     std::string trace_path;
     for (CLI::App* cmd : {train, bench, sweep})
@@ -234,6 +255,10 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (*demo) return experiments::run_demo(demo_out, parse_device(demo_device));
+        if (*bench && bench_list) {
+            for (const auto& w : experiments::bench_workloads()) std::printf("%s\n", w.c_str());
+            return 0;
+        }
         if (*bench) {
             auto r = experiments::run_bench(workload, parse_device(bench_device), bench_steps,
                                             bench_warmup);

@@ -13,25 +13,19 @@ namespace kelvin::detail {
 }
 }  // namespace kelvin::detail
 
-// Each call is one "kernel" event in a trace (engine/trace.h) named after the kernel.
 #if KELVIN_CUDA
-#define KELVIN_DISPATCH(device, fn, ...)                                         \
-    do {                                                                         \
-        const ::kelvin::Device kelvin_device_ = (device);                        \
-        ::kelvin::trace::Scope kelvin_kernel_scope_(#fn, "kernel", kelvin_device_); \
-        if (kelvin_device_ == ::kelvin::Device::CPU)                             \
-            ::kelvin::cpu::fn(__VA_ARGS__);                                      \
-        else                                                                     \
-            ::kelvin::cuda::fn(__VA_ARGS__);                                     \
-    } while (0)
+#define KELVIN_CUDA_KERNEL_CALL(fn, ...) ::kelvin::cuda::fn(__VA_ARGS__)
 #else
-#define KELVIN_DISPATCH(device, fn, ...)                                         \
-    do {                                                                         \
-        const ::kelvin::Device kelvin_device_ = (device);                        \
-        ::kelvin::trace::Scope kelvin_kernel_scope_(#fn, "kernel", kelvin_device_); \
-        if (kelvin_device_ == ::kelvin::Device::CPU)                             \
-            ::kelvin::cpu::fn(__VA_ARGS__);                                      \
-        else                                                                     \
-            ::kelvin::detail::no_cuda_backend();                                 \
-    } while (0)
+#define KELVIN_CUDA_KERNEL_CALL(fn, ...) ::kelvin::detail::no_cuda_backend()
 #endif
+
+// Each call is one "kernel" event in a trace (engine/trace.h) named after the kernel.
+#define KELVIN_DISPATCH(device, fn, ...)                                             \
+    do {                                                                             \
+        const ::kelvin::Device kelvin_device_ = (device);                            \
+        ::kelvin::trace::Scope kelvin_kernel_scope_(#fn, "kernel", kelvin_device_);  \
+        if (kelvin_device_ == ::kelvin::Device::CPU)                                 \
+            ::kelvin::cpu::fn(__VA_ARGS__);                                          \
+        else                                                                         \
+            KELVIN_CUDA_KERNEL_CALL(fn, __VA_ARGS__);                                \
+    } while (0)

@@ -23,6 +23,13 @@ inline Tensor random_tensor(const Shape& shape, uint64_t seed, float low = -1.0f
     return Tensor::from_vector(v, shape);
 }
 
+// A random leaf tensor that requires a gradient: the input of a gradient check.
+inline Tensor random_param(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f) {
+    Tensor t = random_tensor(shape, seed, low, high);
+    t.set_requires_grad(true);
+    return t;
+}
+
 struct GradcheckOptions {
     float eps = 1e-2f;
     double rtol = 2e-2;

@@ -24,14 +24,10 @@
 using namespace kelvin;
 using kelvin::testing::gradcheck;
 using kelvin::testing::random_tensor;
+using kelvin::testing::random_param;
 
 namespace {
 
-Tensor param(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f) {
-    Tensor t = random_tensor(shape, seed, low, high);
-    t.set_requires_grad(true);
-    return t;
-}
 
 std::vector<float> arange(int64_t n) {
     std::vector<float> v(n);
@@ -164,18 +160,18 @@ TEST_CASE("prepend_token, add_broadcast and select_token: shape errors") {
 }
 
 TEST_CASE("gradient: patchify, prepend_token, add_broadcast, select_token") {
-    gradcheck([](const auto& in) { return ops::patchify(in[0], 2); }, {param({2, 2, 4, 6}, 3)},
+    gradcheck([](const auto& in) { return ops::patchify(in[0], 2); }, {random_param({2, 2, 4, 6}, 3)},
               "patchify");
     gradcheck([](const auto& in) { return ops::prepend_token(in[0], in[1]); },
-              {param({3, 4, 5}, 4), param({1, 1, 5}, 5)}, "prepend_token");
+              {random_param({3, 4, 5}, 4), random_param({1, 1, 5}, 5)}, "prepend_token");
     gradcheck([](const auto& in) { return ops::prepend_token(in[0], in[1]); },
-              {random_tensor({3, 4, 5}, 6), param({1, 1, 5}, 7)}, "prepend_token, token only");
+              {random_tensor({3, 4, 5}, 6), random_param({1, 1, 5}, 7)}, "prepend_token, token only");
     gradcheck([](const auto& in) { return ops::add_broadcast(in[0], in[1]); },
-              {param({3, 4, 5}, 8), param({1, 4, 5}, 9)}, "add_broadcast");
-    gradcheck([](const auto& in) { return ops::select_token(in[0], 0); }, {param({3, 4, 5}, 10)},
+              {random_param({3, 4, 5}, 8), random_param({1, 4, 5}, 9)}, "add_broadcast");
+    gradcheck([](const auto& in) { return ops::select_token(in[0], 0); }, {random_param({3, 4, 5}, 10)},
               "select_token 0");
     gradcheck([](const auto& in) { return ops::select_token(in[0], -1); },
-              {param({3, 4, 5}, 11)}, "select_token -1");
+              {random_param({3, 4, 5}, 11)}, "select_token -1");
 }
 
 // ---- multi_head_attention ----------------------------------------------------------------------
@@ -224,11 +220,11 @@ TEST_CASE("multi_head_attention: a single key returns its value; equal keys aver
 
 TEST_CASE("gradient: multi_head_attention") {
     gradcheck([](const auto& in) { return ops::multi_head_attention(in[0], 2); },
-              {param({2, 5, 24}, 20)}, "attention N=2 S=5 D=8 heads=2");
+              {random_param({2, 5, 24}, 20)}, "attention N=2 S=5 D=8 heads=2");
     gradcheck([](const auto& in) { return ops::multi_head_attention(in[0], 2); },
-              {param({2, 1, 24}, 21)}, "attention S=1");
+              {random_param({2, 1, 24}, 21)}, "attention S=1");
     gradcheck([](const auto& in) { return ops::multi_head_attention(in[0], 1); },
-              {param({1, 6, 9}, 22, -2.0f, 2.0f)}, "attention heads=1 D=3");
+              {random_param({1, 6, 9}, 22, -2.0f, 2.0f)}, "attention heads=1 D=3");
     // Inside a small ViT-like graph: tokens with a class token are the packed qkv (D = 2).
     gradcheck(
         [](const auto& in) {
@@ -236,7 +232,7 @@ TEST_CASE("gradient: multi_head_attention") {
             Tensor mixed = ops::multi_head_attention(tokens, 1);            // [2, 5, 2]
             return ops::select_token(ops::add_broadcast(mixed, in[2]), 0);  // [2, 2]
         },
-        {param({2, 4, 6}, 23), param({1, 1, 6}, 24), param({1, 5, 2}, 25)},
+        {random_param({2, 4, 6}, 23), random_param({1, 1, 6}, 24), random_param({1, 5, 2}, 25)},
         "attention in a graph");
 }
 
@@ -348,7 +344,7 @@ TEST_CASE("cuda attention: op-level forward and backward match the CPU; backward
     for (const AttentionShape& s : parity_shapes()) {
         CAPTURE(s.label());
         const int64_t dim = s.heads * s.head_dim;
-        Tensor qkv_cpu = param({s.batch, s.seq, 3 * dim}, 40 + s.seq, -2.0f, 2.0f);
+        Tensor qkv_cpu = random_param({s.batch, s.seq, 3 * dim}, 40 + s.seq, -2.0f, 2.0f);
         Tensor seed_cpu = random_tensor({s.batch, s.seq, dim}, 41 + s.seq);
         Tensor out_cpu = ops::multi_head_attention(qkv_cpu, static_cast<int>(s.heads));
         out_cpu.backward(seed_cpu);
@@ -431,8 +427,8 @@ TEST_CASE("cuda patchify, token and broadcast ops: op-level forward and gradient
         Tensor embedded = ops::add_broadcast(tokens, in[2]);
         return ops::add(ops::select_token(embedded, 0), ops::select_token(embedded, -1));
     };
-    std::vector<Tensor> cpu_in = {param({3, 2, 8, 12}, 60), param({1, 1, 32}, 61),
-                                  param({1, 7, 32}, 62)};
+    std::vector<Tensor> cpu_in = {random_param({3, 2, 8, 12}, 60), random_param({1, 1, 32}, 61),
+                                  random_param({1, 7, 32}, 62)};
     std::vector<Tensor> cuda_in;
     for (const Tensor& t : cpu_in) {
         Tensor copy = t.detach().to(Device::CUDA);

@@ -7,13 +7,9 @@
 using namespace kelvin;
 using kelvin::testing::gradcheck;
 using kelvin::testing::random_tensor;
+using kelvin::testing::random_param;
 
 namespace {
-Tensor param(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f) {
-    Tensor t = random_tensor(shape, seed, low, high);
-    t.set_requires_grad(true);
-    return t;
-}
 Tensor labels_of(std::vector<int32_t> v) {
     return Tensor::from_vector(v, {static_cast<int64_t>(v.size())});
 }
@@ -21,36 +17,36 @@ Tensor labels_of(std::vector<int32_t> v) {
 
 TEST_CASE("gradient: matmul") {
     gradcheck([](const auto& in) { return ops::matmul(in[0], in[1]); },
-              {param({3, 5}, 1), param({5, 4}, 2)}, "matmul");
+              {random_param({3, 5}, 1), random_param({5, 4}, 2)}, "matmul");
 }
 
 TEST_CASE("gradient: linear with and without bias, input gradient on and off") {
     gradcheck([](const auto& in) { return ops::linear(in[0], in[1], in[2]); },
-              {param({4, 6}, 3), param({5, 6}, 4), param({5}, 5)}, "linear");
+              {random_param({4, 6}, 3), random_param({5, 6}, 4), random_param({5}, 5)}, "linear");
     gradcheck([](const auto& in) { return ops::linear(in[0], in[1], Tensor()); },
-              {param({4, 6}, 6), param({3, 6}, 7)}, "linear without bias");
+              {random_param({4, 6}, 6), random_param({3, 6}, 7)}, "linear without bias");
     gradcheck([](const auto& in) { return ops::linear(in[0], in[1], in[2]); },
-              {random_tensor({4, 6}, 8), param({5, 6}, 9), param({5}, 10)},
+              {random_tensor({4, 6}, 8), random_param({5, 6}, 9), random_param({5}, 10)},
               "linear, constant input");
 }
 
 TEST_CASE("gradient: fused linear + relu") {
     // Inputs away from the kink so finite differences do not straddle it.
     gradcheck([](const auto& in) { return ops::linear_relu(in[0], in[1], in[2]); },
-              {param({4, 6}, 11), param({5, 6}, 12), param({5}, 13)}, "linear_relu",
+              {random_param({4, 6}, 11), random_param({5, 6}, 12), random_param({5}, 13)}, "linear_relu",
               {1e-3f, 2e-2, 2e-3});
 }
 
 TEST_CASE("gradient: bias_add, add, mul, scale") {
     gradcheck([](const auto& in) { return ops::bias_add(in[0], in[1]); },
-              {param({3, 4}, 14), param({4}, 15)}, "bias_add");
+              {random_param({3, 4}, 14), random_param({4}, 15)}, "bias_add");
     gradcheck([](const auto& in) { return ops::add(in[0], in[1]); },
-              {param({3, 4}, 16), param({3, 4}, 17)}, "add");
-    gradcheck([](const auto& in) { return ops::add(in[0], in[0]); }, {param({2, 3}, 18)},
+              {random_param({3, 4}, 16), random_param({3, 4}, 17)}, "add");
+    gradcheck([](const auto& in) { return ops::add(in[0], in[0]); }, {random_param({2, 3}, 18)},
               "add of a tensor to itself");
     gradcheck([](const auto& in) { return ops::mul(in[0], in[1]); },
-              {param({3, 4}, 19), param({3, 4}, 20)}, "mul");
-    gradcheck([](const auto& in) { return ops::scale(in[0], -2.5f); }, {param({7}, 21)}, "scale");
+              {random_param({3, 4}, 19), random_param({3, 4}, 20)}, "mul");
+    gradcheck([](const auto& in) { return ops::scale(in[0], -2.5f); }, {random_param({7}, 21)}, "scale");
 }
 
 TEST_CASE("gradient: relu and gelu") {
@@ -61,16 +57,16 @@ TEST_CASE("gradient: relu and gelu") {
     Tensor xr = Tensor::from_vector(v, {20});
     xr.set_requires_grad(true);
     gradcheck([](const auto& in) { return ops::relu(in[0]); }, {xr}, "relu");
-    gradcheck([](const auto& in) { return ops::gelu(in[0]); }, {param({20}, 23, -3.0f, 3.0f)},
+    gradcheck([](const auto& in) { return ops::gelu(in[0]); }, {random_param({20}, 23, -3.0f, 3.0f)},
               "gelu");
 }
 
 TEST_CASE("gradient: sum, mean, reshape, flatten") {
-    gradcheck([](const auto& in) { return ops::sum(in[0]); }, {param({3, 4}, 24)}, "sum");
-    gradcheck([](const auto& in) { return ops::mean(in[0]); }, {param({3, 4}, 25)}, "mean");
-    gradcheck([](const auto& in) { return ops::reshape(in[0], {4, -1}); }, {param({2, 6}, 26)},
+    gradcheck([](const auto& in) { return ops::sum(in[0]); }, {random_param({3, 4}, 24)}, "sum");
+    gradcheck([](const auto& in) { return ops::mean(in[0]); }, {random_param({3, 4}, 25)}, "mean");
+    gradcheck([](const auto& in) { return ops::reshape(in[0], {4, -1}); }, {random_param({2, 6}, 26)},
               "reshape");
-    gradcheck([](const auto& in) { return ops::flatten(in[0]); }, {param({2, 3, 2, 2}, 27)},
+    gradcheck([](const auto& in) { return ops::flatten(in[0]); }, {random_param({2, 3, 2, 2}, 27)},
               "flatten");
 }
 
@@ -80,7 +76,7 @@ TEST_CASE("gradient: temperature softmax cross-entropy at several temperatures")
             [t](const auto& in) {
                 return ops::softmax_cross_entropy(in[0], labels_of({0, 3, 2, 3, 1}), t);
             },
-            {param({5, 4}, 28, -3.0f, 3.0f)}, "softmax_cross_entropy T=" + std::to_string(t),
+            {random_param({5, 4}, 28, -3.0f, 3.0f)}, "softmax_cross_entropy T=" + std::to_string(t),
             {t >= 10.0f ? 0.5f : 1e-2f, 2e-2, 1e-4});
     }
 }
@@ -114,7 +110,7 @@ TEST_CASE("softmax cross-entropy rejects a non-positive temperature") {
 }
 
 TEST_CASE("autograd: gradients accumulate across backward calls and free saved state") {
-    Tensor w = param({2, 2}, 30);
+    Tensor w = random_param({2, 2}, 30);
     Tensor x = random_tensor({3, 2}, 31);
     ops::sum(ops::linear(x, w, Tensor())).backward();
     std::vector<float> once = w.grad().to_vector();
@@ -128,7 +124,7 @@ TEST_CASE("autograd: gradients accumulate across backward calls and free saved s
 }
 
 TEST_CASE("autograd: no-grad scope records nothing") {
-    Tensor w = param({2, 2}, 32);
+    Tensor w = random_param({2, 2}, 32);
     NoGradGuard guard;
     Tensor y = ops::matmul(w, w);
     CHECK(!y.requires_grad());
@@ -137,7 +133,7 @@ TEST_CASE("autograd: no-grad scope records nothing") {
 
 TEST_CASE("autograd: diamond graph sums both paths") {
     // f(x) = sum(relu-free (x*x) + x), df/dx = 2x + 1
-    Tensor x = param({4}, 33);
+    Tensor x = random_param({4}, 33);
     Tensor y = ops::sum(ops::add(ops::mul(x, x), x));
     y.backward();
     std::vector<float> xv = x.to_vector(), g = x.grad().to_vector();
@@ -145,7 +141,7 @@ TEST_CASE("autograd: diamond graph sums both paths") {
 }
 
 TEST_CASE("gradient: l2_normalize_rows") {
-    gradcheck([](const auto& in) { return ops::l2_normalize_rows(in[0]); }, {param({4, 5}, 40)},
+    gradcheck([](const auto& in) { return ops::l2_normalize_rows(in[0]); }, {random_param({4, 5}, 40)},
               "l2_normalize_rows", {1e-3f, 2e-2, 2e-3});
     Tensor y = ops::l2_normalize_rows(random_tensor({3, 7}, 41));
     for (float n : ops::row_norms(y).to_vector()) CHECK(n == doctest::Approx(1.0f));

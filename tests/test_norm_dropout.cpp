@@ -18,14 +18,10 @@
 using namespace kelvin;
 using kelvin::testing::gradcheck;
 using kelvin::testing::random_tensor;
+using kelvin::testing::random_param;
 
 namespace {
 
-Tensor param(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f) {
-    Tensor t = random_tensor(shape, seed, low, high);
-    t.set_requires_grad(true);
-    return t;
-}
 
 void check_values(const std::vector<float>& got, const std::vector<float>& want,
                   const std::string& what, double tolerance = 1e-5) {
@@ -115,17 +111,17 @@ TEST_CASE("batch_norm2d: gradients through the batch statistics (training)") {
         Tensor rm = running_mean, rv = running_var;
         return ops::batch_norm2d(in[0], in[1], in[2], rm, rv, true, 0.1f, 1e-5f);
     };
-    gradcheck(bn, {param({2, 3, 2, 3}, 10), param({3}, 11, 0.5f, 1.5f), param({3}, 12)},
+    gradcheck(bn, {random_param({2, 3, 2, 3}, 10), random_param({3}, 11, 0.5f, 1.5f), random_param({3}, 12)},
               "batch_norm2d training");
-    gradcheck(bn, {param({4, 3, 1, 1}, 13), param({3}, 14), param({3}, 15)},
+    gradcheck(bn, {random_param({4, 3, 1, 1}, 13), random_param({3}, 14), random_param({3}, 15)},
               "batch_norm2d training, 1x1 maps");
     gradcheck(
         [](const std::vector<Tensor>& in) {
             Tensor none;
             return ops::batch_norm2d(in[0], none, none, none, none, true, 0.1f, 1e-5f);
         },
-        {param({3, 2, 2, 2}, 16)}, "batch_norm2d training without affine or running stats");
-    gradcheck(bn, {random_tensor({2, 3, 2, 2}, 17), param({3}, 18), param({3}, 19)},
+        {random_param({3, 2, 2, 2}, 16)}, "batch_norm2d training without affine or running stats");
+    gradcheck(bn, {random_tensor({2, 3, 2, 2}, 17), random_param({3}, 18), random_param({3}, 19)},
               "batch_norm2d training, parameters only");
 }
 
@@ -136,13 +132,13 @@ TEST_CASE("batch_norm2d: gradients with running statistics (eval)") {
         Tensor rm = running_mean, rv = running_var;
         return ops::batch_norm2d(in[0], in[1], in[2], rm, rv, false, 0.1f, 1e-5f);
     };
-    gradcheck(bn, {param({2, 3, 2, 3}, 22), param({3}, 23), param({3}, 24)}, "batch_norm2d eval");
+    gradcheck(bn, {random_param({2, 3, 2, 3}, 22), random_param({3}, 23), random_param({3}, 24)}, "batch_norm2d eval");
     gradcheck(
         [running_mean, running_var](const std::vector<Tensor>& in) {
             Tensor rm = running_mean, rv = running_var, none;
             return ops::batch_norm2d(in[0], none, none, rm, rv, false, 0.1f, 1e-5f);
         },
-        {param({2, 3, 3, 1}, 25)}, "batch_norm2d eval without affine");
+        {random_param({2, 3, 3, 1}, 25)}, "batch_norm2d eval without affine");
 }
 
 // ---- layer norm ---------------------------------------------------------------------------------
@@ -179,16 +175,16 @@ TEST_CASE("layer_norm: gradients on 2-D and 3-D inputs") {
     auto ln = [](const std::vector<Tensor>& in) {
         return ops::layer_norm(in[0], in[1], in[2], 1e-5f);
     };
-    gradcheck(ln, {param({4, 7}, 40), param({7}, 41, 0.5f, 1.5f), param({7}, 42)},
+    gradcheck(ln, {random_param({4, 7}, 40), random_param({7}, 41, 0.5f, 1.5f), random_param({7}, 42)},
               "layer_norm 2-D");
-    gradcheck(ln, {param({2, 3, 5}, 43), param({5}, 44), param({5}, 45)}, "layer_norm 3-D");
+    gradcheck(ln, {random_param({2, 3, 5}, 43), random_param({5}, 44), random_param({5}, 45)}, "layer_norm 3-D");
     gradcheck(
         [](const std::vector<Tensor>& in) {
             Tensor none;
             return ops::layer_norm(in[0], none, none, 1e-5f);
         },
-        {param({3, 6}, 46)}, "layer_norm without affine");
-    gradcheck(ln, {random_tensor({5, 4}, 47), param({4}, 48), param({4}, 49)},
+        {random_param({3, 6}, 46)}, "layer_norm without affine");
+    gradcheck(ln, {random_tensor({5, 4}, 47), random_param({4}, 48), random_param({4}, 49)},
               "layer_norm, parameters only");
 }
 
@@ -235,8 +231,8 @@ TEST_CASE("dropout: identity in eval and at p = 0; p outside [0, 1) is an error"
 
 TEST_CASE("dropout: the backward pass uses the forward mask") {
     gradcheck([](const std::vector<Tensor>& in) { return ops::dropout(in[0], 0.4f, true, 99); },
-              {param({5, 9}, 52)}, "dropout");
-    Tensor x = param({1000}, 53);
+              {random_param({5, 9}, 52)}, "dropout");
+    Tensor x = random_param({1000}, 53);
     Tensor y = ops::dropout(x, 0.25f, true, 5);
     ops::sum(y).backward();
     std::vector<float> yv = y.to_vector(), xv = x.to_vector(), g = x.grad().to_vector();
@@ -489,7 +485,7 @@ TEST_CASE("norm and dropout ops: CUDA forward and backward match the CPU" *
                                      (training ? " training" : " eval");
             Tensor rm = random_tensor({s.c}, 100), rv = random_tensor({s.c}, 101, 0.5f, 2.0f);
             Tensor rm_gpu = on_gpu(rm).clone(), rv_gpu = on_gpu(rv).clone();
-            both({param(shape, 102, -2.0f, 3.0f), param({s.c}, 103), param({s.c}, 104)}, what,
+            both({random_param(shape, 102, -2.0f, 3.0f), random_param({s.c}, 103), random_param({s.c}, 104)}, what,
                  [&](const std::vector<Tensor>& in, Device device) {
                      Tensor& m = device == Device::CPU ? rm : rm_gpu;
                      Tensor& v = device == Device::CPU ? rv : rv_gpu;
@@ -501,13 +497,13 @@ TEST_CASE("norm and dropout ops: CUDA forward and backward match the CPU" *
     }
     for (Shape shape : {Shape{65, 65}, Shape{65, 192}, Shape{5, 13, 192}, Shape{4, 3, 7}}) {
         const int64_t d = shape.back();
-        both({param(shape, 110, -2.0f, 3.0f), param({d}, 111), param({d}, 112)},
+        both({random_param(shape, 110, -2.0f, 3.0f), random_param({d}, 111), random_param({d}, 112)},
              "layer_norm " + shape_to_string(shape),
              [](const std::vector<Tensor>& in, Device) {
                  return ops::layer_norm(in[0], in[1], in[2], 1e-5f);
              });
     }
-    both({param({7, 65, 3}, 120)}, "dropout", [](const std::vector<Tensor>& in, Device) {
+    both({random_param({7, 65, 3}, 120)}, "dropout", [](const std::vector<Tensor>& in, Device) {
         return ops::dropout(in[0], 0.2f, true, 4242);
     });
 }

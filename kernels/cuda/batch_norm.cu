@@ -12,7 +12,6 @@ namespace kelvin::cuda {
 
 namespace {
 
-constexpr unsigned kFullWarp = 0xffffffffu;
 constexpr int kWarps = kBlockSize / 32;
 
 // ---- chunking a channel ------------------------------------------------------------------
@@ -67,12 +66,6 @@ struct ChannelWalker {
         if (ch >= c) ch -= c;
     }
 };
-
-// ---- block reductions of two doubles, valid in thread 0 ------------------------------------
-__device__ double warp_sum(double v) {
-    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(kFullWarp, v, offset);
-    return v;
-}
 
 // All threads must call it, once per kernel (it owns a shared array).
 __device__ void block_sum2(double& a, double& b) {

@@ -94,6 +94,17 @@ inline unsigned grid_size(int64_t n, int64_t per_block = kBlockSize) {
     return static_cast<unsigned>(blocks);
 }
 
+// ---- warp reductions --------------------------------------------------------------------
+constexpr unsigned kFullWarp = 0xffffffffu;
+
+// Sum of v over the warp's 32 lanes, returned to every lane. The butterfly order is fixed, so
+// the result is deterministic. All 32 lanes must call it.
+template <typename T>
+__device__ inline T warp_sum(T v) {
+    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullWarp, v, offset);
+    return v;
+}
+
 // 64-bit indices: tensors may hold more than 2^31 elements.
 __device__ inline int64_t global_thread_index() {
     return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;

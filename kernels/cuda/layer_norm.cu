@@ -15,13 +15,6 @@ namespace kelvin::cuda {
 
 namespace {
 
-constexpr unsigned kFullWarp = 0xffffffffu;
-
-// Sum over the warp, returned to every lane (butterfly), so each lane can use the row's value.
-__device__ float warp_all_sum(float v) {
-    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullWarp, v, offset);
-    return v;
-}
 
 __device__ int64_t warp_index() { return global_thread_index() / 32; }
 __device__ int64_t warp_count() { return grid_stride() / 32; }
@@ -36,13 +29,13 @@ __global__ void forward_kernel(const float* x, const float* weight, const float*
         float* yr = y + row * d;
         float sum = 0.0f;
         for (int64_t j = lane; j < d; j += 32) sum += xr[j];
-        const float m = warp_all_sum(sum) * inv_d;
+        const float m = warp_sum(sum) * inv_d;
         float squares = 0.0f;
         for (int64_t j = lane; j < d; j += 32) {
             const float dev = xr[j] - m;
             squares += dev * dev;
         }
-        const float rs = rsqrtf(warp_all_sum(squares) * inv_d + eps);
+        const float rs = rsqrtf(warp_sum(squares) * inv_d + eps);
         for (int64_t j = lane; j < d; j += 32) {
             const float xhat = (xr[j] - m) * rs;
             yr[j] = xhat * (weight ? weight[j] : 1.0f) + (bias ? bias[j] : 0.0f);
@@ -71,8 +64,8 @@ __global__ void backward_input_kernel(const float* x, const float* dy, const flo
             sum_g += g;
             sum_g_xhat += g * ((xr[j] - m) * rs);
         }
-        const float mean_g = warp_all_sum(sum_g) * inv_d;
-        const float mean_g_xhat = warp_all_sum(sum_g_xhat) * inv_d;
+        const float mean_g = warp_sum(sum_g) * inv_d;
+        const float mean_g_xhat = warp_sum(sum_g_xhat) * inv_d;
         for (int64_t j = lane; j < d; j += 32) {
             const float g = gr[j] * (weight ? weight[j] : 1.0f);
             const float xhat = (xr[j] - m) * rs;

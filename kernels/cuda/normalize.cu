@@ -8,11 +8,6 @@ namespace kelvin::cuda {
 namespace {
 constexpr int kWarpsPerBlock = 8;
 
-__device__ float warp_sum(float v) {
-    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
-}
-
 __global__ void normalize_forward_kernel(const float* x, float* y, float* row_norm, int64_t rows,
                                          int64_t cols, float eps) {
     const int lane = threadIdx.x % 32;

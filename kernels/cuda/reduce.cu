@@ -10,13 +10,6 @@ namespace kelvin::cuda {
 
 namespace {
 
-constexpr unsigned kFullWarp = 0xffffffffu;
-
-// Sum of v over the 32 lanes of a warp, valid in lane 0. All lanes must call it.
-__device__ double warp_sum(double v) {
-    for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(kFullWarp, v, offset);
-    return v;
-}
 
 // Sum of v over a block of kBlockSize threads, valid in thread 0. All threads must call it,
 // once per kernel (it owns a shared array).

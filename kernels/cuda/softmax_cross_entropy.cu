@@ -14,7 +14,6 @@ namespace kelvin::cuda {
 
 namespace {
 
-constexpr unsigned kFullWarp = 0xffffffffu;
 
 // Adds the partial logsumexp (other_max, other_sum) to (max, sum), where sum is the sum of
 // exp(v - max) over the values seen. (-inf, 0) is the empty set, and merging two empty sets

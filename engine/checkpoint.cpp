@@ -86,6 +86,12 @@ SafetensorsFile load_safetensors(const std::string& path) {
             continue;
         }
         const std::string dtype = entry.at("dtype").get<std::string>();
+        // PyTorch's BatchNorm keeps an int64 batch counter kelvin has no use for (it only
+        // matters for momentum=None); skip it so PyTorch checkpoints load as they are.
+        const std::string counter = "num_batches_tracked";
+        if (dtype == "I64" && name.size() >= counter.size() &&
+            name.compare(name.size() - counter.size(), counter.size(), counter) == 0)
+            continue;
         KELVIN_CHECK(dtype == "F32" || dtype == "I32",
                      "checkpoint: " + path + ": tensor '" + name + "' has dtype " + dtype +
                          "; kelvin reads F32 and I32");

@@ -181,6 +181,19 @@ void progress(bool on, const std::string& message) {
 
 }  // namespace
 
+void prepare_run_from_checkpoint(const std::string& checkpoint, TrainConfig config,
+                                 const std::string& run_dir) {
+    KELVIN_CHECK(fs::exists(checkpoint), "--from-checkpoint: " + checkpoint + " does not exist");
+    load_safetensors(checkpoint);  // a malformed file is reported now, by name
+    config.out = run_dir;
+    validate_config(config);
+    fs::create_directories(run_dir);
+    write_file_atomically((fs::path(run_dir) / "config.json").string(),
+                          config_to_json(config).dump(2) + "\n");
+    fs::copy_file(checkpoint, fs::path(run_dir) / "model.safetensors",
+                  fs::copy_options::overwrite_existing);
+}
+
 json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     const auto start = std::chrono::steady_clock::now();
     const fs::path run_dir(run_dir_text);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "experiments/probes.h"
+#include "experiments/train.h"
 
 namespace kelvin::experiments {
 
@@ -30,5 +31,12 @@ struct DiagnoseOptions {
 };
 
 nlohmann::json diagnose(const std::string& run_dir, const DiagnoseOptions& options);
+
+// Makes `run_dir` a run directory for a checkpoint trained elsewhere: config.json from
+// `config` (model, data set, temperature, model options) and a copy of the checkpoint as
+// model.safetensors. The checkpoint must use kelvin's parameter names (PyTorch state_dict
+// names of the mirrored modules; see models/*.h); BatchNorm's num_batches_tracked is ignored.
+void prepare_run_from_checkpoint(const std::string& checkpoint, TrainConfig config,
+                                 const std::string& run_dir);
 
 }  // namespace kelvin::experiments

@@ -74,6 +74,11 @@ const std::vector<ConvCase> kConvCases = {
     // micro-tile), 40 input channels (a partial channel block), 5x5 kernels, padding 0.
     {2, 40, 33, 35, 20, 3, 3, 1, 1, true}, {1, 6, 36, 36, 7, 5, 5, 1, 2, true},
     {1, 4, 30, 30, 5, 3, 3, 1, 0, false},  {2, 13, 17, 16, 100, 3, 3, 1, 1, true},
+    // Channel-vector path (>= 128 output channels on 8- and 4-wide maps), forward and, with
+    // >= 128 input channels, backward data: partial 32-channel panels, stride 2, 1x1, and a
+    // batch of 10 4x4 images (items of 3 images, the last one partial).
+    {2, 129, 8, 8, 128, 3, 3, 1, 1, true}, {2, 128, 8, 8, 130, 3, 3, 2, 1, true},
+    {10, 128, 4, 4, 136, 3, 3, 1, 1, false}, {2, 64, 16, 16, 128, 1, 1, 2, 0, true},
 };
 
 // Direct loops in double: y, and the gradients of sum(y * dy).

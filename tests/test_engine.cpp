@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "data/loader.h"
@@ -80,6 +81,22 @@ TEST_CASE("safetensors round trip keeps names, shapes, values and metadata") {
     CHECK(f.tensors.at("layer.weight").to_vector() == a.to_vector());
     CHECK(f.tensors.at("counts").shape() == Shape{2, 2});
     CHECK(f.tensors.at("counts").to_int_vector() == b.to_int_vector());
+    // PyTorch's int64 BatchNorm counters are skipped; other int64 tensors are refused.
+    {
+        auto write_raw = [&](const std::string& file, const std::string& header, size_t bytes) {
+            std::ofstream out(file, std::ios::binary);
+            uint64_t n = header.size();
+            for (int i = 0; i < 8; ++i) out.put(static_cast<char>((n >> (8 * i)) & 0xff));
+            out << header << std::string(bytes, '\0');
+        };
+        write_raw(tmp.str("counter.safetensors"),
+                  R"({"bn.num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":[0,8]}})", 8);
+        CHECK(load_safetensors(tmp.str("counter.safetensors")).tensors.empty());
+        write_raw(tmp.str("i64.safetensors"),
+                  R"({"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", 8);
+        CHECK_THROWS_WITH_AS(load_safetensors(tmp.str("i64.safetensors")),
+                             doctest::Contains("dtype I64"), Error);
+    }
     // A truncated file is reported, not read past its end.
     std::filesystem::resize_file(path, std::filesystem::file_size(path) - 4);
     CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains("past the end"), Error);

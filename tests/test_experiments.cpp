@@ -248,3 +248,32 @@ TEST_CASE("train --track-every logs the logits rank and norm of a fixed batch" *
         CHECK(track[i]["logits_norm"].get<double>() > 0.0);
     }
 }
+
+TEST_CASE("diagnose --from-checkpoint measures a checkpoint trained elsewhere" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("from-checkpoint");
+    const std::string run = tmp.str("run"), copy = tmp.str("external");
+    auto r = run_kelvin("train " + kSmallRun + "--epochs 1 --temperature 10 --out " + run +
+                        " --diagnose --samples 300 --probe-train-samples 300 --probe-epochs 1");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    fs::copy_file(fs::path(run) / "model.safetensors", tmp.str("weights.safetensors"));
+    r = run_kelvin("diagnose " + copy + " --from-checkpoint " + tmp.str("weights.safetensors") +
+                   " --model mlp --dataset fashion-mnist:classes=0-4 -T 10 --depth 3 --width 32"
+                   " --samples 300 --probe-train-samples 300 --probe-epochs 1");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const json a = read_json(fs::path(run) / "diagnostics.json");
+    const json b = read_json(fs::path(copy) / "diagnostics.json");
+    // The same weights; only the input normalisation differs (the external run has no
+    // config.json statistics from a 1,000-sample subset, so the full training set's are used).
+    const auto sa = a["singular_values"]["logits"].get<std::vector<double>>();
+    const auto sb = b["singular_values"]["logits"].get<std::vector<double>>();
+    REQUIRE(sa.size() == sb.size());
+    for (size_t i = 0; i < sa.size(); ++i) CHECK(sb[i] == doctest::Approx(sa[i]).epsilon(0.02));
+    CHECK(a["rank"]["logits"] == b["rank"]["logits"]);
+    // A checkpoint whose shapes do not fit the model is refused by name.
+    r = run_kelvin("diagnose " + tmp.str("wrong") + " --from-checkpoint " +
+                   tmp.str("weights.safetensors") +
+                   " --model mlp --dataset fashion-mnist:classes=0-4 --depth 3 --width 64");
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("hidden.0.weight") != std::string::npos);
+}

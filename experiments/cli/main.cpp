@@ -147,6 +147,29 @@ int main(int argc, char** argv) {
     diagnose->add_option("RUN_DIR", diagnose_dir, "a run directory written by kelvin train")
         ->required();
     diagnose->add_option("--device", diagnose_options.device, "cpu | cuda (default: the run's)");
+    // A checkpoint trained elsewhere (e.g. by PyTorch, saved with safetensors using kelvin's
+    // parameter names): RUN_DIR is created from it and the training options given here.
+    std::string from_checkpoint;
+    experiments::TrainConfig checkpoint_config;
+    diagnose->add_option("--from-checkpoint", from_checkpoint,
+                         "diagnose this safetensors file (e.g. saved by PyTorch with kelvin's "
+                         "parameter names); RUN_DIR is created with a config.json built from "
+                         "--model, --dataset, --data-dir, -T and the model options");
+    {
+        auto& m = checkpoint_config.model_options;
+        diagnose->add_option("--model", checkpoint_config.model, "with --from-checkpoint")
+            ->capture_default_str();
+        diagnose->add_option("--dataset", checkpoint_config.dataset, "with --from-checkpoint")
+            ->capture_default_str();
+        diagnose->add_option("--data-dir", checkpoint_config.data_dir, "with --from-checkpoint");
+        diagnose->add_option("--temperature,-T", checkpoint_config.temperature,
+                             "with --from-checkpoint: the training temperature")
+            ->capture_default_str();
+        diagnose->add_option("--depth", m.depth, "with --from-checkpoint (mlp)");
+        diagnose->add_option("--width", m.width, "with --from-checkpoint (mlp)");
+        diagnose->add_option("--base-width", m.base_width, "with --from-checkpoint (vgg, resnet)");
+        diagnose->add_option("--head-norm", m.head_norm, "with --from-checkpoint");
+    }
     add_diagnose_options(*diagnose, diagnose_options);
 
     std::string sweep_config_path, sweep_out = "runs/sweep";
@@ -232,6 +255,9 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (*diagnose) {
+            if (!from_checkpoint.empty())
+                experiments::prepare_run_from_checkpoint(from_checkpoint, checkpoint_config,
+                                                         diagnose_dir);
             diagnose_options.show_progress = true;
             auto d = experiments::diagnose(diagnose_dir, diagnose_options);
             std::printf("%s: rank(logits) %lld, rank(softmax) %lld, kappa %.3f -> %s\n",

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "engine/ops.h"
+#include "experiments/spectrum.h"
 #include "engine/trace.h"
 #include "engine/optim/optimizer.h"
 #include "kernels/cuda_runtime.h"
@@ -53,13 +54,40 @@ void synchronize(Device device) {
 
 }  // namespace
 
+// Not a training step: the numerical rank of a seeded 10,000 x 100 logits matrix (float64
+// SVD, the diagnostics' path), beside numpy.linalg.svd in bench/peers/numpy_rank.py.
+constexpr const char* kRankWorkload = "rank10000x100";
+
+BenchResult run_rank_bench(Device device, int steps, int warmup) {
+    std::mt19937_64 gen(0);
+    std::normal_distribution<float> normal;
+    std::vector<float> host(10000 * 100);
+    for (float& v : host) v = normal(gen);
+    Tensor matrix = Tensor::from_vector(host, {10000, 100}, device);
+    std::vector<double> times;
+    for (int i = 0; i < warmup + steps; ++i) {
+        synchronize(device);
+        auto start = std::chrono::steady_clock::now();
+        RankReport r = rank_report(matrix.f32(), 10000, 100, kRankGamma, false, device);
+        synchronize(device);
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                              start).count();
+        KELVIN_CHECK(r.rank == 100, "rank benchmark: a Gaussian matrix should have full rank");
+        if (i >= warmup) times.push_back(ms);
+    }
+    std::sort(times.begin(), times.end());
+    return {kRankWorkload, times[times.size() / 2], times.front(), steps};
+}
+
 std::vector<std::string> bench_workloads() {
     std::vector<std::string> names;
     for (auto& [name, w] : workload_table()) names.push_back(name);
+    names.push_back(kRankWorkload);
     return names;
 }
 
 BenchResult run_bench(const std::string& name, Device device, int steps, int warmup) {
+    if (name == kRankWorkload) return run_rank_bench(device, steps, warmup);
     auto table = workload_table();
     auto it = table.find(name);
     if (it == table.end()) {

@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
+# KELVIN_TARGETS: what to build (default: everything, tests included).
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@"
-cmake --build build -j"$jobs"
+targets=()
+for t in ${KELVIN_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build build -j"$jobs" "${targets[@]}"

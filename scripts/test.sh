@@ -3,7 +3,7 @@
 # GPU tests report as skipped on machines without a CUDA device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+KELVIN_WITH_CHROMIUM=1 bash scripts/install-deps.sh   # chromium renders the report in a test
 bash scripts/build.sh
 log=$(mktemp)
 status=0

@@ -277,3 +277,18 @@ TEST_CASE("diagnose --from-checkpoint measures a checkpoint trained elsewhere" *
     CHECK(r.exit_code != 0);
     CHECK(r.output.find("hidden.0.weight") != std::string::npos);
 }
+
+TEST_CASE("a run that diverges is recorded as diverged with its step" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("diverge");
+    const std::string out = tmp.str("run");
+    // SGD at lr 1e12 overflows the logits within a few steps.
+    auto r = run_kelvin("train --dataset fashion-mnist:classes=0-4 --depth 3 --width 32 "
+                        "--train-subset 500 --batch-size 50 --epochs 1 --lr 1e12 --out " + out);
+    CHECK(r.exit_code != 0);
+    const json m = read_json(fs::path(out) / "metrics.json");
+    CHECK(m["status"] == "diverged");
+    CHECK(m["diverged_at_step"].get<int>() >= 0);
+    CHECK(m["diverged_at_step"].get<int>() < 10);
+    CHECK(r.output.find("diverged at step") != std::string::npos);
+}

@@ -4,6 +4,9 @@
 #include <numeric>
 #include <random>
 
+#include "engine/dispatch.h"
+#include "kernels/augment.h"
+
 namespace kelvin::data {
 
 void channel_statistics(const HostDataset& data, std::vector<float>& mean, std::vector<float>& std) {
@@ -28,6 +31,14 @@ void channel_statistics(const HostDataset& data, std::vector<float>& mean, std::
     }
 }
 
+uint64_t augmentation_seed(uint64_t seed, int64_t epoch, int64_t batch_index) {
+    // Chained splitmix64 steps: every (seed, epoch, batch) gets its own well-mixed stream. The
+    // constant keeps these streams apart from other users of the same run seed.
+    const uint64_t run = splitmix64(seed, 0x6175676D656E74ull);  // "augment"
+    return splitmix64(splitmix64(run, static_cast<uint64_t>(epoch)),
+                      static_cast<uint64_t>(batch_index));
+}
+
 BatchLoader::BatchLoader(const HostDataset& data, LoaderOptions options)
     : data_(data), options_(std::move(options)) {
     KELVIN_CHECK(options_.batch_size > 0,
@@ -38,6 +49,11 @@ BatchLoader::BatchLoader(const HostDataset& data, LoaderOptions options)
                      options_.std.size() == options_.mean.size(),
                  data_.name + ": normalisation has " + std::to_string(options_.mean.size()) +
                      " channels, the data has " + std::to_string(data_.channels));
+    KELVIN_CHECK(options_.crop_padding >= 0 &&
+                     options_.crop_padding < std::min(data_.height, data_.width),
+                 data_.name + ": crop padding " + std::to_string(options_.crop_padding) +
+                     " must be at least 0 and smaller than the " + std::to_string(data_.height) +
+                     "x" + std::to_string(data_.width) + " images");
 }
 
 BatchLoader::~BatchLoader() { stop_worker(); }
@@ -85,6 +101,15 @@ Batch BatchLoader::make_batch(const std::vector<int64_t>& order, int64_t begin, 
     return batch;
 }
 
+void BatchLoader::augment(Batch& batch, int64_t epoch) const {
+    const Tensor& in = batch.images;
+    Tensor out = Tensor::empty(in.shape(), DType::F32, in.device());
+    KELVIN_DISPATCH(in.device(), random_crop_flip, in.f32(), out.f32(), in.size(0), in.size(1),
+                    in.size(2), in.size(3), options_.crop_padding, options_.horizontal_flip,
+                    augmentation_seed(options_.seed, epoch, batch.index));
+    batch.images = out;
+}
+
 void BatchLoader::start_epoch(int64_t epoch) {
     stop_worker();
     std::vector<int64_t> order(data_.count);
@@ -98,11 +123,19 @@ void BatchLoader::start_epoch(int64_t epoch) {
         }
     }
     const int64_t batches = batches_per_epoch();
-    worker_ = std::thread([this, order = std::move(order), batches]() {
+    const bool augmenting = options_.crop_padding > 0 || options_.horizontal_flip;
+    worker_ = std::thread([this, order = std::move(order), batches, epoch, augmenting]() {
         for (int64_t b = 0; b < batches; ++b) {
             const int64_t begin = b * options_.batch_size;
             const int64_t end = std::min<int64_t>(begin + options_.batch_size, order.size());
             Batch batch = make_batch(order, begin, end, b);
+            // Augmenting here, not in next(), keeps next() a plain hand-over and, on the CPU,
+            // overlaps the crop with the caller's training step. On CUDA it is as safe from this
+            // thread as from the caller's: every kelvin kernel, from any thread, runs on the one
+            // legacy default stream (kernels/cuda/context.cuh), so the crop is queued after the
+            // upload it reads, before any kernel the caller queues once it has the batch, and the
+            // unaugmented buffer it releases can only be reused by work queued after it.
+            if (augmenting) augment(batch, epoch);
             std::unique_lock<std::mutex> lock(mutex_);
             space_.wait(lock, [this] { return stopping_ || queue_.size() < kQueueDepth; });
             if (stopping_) return;

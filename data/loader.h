@@ -1,7 +1,8 @@
 // Batches from a host data set, delivered on the chosen device. A background thread converts
 // the next batch (bytes -> normalised floats) and copies it to the device while the caller
-// trains on the current one. The order of an epoch depends only on (seed, epoch), so a resumed
-// run sees exactly the batches an uninterrupted one would.
+// trains on the current one. The order of an epoch depends only on (seed, epoch), and a batch's
+// augmentation only on (seed, epoch, batch index), so a resumed run sees exactly the batches an
+// uninterrupted one would.
 #pragma once
 
 #include <condition_variable>
@@ -30,7 +31,15 @@ struct LoaderOptions {
     Device device = Device::CPU;
     // Per-channel normalisation applied to pixel / 255; empty = the data set's own statistics.
     std::vector<float> mean, std;
+    // Training augmentation (the CIFAR recipe), applied on `device` to every batch of an epoch,
+    // never to fixed_batch: RandomCrop(H x W, padding = crop_padding), zero-padded after
+    // normalisation, then RandomHorizontalFlip when horizontal_flip. 0 and false: none.
+    int64_t crop_padding = 0;
+    bool horizontal_flip = false;
 };
+
+// The seed of batch `batch_index`'s augmentation in epoch `epoch` (kernels/augment.h).
+uint64_t augmentation_seed(uint64_t seed, int64_t epoch, int64_t batch_index);
 
 // Per-channel mean and standard deviation of pixel / 255 over the whole set.
 void channel_statistics(const HostDataset& data, std::vector<float>& mean, std::vector<float>& std);
@@ -54,6 +63,8 @@ private:
     // Samples order[begin..end) as one batch.
     Batch make_batch(const std::vector<int64_t>& order, int64_t begin, int64_t end,
                      int64_t batch_index) const;
+    // Replaces batch.images by its random crop and flip, computed on the loader's device.
+    void augment(Batch& batch, int64_t epoch) const;
     void stop_worker();
 
     const HostDataset& data_;

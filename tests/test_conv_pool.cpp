@@ -235,6 +235,9 @@ TEST_CASE("gradient: conv2d with stride, padding, odd sizes, with and without bi
     gradcheck([](const auto& in) { return ops::conv2d(in[0], in[1], Tensor(), 1, 1); },
               {param({3, 2, 4, 4}, 45), random_tensor({3, 2, 3, 3}, 46)},
               "conv2d, constant weight");
+    gradcheck([](const auto& in) { return ops::conv2d(in[0], in[1], in[2], 1, 0); },
+              {random_tensor({2, 2, 4, 5}, 47), random_tensor({3, 2, 2, 3}, 48), param({3}, 49)},
+              "conv2d, only the bias (2x3 kernel)");
 }
 
 // ---- pooling on the CPU -------------------------------------------------------------------------

@@ -325,8 +325,7 @@ json write_summary(const std::string& out_dir) {
     if (fs::exists(runs_dir))
         for (const auto& entry : fs::directory_iterator(runs_dir)) {
             const std::string name = entry.path().filename().string();
-            if (!entry.is_directory() || name.size() >= 8 && name.substr(name.size() - 8) == ".partial")
-                continue;
+            if (!entry.is_directory() || entry.path().extension() == ".partial") continue;
             json cfg = read_json(entry.path() / "config.json");
             json metrics = read_json(entry.path() / "metrics.json");
             json diag = fs::exists(entry.path() / "diagnostics.json")

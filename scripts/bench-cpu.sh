@@ -15,7 +15,7 @@ printf '%-20s %12s %12s %8s\n' workload "kelvin ms" "peer ms" ratio
 for w in "${workloads[@]}"; do
   k=(); p=()
   for ((r = 0; r < rounds; r++)); do
-    k+=("$(build/kelvin bench --workload "$w" --device cpu --steps 10 --warmup 2 | awk '{print $2}')")
+    k+=("$(${KELVIN:-build/kelvin} bench --workload "$w" --device cpu --steps 10 --warmup 2 | awk '{print $2}')")
     if [[ $w == rank10000x100 ]]; then
       p+=("$(OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 $py bench/peers/numpy_rank.py | awk '{print $2}')")
     else

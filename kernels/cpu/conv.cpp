@@ -1,27 +1,24 @@
-// Convolution on the CPU: im2col tiles multiplied by a register-blocked GEMM micro-kernel
-// (docs/KERNELS-conv.md).
+// Convolution on the CPU: every pass is a GEMM run by one register-blocked micro-kernel whose
+// B operand is read where it lies (docs/KERNELS-conv.md has the measurements).
 //
-// The column matrix of a set of output pixels has one row per weight tap t = (c, i, j) and one
-// column per output pixel:  col[t][pixel] = x[b, c, oh*s - p + i, ow*s - p + j]  (0 in the
-// padding). With W viewed as [O, T] (T = C*kh*kw):
+// With W viewed as [O, T] (T = C*kh*kw taps) and col[t][pixel] the input value tap t of an
+// output pixel reads (0 in the padding):
 //     forward          Y [O, pixels]     = W   * col
-//     backward data    dcol [T, pixels]  = W^T * dY,  then col2im adds dcol into dx
-//     backward weight  dW^T [T, O]      += col * dY^T
+//     backward data    dcol [T, pixels]  = W^T * dY, col2im adds dcol into dx; for stride 1,
+//                      a forward conv of dY with the flipped weights instead
+//     backward weight  dW[:, :, i, j]   += dY * (x shifted by tap (i, j))^T, channel-last
+// B ("col") is formed three ways, picked by shape: channel-vector direct conv (small maps,
+// >= 128 output channels: output channels are the vector lanes), pixel-vector direct conv
+// (large stride-1 maps: B is a padded input band), or im2col tiles (everything else).
 //
-// Why not OpenBLAS: on these shapes its sgemm reached ~80% of this CPU's FMA peak and re-packed
-// both operands on every call (the weights once per tile); the micro-kernel below reads the
-// im2col tile, the weights and dY where they lie and runs at ~90-100% of peak in cache.
+// Why not OpenBLAS: on these shapes its sgemm reached ~80% of this CPU's FMA peak and
+// re-packed both operands on every call; the micro-kernel runs at the peak in cache and the
+// weights are packed once per call.
 //
-// Work is cut into independent items whose column tile is about kTileColumns wide, and OpenMP
-// runs the items in parallel, each thread with its own scratch:
-//     forward          one item = a band of output rows of one image (or, for small maps, a
-//                      group of whole images); the GEMM writes straight into y.
-//     backward data    one item = one image (or a group): col2im's overlapping writes stay
-//                      inside it. Inside, bands of output rows keep dcol small.
-//     backward weight  one item = a group of input channels (a block of dW's taps), looping
-//                      over the batch; items never write the same element.
-// The decomposition depends only on the shapes, and every output element is summed in a fixed
-// order, so results do not depend on the number of threads.
+// Each pass is one OpenMP loop over independent items (bands of output rows, groups of images,
+// blocks of input channels), each thread with its own scratch. The decomposition depends only
+// on the shapes and every output element is summed in a fixed order, so results do not depend
+// on the number of threads.
 #include "kernels/conv.h"
 
 #include <algorithm>
@@ -37,14 +34,17 @@ namespace {
 
 // ---- the GEMM micro-kernel -------------------------------------------------------------------
 //
-// C[rows x cols] (row stride ldc) = or += A[rows x kc] * B[kc x cols], for rows <= MR and
-// cols <= kNR. B's row k starts at b + b_offsets[k] (im2col rows, dY rows, or x's channel
-// planes: no packing) and holds kNR readable floats. A is read in place: column-major
-// (A[r][k] = a[k*lda + r], e.g. W^T) or row-major (a[r*lda + k]). The accumulators, MR x 2
+// C[rows x cols] (row stride ldc) = or += A[rows x kc] * B[kc x cols], rows <= MR, cols <= kNR.
+// A is packed (below): its MR values for step k are a[k*MR .. k*MR + MR). B's row k starts at
+// b + b_offsets[k] and holds kNR readable floats: im2col rows, dY rows, x's channel planes, a
+// padded input band or channel-last pixels, read where they lie. The accumulators, MR x 2
 // vectors of 16 floats, stay in registers for the whole kc loop: per k, two loads of B, MR
 // broadcasts of A, 2*MR fused multiply-adds. GCC vector extensions give AVX-512 with
-// -march=native on this CPU and a correct (slower) build elsewhere.
+// -march=native here and a correct (slower) build elsewhere.
 
+// Without AVX-512 a Vec is two (AVX2) or four (SSE, NEON) registers: still correct, and the
+// ABI note GCC prints for such vectors does not concern these internal functions.
+#pragma GCC diagnostic ignored "-Wpsabi"
 using Vec = float __attribute__((vector_size(64)));  // 16 floats
 constexpr int kNR = 32;                                // columns per micro-tile: 2 vectors
 constexpr int64_t kKC = 256;  // k per block: an MR x kKC slice of A (12 KiB) stays in L1
@@ -59,12 +59,11 @@ inline Vec load_vec(const float* p) {
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-inline void store_vec(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+inline void store_vec(float* p, const Vec& v) { std::memcpy(p, &v, sizeof v); }
 
-template <int MR, bool kColumnMajorA>
-void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b,
-                  const int64_t* b_offsets, float* c, int64_t ldc, int rows, int cols,
-                  const float* bias, bool overwrite) {
+template <int MR>
+void micro_kernel(int64_t kc, const float* a, const float* b, const int64_t* b_offsets,
+                  float* c, int64_t ldc, int rows, int cols, const float* bias, bool overwrite) {
     Vec acc[MR][2];
     for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = Vec{};
     for (int64_t k = 0; k < kc; ++k) {
@@ -72,7 +71,7 @@ void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b,
         const Vec b0 = load_vec(bk), b1 = load_vec(bk + 16);
 #pragma GCC unroll 16
         for (int r = 0; r < MR; ++r) {
-            const float value = kColumnMajorA ? a[k * lda + r] : a[r * lda + k];
+            const float value = a[k * MR + r];
             acc[r][0] += value * b0;
             acc[r][1] += value * b1;
         }
@@ -102,16 +101,13 @@ void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b,
         }
 }
 
-// The A operand. Read in place (row- or column-major) or, better, packed by pack_rows /
-// pack_columns into panels of MR rows: panel p holds its K x MR values k-major and
-// contiguous, so a micro-kernel's slice (12 KiB) is one stream in L1 instead of kKC lines at a
-// stride of O floats (which at O = 256 or 512 all fall into the same few L1 sets).
-struct MatrixA {
-    enum Layout { kRowMajor, kColumnMajor, kPacked };
-    const float* data;
-    int64_t ld;  // row-major: data[r*ld + k]; column-major: data[k*ld + r]; packed: total K
-    Layout layout;
-};
+// ---- packed A operands ------------------------------------------------------------------------
+//
+// An M x K matrix packed in panels of MR rows: panel p holds its K x MR values k-major and
+// contiguous, rows past M zero. A micro-kernel's slice (MR x kKC, 12 KiB) is then one stream
+// in L1; read in place at a stride of O floats it was kKC lines that at O = 256 or 512 all
+// fall into the same few L1 sets (~15% slower). Every A (the weights, W^T, dY) is packed once
+// per call.
 
 // Micro-tile height for M rows: 12 (more reuse of each B load) unless 8 wastes clearly fewer
 // padding rows (64 rows: 8 panels of 8 instead of 6 panels of 12 with 8 rows of zeros).
@@ -124,6 +120,13 @@ int micro_rows(int64_t M) {
     return kMaxMR;
 #endif
 }
+
+// A packed matrix with micro_rows(M)-row panels, or a slice of one starting at column k0
+// (data advanced by k0 * mr; `columns` stays the full K, which sets the panel stride).
+struct PackedA {
+    const float* data;
+    int64_t columns;
+};
 
 // Packed element (r, k) of an M x K matrix: panel r / mr, then k, then r % mr.
 inline int64_t packed_index(int64_t r, int64_t k, int64_t K, int mr) {
@@ -162,16 +165,17 @@ void pack_columns(const float* src, int64_t M, int64_t K, int64_t ld, float* out
     }
 }
 
-// C[M x N] (row stride ldc) = A * B + bias (bias per row, may be null), or C += A * B when
-// `accumulate`. B's row k is b + b_offsets[k] with N readable floats. Single-threaded: callers
-// parallelise over tiles.
+// ---- a tile GEMM ---------------------------------------------------------------------------------
+
+// C[M x N] (row stride ldc) = A * B + bias (per row, may be null), or C += A * B when
+// `accumulate`. A packed for M rows; B's row k is b + b_offsets[k] with N readable floats.
+// Single-threaded: callers parallelise over tiles.
 template <int MR>
-void tile_gemm_with(int64_t M, int64_t N, int64_t K, const MatrixA& A, const float* b,
+void tile_gemm_with(int64_t M, int64_t N, int64_t K, const PackedA& A, const float* b,
                     const int64_t* b_offsets, float* c, int64_t ldc, const float* bias,
                     bool accumulate) {
-    // Edge panels (fewer than MR rows or kNR columns) are copied, zero-padded, so that the
-    // micro-kernel never reads past an operand's end.
-    alignas(64) float a_edge[MR * kKC];
+    // A last panel of fewer than kNR columns is copied, zero-padded, so that the micro-kernel
+    // never reads past the end of B.
     alignas(64) float b_edge[kKC * kNR];
     static const std::vector<int64_t> edge_offsets = [] {
         std::vector<int64_t> offsets(kKC);
@@ -179,7 +183,6 @@ void tile_gemm_with(int64_t M, int64_t N, int64_t K, const MatrixA& A, const flo
         return offsets;
     }();
     const int64_t n_full = N / kNR * kNR;
-
     for (int64_t k0 = 0; k0 < K; k0 += kKC) {
         const int64_t kc = std::min(kKC, K - k0);
         const bool overwrite = k0 == 0 && !accumulate;
@@ -193,36 +196,15 @@ void tile_gemm_with(int64_t M, int64_t N, int64_t K, const MatrixA& A, const flo
         }
         for (int64_t m0 = 0; m0 < M; m0 += MR) {
             const int rows = static_cast<int>(std::min<int64_t>(MR, M - m0));
-            const float* a;
-            int64_t lda;
-            bool column_major = true;
-            switch (A.layout) {
-                case MatrixA::kPacked: a = A.data + m0 * A.ld + k0 * MR; lda = MR; break;
-                case MatrixA::kColumnMajor: a = A.data + k0 * A.ld + m0; lda = A.ld; break;
-                default: a = A.data + m0 * A.ld + k0; lda = A.ld; column_major = false;
-            }
-            if (rows < MR && A.layout != MatrixA::kPacked) {
-                for (int64_t k = 0; k < kc; ++k)
-                    for (int r = 0; r < MR; ++r)
-                        a_edge[k * MR + r] =
-                            r < rows ? (column_major ? a[k * lda + r] : a[r * lda + k]) : 0.0f;
-                a = a_edge;
-                lda = MR;
-                column_major = true;
-            }
+            const float* a = A.data + m0 * A.columns + k0 * MR;
             const float* row_bias = bias ? bias + m0 : nullptr;
             float* c_rows = c + m0 * ldc;
-            auto run = [&](const float* bp, const int64_t* offsets, float* cp, int cols) {
-                if (column_major)
-                    micro_kernel<MR, true>(kc, a, lda, bp, offsets, cp, ldc, rows, cols,
-                                           row_bias, overwrite);
-                else
-                    micro_kernel<MR, false>(kc, a, lda, bp, offsets, cp, ldc, rows, cols,
-                                            row_bias, overwrite);
-            };
             for (int64_t n0 = 0; n0 < n_full; n0 += kNR)
-                run(b + n0, b_offsets + k0, c_rows + n0, kNR);
-            if (n_full < N) run(b_edge, edge_offsets.data(), c_rows + n_full, static_cast<int>(N - n_full));
+                micro_kernel<MR>(kc, a, b + n0, b_offsets + k0, c_rows + n0, ldc, rows, kNR,
+                                 row_bias, overwrite);
+            if (n_full < N)
+                micro_kernel<MR>(kc, a, b_edge, edge_offsets.data(), c_rows + n_full, ldc, rows,
+                                 static_cast<int>(N - n_full), row_bias, overwrite);
         }
     }
     if (K == 0 && !accumulate)  // no reduction at all: C is the bias (or zero)
@@ -230,7 +212,7 @@ void tile_gemm_with(int64_t M, int64_t N, int64_t K, const MatrixA& A, const flo
             std::fill(c + m * ldc, c + m * ldc + N, bias ? bias[m] : 0.0f);
 }
 
-void tile_gemm(int64_t M, int64_t N, int64_t K, const MatrixA& A, const float* b,
+void tile_gemm(int64_t M, int64_t N, int64_t K, const PackedA& A, const float* b,
                const int64_t* b_offsets, float* c, int64_t ldc, const float* bias,
                bool accumulate) {
     if (M == 0 || N == 0) return;
@@ -250,9 +232,6 @@ void tile_gemm(int64_t M, int64_t N, int64_t K, const MatrixA& A, const float* b
 constexpr int64_t kTileColumns = 256;
 // At least this many items when the batch allows it, so that both cores get work on small maps.
 constexpr int64_t kMinItems = 4;
-// Backward weight: at most this many channel groups, each at least kMinGroupTaps taps.
-constexpr int64_t kMaxChannelGroups = 8;
-constexpr int64_t kMinGroupTaps = 64;
 
 // A scratch buffer that grows and is kept, one per thread: conv runs many times per step with
 // the same shapes, and fresh large allocations would page-fault on every call. Bounded by the
@@ -275,7 +254,7 @@ private:
 
 thread_local Scratch<float> t_columns;     // an im2col or dcol tile
 thread_local Scratch<float> t_outputs;     // a tile of Y or dY spanning several images
-thread_local Scratch<float> t_transposed;  // backward weight: dY^T and dW^T (calling thread)
+thread_local Scratch<float> t_transposed;  // packed weights or dY, x channel-last (calling thread)
 thread_local Scratch<int64_t> t_offsets;   // B row offsets of a tile
 thread_local Scratch<int32_t> t_table;     // tap_table (calling thread)
 
@@ -309,6 +288,16 @@ Geometry geometry_of(const ConvShape& s) {
     const int64_t bands = (s.out_h + max_rows - 1) / max_rows;
     g.band_rows = g.images > 1 ? s.out_h : (s.out_h + bands - 1) / bands;
     return g;
+}
+
+// Below this many multiply-adds (~50 us of work) a conv runs on the calling thread alone:
+// waking the team would cost more than it saves (gradient checks call tiny convs thousands of
+// times).
+constexpr int64_t kParallelMacs = int64_t{1} << 22;
+bool worth_threads(const ConvShape& s) {
+    return s.batch * s.out_channels * s.out_h * s.out_w * s.in_channels * s.kernel_h *
+               s.kernel_w >
+           kParallelMacs;
 }
 
 bool empty_problem(const ConvShape& s) {
@@ -432,7 +421,6 @@ void transpose(const float* in, int64_t rows, int64_t cols, int64_t in_ld, int64
 // copy that cost ~20% of the time at 64 channels; used where the waste is at most 1/8.
 
 bool direct_pays(const ConvShape& s) {
-    if (getenv("NO_DIRECT")) return false;  // EXPERIMENT
     const int64_t padded_w = s.in_w + 2 * s.padding;
     return s.stride == 1 && s.kernel_h * s.kernel_w > 1 && s.out_h * s.out_w >= kTileColumns &&
            (padded_w - s.out_w) * 8 <= padded_w;
@@ -440,13 +428,14 @@ bool direct_pays(const ConvShape& s) {
 
 // out = conv(in, W) + bias for stride-1 shape s (W [out_channels, taps]; bias may be null).
 // Items are bands of output rows; each pads its own input rows.
-void direct_conv_stride1(const float* in, const MatrixA& weights, const float* bias, float* out,
+void direct_conv_stride1(const float* in, const PackedA& weights, const float* bias, float* out,
                          const ConvShape& s) {
+    const bool parallel = worth_threads(s);
     const Geometry g = geometry_of(s);
     const int64_t padded_w = s.in_w + 2 * s.padding;
     const int64_t bands = (s.out_h + g.band_rows - 1) / g.band_rows;
     const int64_t in_image = s.in_channels * g.in_plane;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < s.batch * bands; ++item) {
         const int64_t b = item / bands, oh0 = item % bands * g.band_rows;
         const int64_t oh1 = std::min(s.out_h, oh0 + g.band_rows);
@@ -487,23 +476,173 @@ void direct_conv_stride1(const float* in, const MatrixA& weights, const float* b
     }
 }
 
+// ---- direct convolution with output channels as the vector dimension -------------------------
+//
+// On small maps the kernels above lose a lot: 8x8 and 4x4 outputs waste 20-33% of an extended
+// row, and im2col/col2im cost more the smaller the rows. Here the roles turn. The micro-tile's
+// 32 columns are output channels (the weights, packed once per call as [O/32][T][32]), its 8
+// rows are 8 output pixels, and each pixel's input is broadcast straight from a padded copy of
+// its image: pixel r of a panel reads tap (c, i, j) at
+//     corner + koff[c, i, j] + (r / RW) * S * Wp + (r % RW) * S,   koff = (c*Hp + i)*Wp + j,
+// with RW pixels per output row in the panel (8, or 4 for 4-wide maps) and stride S. Nothing is
+// wasted as long as a panel's pixels are whole row segments; the [pixels, O] result is
+// transposed into NCHW with the bias. Any stride (1 and 2 compiled), no im2col.
+
+constexpr int kPanelPixels = 8;
+constexpr int64_t kChannelItemPixels = 256;  // output pixels per work item (whole images)
+
+// Where this path applies and beats the others: whole-row panels, and enough output channels
+// to fill a few 32-wide micro-tiles (below that, the pixel-vector kernels reuse A better).
+bool channel_direct_fits(const ConvShape& s) {
+#if !defined(__AVX512F__)
+    return false;  // its 16 accumulators of 16 floats need AVX-512's 32 registers
+#endif
+    const bool rows_fit = s.out_w % kPanelPixels == 0 || (s.out_w == 4 && s.out_h % 2 == 0);
+    return (s.stride == 1 || s.stride == 2) && rows_fit && s.out_channels >= 4 * kNR;
+}
+
+template <int RW, int S>
+void pixel_panel_kernel(int64_t kc, const float* a, const int64_t* koff, int64_t row_stride,
+                        const float* b, float* c, int64_t ldc, int cols, bool overwrite) {
+    Vec acc[kPanelPixels][2];
+    for (int r = 0; r < kPanelPixels; ++r) acc[r][0] = acc[r][1] = Vec{};
+    for (int64_t k = 0; k < kc; ++k) {
+        const Vec b0 = load_vec(b + k * kNR), b1 = load_vec(b + k * kNR + 16);
+        const float* ak = a + koff[k];
+#pragma GCC unroll 8
+        for (int r = 0; r < kPanelPixels; ++r) {
+            const float value = ak[(r / RW) * row_stride + (r % RW) * S];
+            acc[r][0] += value * b0;
+            acc[r][1] += value * b1;
+        }
+    }
+    for (int r = 0; r < kPanelPixels; ++r) {
+        float* row = c + r * ldc;
+        if (cols == kNR) {
+            store_vec(row, (overwrite ? Vec{} : load_vec(row)) + acc[r][0]);
+            store_vec(row + 16, (overwrite ? Vec{} : load_vec(row + 16)) + acc[r][1]);
+        } else {
+            float tile[kNR];
+            store_vec(tile, acc[r][0]);
+            store_vec(tile + 16, acc[r][1]);
+            for (int n = 0; n < cols; ++n) row[n] = (overwrite ? 0.0f : row[n]) + tile[n];
+        }
+    }
+}
+
+// out = conv(in, W) + bias (bias may be null) for a shape where channel_direct_fits;
+// packed_weights holds B(k = tap, n = output channel) as [ceil(O/32)][T][32], zero-padded.
+void channel_direct_conv(const float* in, const float* packed_weights, const float* bias,
+                         float* out, const ConvShape& s) {
+    const bool parallel = worth_threads(s);
+    const int64_t area = s.kernel_h * s.kernel_w, taps = s.in_channels * area;
+    const int64_t padded_h = s.in_h + 2 * s.padding, padded_w = s.in_w + 2 * s.padding;
+    const int64_t padded_plane = padded_h * padded_w, in_plane = s.in_h * s.in_w;
+    const int64_t pixels = s.out_h * s.out_w, out_panels = (s.out_channels + kNR - 1) / kNR;
+    int64_t* koff = t_offsets.get(taps);
+    for (int64_t c = 0; c < s.in_channels; ++c)
+        for (int64_t i = 0; i < s.kernel_h; ++i)
+            for (int64_t j = 0; j < s.kernel_w; ++j)
+                koff[(c * s.kernel_h + i) * s.kernel_w + j] =
+                    c * padded_plane + i * padded_w + j;
+    const int64_t images = std::max<int64_t>(
+        1, std::min(kChannelItemPixels / pixels, (s.batch + kMinItems - 1) / kMinItems));
+    const int64_t items = (s.batch + images - 1) / images;
+    auto kernel = s.out_w == 4 ? (s.stride == 1 ? pixel_panel_kernel<4, 1> : pixel_panel_kernel<4, 2>)
+                               : (s.stride == 1 ? pixel_panel_kernel<8, 1> : pixel_panel_kernel<8, 2>);
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t item = 0; item < items; ++item) {
+        const int64_t n0 = item * images, count = std::min(images, s.batch - n0);
+        float* padded = t_columns.get(count * s.in_channels * padded_plane);
+        std::fill(padded, padded + count * s.in_channels * padded_plane, 0.0f);
+        for (int64_t plane = 0; plane < count * s.in_channels; ++plane)
+            for (int64_t ih = 0; ih < s.in_h; ++ih)
+                std::memcpy(padded + plane * padded_plane + (ih + s.padding) * padded_w + s.padding,
+                            in + (n0 * s.in_channels + plane) * in_plane + ih * s.in_w,
+                            s.in_w * sizeof(float));
+        float* tile = t_outputs.get(count * pixels * s.out_channels);  // [pixels, O]
+        for (int64_t k0 = 0; k0 < taps; k0 += kKC) {
+            const int64_t kc = std::min(kKC, taps - k0);
+            for (int64_t q = 0; q < out_panels; ++q)  // a 32 KiB B panel stays in L1
+                for (int64_t b = 0; b < count; ++b)
+                    for (int64_t p0 = 0; p0 < pixels; p0 += kPanelPixels) {
+                        const int64_t oh = p0 / s.out_w, ow = p0 % s.out_w;
+                        const float* corner = padded + b * s.in_channels * padded_plane +
+                                              (oh * padded_w + ow) * s.stride;
+                        kernel(kc, corner, koff + k0, s.stride * padded_w,
+                               packed_weights + (q * taps + k0) * kNR,
+                               tile + (b * pixels + p0) * s.out_channels + q * kNR,
+                               s.out_channels,
+                               static_cast<int>(std::min<int64_t>(kNR, s.out_channels - q * kNR)),
+                               k0 == 0);
+                }
+        }
+        for (int64_t b = 0; b < count; ++b) {
+            float* image = out + (n0 + b) * s.out_channels * pixels;
+            transpose(tile + b * pixels * s.out_channels, pixels, s.out_channels, s.out_channels,
+                      pixels, image);
+            if (bias)
+                for (int64_t o = 0; o < s.out_channels; ++o)
+                    for (int64_t p = 0; p < pixels; ++p) image[o * pixels + p] += bias[o];
+        }
+    }
+}
+
+// The weights as the channel-vector kernel reads them: B panels [ceil(M/32)][K][32],
+// B(k, n) = W(n, k), zero past M. The innermost loop runs over the panel's 32 lanes so that
+// writes are contiguous and reads stay within a few cache lines.
+//   forward          M = O, K = T:            W(o, t) = weight[o*T + t]
+//   flipped          M = C, K = O*area:       W(c, (o, t)) = weight[(o*C + c)*area + area-1-t]
+void pack_forward_panels(const float* weight, int64_t O, int64_t T, float* out, bool parallel) {
+    const int64_t panels = (O + kNR - 1) / kNR;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t q = 0; q < panels; ++q) {
+        const int64_t rows = std::min<int64_t>(kNR, O - q * kNR);
+        float* panel = out + q * T * kNR;
+        if (rows < kNR) std::fill(panel, panel + T * kNR, 0.0f);
+        transpose(weight + q * kNR * T, rows, T, T, kNR, panel);  // panel[t][n] = W[o][t]
+    }
+}
+
+void pack_flipped_panels(const float* weight, int64_t O, int64_t C, int64_t area, float* out,
+                         bool parallel) {
+    const int64_t panels = (C + kNR - 1) / kNR, K = O * area;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t q = 0; q < panels; ++q)
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t t = 0; t < area; ++t) {
+                float* lanes = out + (q * K + o * area + t) * kNR;
+                for (int64_t n = 0; n < kNR; ++n) {
+                    const int64_t c = q * kNR + n;
+                    lanes[n] = c < C ? weight[(o * C + c) * area + (area - 1 - t)] : 0.0f;
+                }
+            }
+}
+
 }  // namespace
 
 // ---- the three passes --------------------------------------------------------------------------
 
 void conv2d_forward(const float* x, const float* weight, const float* bias, float* y,
                     const ConvShape& shape) {
+    const bool parallel = worth_threads(shape);
     if (empty_problem(shape)) return;
     const Geometry g = geometry_of(shape);
     const ConvShape& s = g.s;
+    if (channel_direct_fits(s)) {
+        float* panels = t_transposed.get((s.out_channels + kNR - 1) / kNR * kNR * g.taps);
+        pack_forward_panels(weight, s.out_channels, g.taps, panels, parallel);
+        channel_direct_conv(x, panels, bias, y, s);
+        return;
+    }
     // W packed once per call (a few % of the time; read in place it ran ~15% slower).
     float* packed = t_transposed.get(packed_size(s.out_channels, g.taps));
     const int mr = micro_rows(s.out_channels);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t m0 = 0; m0 < s.out_channels; m0 += mr)
         pack_rows(weight + m0 * g.taps, std::min<int64_t>(mr, s.out_channels - m0), g.taps,
                   g.taps, 0, g.taps, mr, packed + m0 * g.taps);
-    const MatrixA w{packed, g.taps, MatrixA::kPacked};
+    const PackedA w{packed, g.taps};
     if (direct_pays(shape)) {
         direct_conv_stride1(x, w, bias, y, shape);
         return;
@@ -512,7 +651,7 @@ void conv2d_forward(const float* x, const float* weight, const float* bias, floa
     const int64_t bands = (s.out_h + g.band_rows - 1) / g.band_rows;
     const int64_t groups = (s.batch + g.images - 1) / g.images;
     const int32_t* table = tap_table(g);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < groups * bands; ++item) {
         const int64_t n0 = item / bands * g.images, oh0 = item % bands * g.band_rows;
         const int64_t count = std::min(g.images, s.batch - n0);
@@ -543,6 +682,7 @@ void conv2d_forward(const float* x, const float* weight, const float* bias, floa
 
 void conv2d_backward_data(const float* dy, const float* weight, float* dx,
                           const ConvShape& shape) {
+    const bool parallel = worth_threads(shape);
     const ConvShape& s = shape;
     if (s.batch == 0 || s.in_channels == 0) return;
     if (empty_problem(shape)) {  // no output pixel reads x: its gradient is zero
@@ -562,13 +702,22 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
     flipped.stride = 1;
     flipped.padding = s.kernel_h - 1 - s.padding;
     flipped = with_output_size(flipped);
-    if (s.stride == 1 && s.kernel_h == s.kernel_w && flipped.padding >= 0 &&
-        flipped.out_h == s.in_h && flipped.out_w == s.in_w && direct_pays(flipped)) {
+    const bool flippable = s.stride == 1 && s.kernel_h == s.kernel_w && flipped.padding >= 0 &&
+                           flipped.out_h == s.in_h && flipped.out_w == s.in_w;
+    if (flippable && channel_direct_fits(flipped)) {
+        // B(k = (o, t), n = c) = weight[o, c, area-1-t].
+        const int64_t area = s.kernel_h * s.kernel_w, taps = s.out_channels * area;
+        float* panels = t_transposed.get((s.in_channels + kNR - 1) / kNR * kNR * taps);
+        pack_flipped_panels(weight, s.out_channels, s.in_channels, area, panels, parallel);
+        channel_direct_conv(dy, panels, nullptr, dx, flipped);
+        return;
+    }
+    if (flippable && direct_pays(flipped)) {
         // A[c][(o, t)] = weight[o, c, area-1-t], packed.
         const int64_t area = s.kernel_h * s.kernel_w, taps = s.out_channels * area;
         const int mr = micro_rows(s.in_channels);
         float* w_flipped = t_transposed.get(packed_size(s.in_channels, taps));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
         for (int64_t c = 0; c < (s.in_channels + mr - 1) / mr * mr; ++c)
             for (int64_t o = 0; o < s.out_channels; ++o)
                 for (int64_t t = 0; t < area; ++t)
@@ -576,7 +725,7 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
                         c < s.in_channels
                             ? weight[(o * s.in_channels + c) * area + (area - 1 - t)]
                             : 0.0f;
-        direct_conv_stride1(dy, MatrixA{w_flipped, taps, MatrixA::kPacked}, nullptr, dx,
+        direct_conv_stride1(dy, PackedA{w_flipped, taps}, nullptr, dx,
                             flipped);
         return;
     }
@@ -587,8 +736,8 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
     // W^T [T, O] (column-major in weight: W^T[t][o] = weight[o*T + t]), packed.
     float* packed = t_transposed.get(packed_size(g.taps, s.out_channels));
     pack_columns(weight, g.taps, s.out_channels, g.taps, packed);
-    const MatrixA w_transposed{packed, s.out_channels, MatrixA::kPacked};
-#pragma omp parallel for schedule(static)
+    const PackedA w_transposed{packed, s.out_channels};
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < groups; ++item) {
         const int64_t n0 = item * g.images, count = std::min(g.images, s.batch - n0);
         float* dx_item = dx + n0 * in_image;
@@ -625,6 +774,7 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
 
 void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
                             const ConvShape& shape) {
+    const bool parallel = worth_threads(shape);
     const ConvShape& s = shape;
     const int64_t area = s.kernel_h * s.kernel_w;
     if (empty_problem(shape)) {
@@ -651,7 +801,7 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     float* dw_rows = x_t + s.batch * padded_image;
     const int64_t row_width = s.kernel_w * s.in_channels;
     int64_t* offsets = t_offsets.get(K);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t b = 0; b < s.batch; ++b) {
         pack_rows(dy + b * out_image, s.out_channels, pixels, pixels, b * pixels, K, mr,
                   dy_packed);
@@ -667,18 +817,21 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
                     b * padded_image +
                     (oh * s.stride * padded_w + ow * s.stride) * s.in_channels;
     }
-    // Items: blocks of kNR input channels (one micro-tile column), each owning dW[:, block].
+    // Items: blocks of input channels, each owning dW[:, block].
     // With fewer than kNR channels (the first layer), a kernel row's taps are the columns
     // instead: for pixel k and row i, the kw*C values (j, c) are contiguous in x^T.
     const bool by_rows = s.in_channels < kNR;
-    const int64_t items = by_rows ? s.kernel_h : (s.in_channels + kNR - 1) / kNR;
-#pragma omp parallel for schedule(static)
+    // Blocks of 64 channels when there are enough for 4+ items: each A slice then serves two
+    // micro-tile columns.
+    const int64_t block = s.in_channels >= 8 * kNR ? 2 * kNR : kNR;
+    const int64_t items = by_rows ? s.kernel_h : (s.in_channels + block - 1) / block;
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < items; ++item) {
-        const int64_t c0 = by_rows ? 0 : item * kNR;
-        const int64_t width = by_rows ? row_width : std::min<int64_t>(kNR, s.in_channels - c0);
+        const int64_t c0 = by_rows ? 0 : item * block;
+        const int64_t width = by_rows ? row_width : std::min(block, s.in_channels - c0);
         for (int64_t k0 = 0; k0 < K; k0 += kKC) {
             const int64_t kc = std::min(kKC, K - k0);
-            const MatrixA a{dy_packed + k0 * mr, K, MatrixA::kPacked};  // columns k0..
+            const PackedA a{dy_packed + k0 * mr, K};  // columns k0..
             for (int64_t i = by_rows ? item : 0; i < (by_rows ? item + 1 : s.kernel_h); ++i)
                 for (int64_t j = 0; j < (by_rows ? 1 : s.kernel_w); ++j)
                     tile_gemm(s.out_channels, width, kc, a,
@@ -687,7 +840,7 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
                               row_width, nullptr, k0 > 0);
         }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t o = 0; o < s.out_channels; ++o)
         for (int64_t c = 0; c < s.in_channels; ++c)
             for (int64_t i = 0; i < s.kernel_h; ++i)

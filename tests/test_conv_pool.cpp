@@ -19,9 +19,11 @@
 #include "kernels/conv.h"
 #include "kernels/cuda_runtime.h"
 #include "kernels/pool.h"
+#include "tests/device_array.h"
 #include "tests/gradcheck.h"
 
 using namespace kelvin;
+using kelvin::testing::DeviceArray;
 using kelvin::testing::gradcheck;
 using kelvin::testing::random_tensor;
 
@@ -368,42 +370,6 @@ TEST_CASE("gradient: max_pool2d, avg_pool2d, global_avg_pool") {
 #if KELVIN_CUDA
 namespace {
 
-// A device copy of a host vector, released to the caching allocator on destruction.
-template <typename T>
-class DeviceBuffer {
-public:
-    explicit DeviceBuffer(const std::vector<T>& host) : size_(host.size()) {
-        data_ = static_cast<T*>(cuda::allocate(bytes()));
-        cuda::memcpy_host_to_device(data_, host.data(), bytes());
-    }
-    // Every byte 0xFF (as cudaMemset(ptr, 0xFF, bytes)): NaN for floats, -1 for int32, so an
-    // element a kernel forgets to write cannot pass the comparison.
-    static DeviceBuffer poisoned(size_t size) {
-        std::vector<T> host(size);
-        std::memset(static_cast<void*>(host.data()), 0xFF, size * sizeof(T));
-        return DeviceBuffer(host);
-    }
-    DeviceBuffer(DeviceBuffer&& other) noexcept : size_(other.size_), data_(other.data_) {
-        other.data_ = nullptr;
-        other.size_ = 0;
-    }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    ~DeviceBuffer() { cuda::release(data_, bytes()); }
-
-    T* get() const { return data_; }
-    std::vector<T> to_host() const {
-        std::vector<T> host(size_);
-        cuda::memcpy_device_to_host(host.data(), data_, bytes());
-        return host;
-    }
-
-private:
-    size_t bytes() const { return size_ * sizeof(T); }
-    size_t size_;
-    T* data_ = nullptr;
-};
-
 // Larger shapes on top of kConvCases: ResNet-like layers where the CUDA kernel uses several
 // tiles, split-K for the weight gradient, and partial tiles at every edge.
 std::vector<ConvCase> cuda_conv_cases() {
@@ -435,12 +401,12 @@ TEST_CASE("conv2d: CUDA kernels match the CPU (outputs poisoned with NaN)" * doc
         cpu::conv2d_backward_weight(x.data(), dy.data(), dw.data(), s);
         cpu::conv2d_backward_bias(dy.data(), db.data(), s);
 
-        DeviceBuffer<float> x_d(x), w_d(w), dy_d(dy);
-        DeviceBuffer<float> b_d(k.bias ? b : std::vector<float>(1));
-        auto y_d = DeviceBuffer<float>::poisoned(y.size());
-        auto dx_d = DeviceBuffer<float>::poisoned(dx.size());
-        auto dw_d = DeviceBuffer<float>::poisoned(dw.size());
-        auto db_d = DeviceBuffer<float>::poisoned(db.size());
+        DeviceArray<float> x_d(x), w_d(w), dy_d(dy);
+        DeviceArray<float> b_d(k.bias ? b : std::vector<float>(1));
+        auto y_d = DeviceArray<float>::poisoned(y.size());
+        auto dx_d = DeviceArray<float>::poisoned(dx.size());
+        auto dw_d = DeviceArray<float>::poisoned(dw.size());
+        auto db_d = DeviceArray<float>::poisoned(db.size());
         cuda::conv2d_forward(x_d.get(), w_d.get(), k.bias ? b_d.get() : nullptr, y_d.get(), s);
         cuda::conv2d_backward_data(dy_d.get(), w_d.get(), dx_d.get(), s);
         cuda::conv2d_backward_weight(x_d.get(), dy_d.get(), dw_d.get(), s);
@@ -474,12 +440,12 @@ TEST_CASE("pooling: CUDA kernels match the CPU (outputs poisoned with NaN)" * do
         cpu::avg_pool2d_forward(x.data(), y_avg.data(), s);
         cpu::avg_pool2d_backward(dy.data(), dx_avg.data(), s);
 
-        DeviceBuffer<float> x_d(x), dy_d(dy);
-        auto y_max_d = DeviceBuffer<float>::poisoned(out_size);
-        auto y_avg_d = DeviceBuffer<float>::poisoned(out_size);
-        auto argmax_d = DeviceBuffer<int32_t>::poisoned(out_size);
-        auto dx_max_d = DeviceBuffer<float>::poisoned(in_size);
-        auto dx_avg_d = DeviceBuffer<float>::poisoned(in_size);
+        DeviceArray<float> x_d(x), dy_d(dy);
+        auto y_max_d = DeviceArray<float>::poisoned(out_size);
+        auto y_avg_d = DeviceArray<float>::poisoned(out_size);
+        auto argmax_d = DeviceArray<int32_t>::poisoned(out_size);
+        auto dx_max_d = DeviceArray<float>::poisoned(in_size);
+        auto dx_avg_d = DeviceArray<float>::poisoned(in_size);
         cuda::max_pool2d_forward(x_d.get(), y_max_d.get(), argmax_d.get(), s);
         cuda::max_pool2d_backward(dy_d.get(), argmax_d.get(), dx_max_d.get(), s);
         cuda::avg_pool2d_forward(x_d.get(), y_avg_d.get(), s);
@@ -494,8 +460,8 @@ TEST_CASE("pooling: CUDA kernels match the CPU (outputs poisoned with NaN)" * do
         std::vector<float> g(s.planes), dg(in_size);
         cpu::global_avg_pool_forward(x.data(), g.data(), s.planes, plane_size);
         cpu::global_avg_pool_backward(dy.data(), dg.data(), s.planes, plane_size);
-        auto g_d = DeviceBuffer<float>::poisoned(s.planes);
-        auto dg_d = DeviceBuffer<float>::poisoned(in_size);
+        auto g_d = DeviceArray<float>::poisoned(s.planes);
+        auto dg_d = DeviceArray<float>::poisoned(in_size);
         cuda::global_avg_pool_forward(x_d.get(), g_d.get(), s.planes, plane_size);
         cuda::global_avg_pool_backward(dy_d.get(), dg_d.get(), s.planes, plane_size);
         check_close(g_d.to_host(), g, "cuda global_avg_pool " + label(k));

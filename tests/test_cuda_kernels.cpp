@@ -21,9 +21,11 @@
 #include "kernels/optimizer.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax_cross_entropy.h"
+#include "tests/device_array.h"
 
 namespace {
 bool no_gpu() { return !kelvin::cuda_available(); }
+using kelvin::testing::DeviceArray;
 }  // namespace
 
 #if KELVIN_CUDA
@@ -51,44 +53,6 @@ std::vector<int32_t> random_labels(size_t n, int32_t classes, uint32_t seed) {
     return v;
 }
 
-// A device copy of a host vector; released (to the caching allocator) on destruction.
-template <typename T>
-class DeviceArray {
-public:
-    explicit DeviceArray(const std::vector<T>& host)
-        : size_(host.size()), data_(static_cast<T*>(cuda::allocate(bytes()))) {
-        cuda::memcpy_host_to_device(data_, host.data(), bytes());
-    }
-    // Every byte 0xFF: NaN for floats, -1 for int32.
-    static DeviceArray poisoned(size_t size) {
-        std::vector<T> host(size);
-        std::memset(static_cast<void*>(host.data()), 0xFF, size * sizeof(T));
-        return DeviceArray(host);
-    }
-    DeviceArray(DeviceArray&& other) noexcept : size_(other.size_), data_(other.data_) {
-        other.data_ = nullptr;
-    }
-    DeviceArray& operator=(DeviceArray&& other) noexcept {  // the old block goes with `other`
-        std::swap(size_, other.size_);
-        std::swap(data_, other.data_);
-        return *this;
-    }
-    DeviceArray(const DeviceArray&) = delete;
-    DeviceArray& operator=(const DeviceArray&) = delete;
-    ~DeviceArray() { cuda::release(data_, bytes()); }
-
-    T* get() const { return data_; }
-    std::vector<T> to_host() const {
-        std::vector<T> host(size_);
-        cuda::memcpy_device_to_host(host.data(), data_, bytes());
-        return host;
-    }
-
-private:
-    size_t bytes() const { return size_ * sizeof(T); }
-    size_t size_;
-    T* data_;
-};
 
 // Checks the CUDA result against the CPU one and names the worst element when they differ.
 void check_close(const std::vector<float>& cuda_result, const std::vector<float>& cpu_result,

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <utility>
 
 #include "engine/dispatch.h"
 #include "kernels/augment.h"
@@ -73,6 +74,7 @@ void BatchLoader::stop_worker() {
     queue_.clear();
     stopping_ = false;
     finished_ = false;
+    worker_error_ = nullptr;
 }
 
 Batch BatchLoader::make_batch(const std::vector<int64_t>& order, int64_t begin, int64_t end,
@@ -128,14 +130,26 @@ void BatchLoader::start_epoch(int64_t epoch) {
         for (int64_t b = 0; b < batches; ++b) {
             const int64_t begin = b * options_.batch_size;
             const int64_t end = std::min<int64_t>(begin + options_.batch_size, order.size());
-            Batch batch = make_batch(order, begin, end, b);
-            // Augmenting here, not in next(), keeps next() a plain hand-over and, on the CPU,
-            // overlaps the crop with the caller's training step. On CUDA it is as safe from this
-            // thread as from the caller's: every kelvin kernel, from any thread, runs on the one
-            // legacy default stream (kernels/cuda/context.cuh), so the crop is queued after the
-            // upload it reads, before any kernel the caller queues once it has the batch, and the
-            // unaugmented buffer it releases can only be reused by work queued after it.
-            if (augmenting) augment(batch, epoch);
+            Batch batch;
+            try {
+                batch = make_batch(order, begin, end, b);
+                // Augmenting here, not in next(), keeps next() a plain hand-over and, on the CPU,
+                // overlaps the crop with the caller's training step. On CUDA it is as safe from this
+                // thread as from the caller's: every kelvin kernel, from any thread, runs on the one
+                // legacy default stream (kernels/cuda/context.cuh), so the crop is queued after the
+                // upload it reads, before any kernel the caller queues once it has the batch, and the
+                // unaugmented buffer it releases can only be reused by work queued after it.
+
+                if (augmenting) augment(batch, epoch);
+            } catch (...) {
+                // A failure here (out of device memory, say) must reach the caller as an
+                // error, not end the process from a background thread.
+                std::lock_guard<std::mutex> lock(mutex_);
+                worker_error_ = std::current_exception();
+                finished_ = true;
+                ready_.notify_one();
+                return;
+            }
             std::unique_lock<std::mutex> lock(mutex_);
             space_.wait(lock, [this] { return stopping_ || queue_.size() < kQueueDepth; });
             if (stopping_) return;
@@ -151,6 +165,7 @@ void BatchLoader::start_epoch(int64_t epoch) {
 bool BatchLoader::next(Batch& out) {
     std::unique_lock<std::mutex> lock(mutex_);
     ready_.wait(lock, [this] { return !queue_.empty() || finished_; });
+    if (queue_.empty() && worker_error_) std::rethrow_exception(std::exchange(worker_error_, nullptr));
     if (queue_.empty()) return false;
     out = std::move(queue_.front());
     queue_.pop_front();

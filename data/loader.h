@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -74,6 +75,7 @@ private:
     std::condition_variable ready_, space_;
     std::deque<Batch> queue_;
     bool finished_ = false, stopping_ = false;
+    std::exception_ptr worker_error_;  // a failure in the worker, rethrown by next()
     static constexpr size_t kQueueDepth = 2;
 };
 

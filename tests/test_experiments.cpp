@@ -292,3 +292,25 @@ TEST_CASE("a run that diverges is recorded as diverged with its step" *
     CHECK(m["diverged_at_step"].get<int>() < 10);
     CHECK(r.output.find("diverged at step") != std::string::npos);
 }
+
+TEST_CASE("vgg11bn, resnet18 and vit train on Fashion-MNIST for a fraction of an epoch with "
+          "falling loss" * doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("families");
+    for (const std::string model : {"vgg11bn", "resnet18", "vit"}) {
+        const std::string out = tmp.str(model);
+        const std::string size = model == "vit" ? "--vit-width 32 --vit-depth 2 --vit-heads 2 "
+                                                : "--base-width 8 ";
+        auto r = run_kelvin("train --model " + model + " " + size +
+                            "--dataset fashion-mnist:classes=0-4 --train-subset 320 "
+                            "--batch-size 32 --epochs 3 --lr 0.02 --eval-batch-size 500 "
+                            "--out " + out);
+        INFO(model << "\n" << r.output);
+        REQUIRE(r.exit_code == 0);
+        // Three passes over the same 320 images (10 steps each): the training loss, measured in
+        // training mode on each epoch's batches, must fall.
+        const json epochs = read_json(fs::path(out) / "metrics.json")["epochs"];
+        REQUIRE(epochs.size() == 3);
+        CHECK(epochs[2]["train_loss"].get<double>() < epochs[0]["train_loss"].get<double>());
+        CHECK(epochs[1]["train_loss"].get<double>() < epochs[0]["train_loss"].get<double>());
+    }
+}

@@ -78,6 +78,7 @@ void axpy_(Tensor& y, float alpha, const Tensor& x);  // y += alpha * x
 Tensor argmax_rows(const Tensor& x);                  // [N, C] -> i32 [N]
 Tensor row_norms(const Tensor& x);                    // [N, C] -> f32 [N]
 Tensor sum_rows(const Tensor& x);                     // [N, C] -> f32 [C]
+Tensor gram(const Tensor& x);                         // x^T x for x [N, D] -> [D, D]
 Tensor gather_rows(const Tensor& x, const Tensor& index);  // x[index[i]] along axis 0; index i32
 // out[..., c] = x[..., c] * scale[c] + shift[c] over the last axis (feature standardisation).
 Tensor column_affine(const Tensor& x, const Tensor& scale, const Tensor& shift);

@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "engine/checkpoint.h"
 #include "engine/ops.h"
+#include "experiments/neco_fit.h"
 #include "experiments/ood_metrics.h"
 #include "experiments/spectrum.h"
 #include "experiments/train.h"
@@ -318,7 +319,7 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     const int64_t dim = train.layers.back().size(1);
     std::vector<float> train_penultimate = train.layers.back().to_vector();
     std::vector<int32_t> train_labels = train.labels.to_int_vector();
-    NecoModel neco = fit_neco(train_penultimate.data(), train.layers.back().size(0), dim);
+    NecoModel neco = fit_neco(train.layers.back());  // on the features' device
     const int neco_d = options.neco_dim > 0 ? std::min<int>(options.neco_dim, int(dim))
                                             : std::min<int>(classes, int(dim));
     const bool times_max_logit =

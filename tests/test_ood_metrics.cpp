@@ -216,3 +216,49 @@ TEST_CASE("effective depth kappa and OOD drop rho on hand examples") {
     CHECK(kelvin::ood_generalization_drop({0, 0, 0}) == 0.0);
     CHECK_THROWS_AS(kelvin::effective_depth({}), kelvin::Error);
 }
+
+#include "engine/tensor.h"
+#include "experiments/neco_fit.h"
+
+TEST_CASE("NECO fitted on a tensor (the device path) matches the float64 host fit") {
+    // Correlated features with different scales and offsets, one of them constant.
+    const int64_t n = 400, dim = 12;
+    std::mt19937_64 gen(21);
+    std::normal_distribution<float> normal;
+    std::vector<float> x(n * dim);
+    for (int64_t i = 0; i < n; ++i) {
+        const float a = normal(gen), b = normal(gen);
+        for (int64_t j = 0; j < dim; ++j)
+            x[i * dim + j] = j == 5 ? 3.0f : (j + 1) * (a * std::cos(float(j)) + b * std::sin(float(j)) + 0.1f * normal(gen)) + j;
+    }
+    const kelvin::NecoModel host = kelvin::fit_neco(x.data(), n, dim);
+    const kelvin::NecoModel dev = kelvin::fit_neco(kelvin::Tensor::from_vector(x, {n, dim}));
+    for (int64_t j = 0; j < dim; ++j) {
+        CHECK(dev.mean[j] == doctest::Approx(host.mean[j]).epsilon(1e-5));
+        CHECK(dev.scale[j] == doctest::Approx(host.scale[j]).epsilon(1e-4));
+    }
+    for (int64_t k = 0; k < 3; ++k)  // the leading components, which carry the variance
+        CHECK(dev.explained_variance[k] == doctest::Approx(host.explained_variance[k]).epsilon(1e-4));
+    const std::vector<double> a = kelvin::neco_scores(host, x.data(), n, 2);
+    const std::vector<double> b = kelvin::neco_scores(dev, x.data(), n, 2);
+    double worst = 0;
+    for (int64_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+    CHECK(worst < 1e-4);
+}
+
+TEST_CASE("NECO fitted on the GPU (cuSOLVER) matches the CPU fit" *
+          doctest::skip(!kelvin::cuda_available())) {
+    const int64_t n = 300, dim = 40;
+    std::mt19937_64 gen(22);
+    std::normal_distribution<float> normal;
+    std::vector<float> x(n * dim);
+    for (float& v : x) v = normal(gen);
+    const kelvin::Tensor cpu = kelvin::Tensor::from_vector(x, {n, dim});
+    const kelvin::NecoModel a = kelvin::fit_neco(cpu);
+    const kelvin::NecoModel b = kelvin::fit_neco(cpu.to(kelvin::Device::CUDA));
+    for (int64_t k = 0; k < dim; ++k)
+        CHECK(b.explained_variance[k] == doctest::Approx(a.explained_variance[k]).epsilon(1e-4));
+    const std::vector<double> sa = kelvin::neco_scores(a, x.data(), n, 5);
+    const std::vector<double> sb = kelvin::neco_scores(b, x.data(), n, 5);
+    for (int64_t i = 0; i < n; ++i) CHECK(sb[i] == doctest::Approx(sa[i]).epsilon(1e-3));
+}

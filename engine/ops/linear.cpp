@@ -122,6 +122,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     });
 }
 
+Tensor gram(const Tensor& x) {
+    KELVIN_TRACE_OP("gram");
+    check_f32(x, "gram");
+    KELVIN_CHECK(x.ndim() == 2, "gram: expected [N, D], got " + x.describe());
+    const int64_t n = x.size(0), d = x.size(1);
+    Tensor g = Tensor::empty({d, d}, DType::F32, x.device());
+    gemm_on(x.device(), true, false, d, d, n, x.f32(), x.f32(), 0.0f, g.f32());
+    return g;  // not recorded: a statistic, not part of a model
+}
+
 Tensor bias_add(const Tensor& x, const Tensor& bias) {
     KELVIN_TRACE_OP("bias_add");
     check_f32(x, "bias_add");

@@ -279,7 +279,7 @@ struct PoolCase {
 };
 // Overlapping windows (3/2), padding, odd maps, windows that do not tile the map.
 const std::vector<PoolCase> kPoolCases = {
-    {2, 3, 8, 8, 2, 2, 0}, {2, 5, 7, 7, 3, 2, 1}, {1, 2, 9, 6, 3, 1, 1},
+    {2, 3, 8, 8, 2, 2, 0}, {1, 2, 7, 9, 2, 2, 0}, {2, 5, 7, 7, 3, 2, 1}, {1, 2, 9, 6, 3, 1, 1},
     {3, 4, 7, 7, 2, 2, 1}, {1, 3, 5, 5, 5, 1, 2}, {2, 2, 32, 32, 3, 2, 1},
 };
 

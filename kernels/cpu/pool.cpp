@@ -20,7 +20,46 @@ inline void window(int64_t o, int64_t size, const PoolShape& s, int64_t& start, 
 }
 }  // namespace
 
+namespace {
+// The 2x2, stride-2, unpadded window of VGG and most CNNs, unrolled: the same visiting order
+// and comparison as the general loop below (first maximum wins ties, a NaN always replaces),
+// without its per-element window arithmetic. It was ~4% of a VGG-11 training step.
+void max_pool_2x2(const float* x, float* y, int32_t* argmax, const PoolShape& s) {
+    const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+#pragma omp parallel for schedule(static) if (s.planes * out_plane * 4 > kParallelThreshold)
+    for (int64_t p = 0; p < s.planes; ++p) {
+        const float* in = x + p * in_plane;
+        float* out = y + p * out_plane;
+        int32_t* index = argmax + p * out_plane;
+        for (int64_t oh = 0; oh < s.out_h; ++oh) {
+            const float* row0 = in + 2 * oh * s.in_w;
+            const float* row1 = row0 + s.in_w;
+            const int32_t base = static_cast<int32_t>(2 * oh * s.in_w);
+            for (int64_t ow = 0; ow < s.out_w; ++ow) {
+                const float candidates[4] = {row0[2 * ow], row0[2 * ow + 1], row1[2 * ow],
+                                             row1[2 * ow + 1]};
+                const int32_t offsets[4] = {0, 1, static_cast<int32_t>(s.in_w),
+                                            static_cast<int32_t>(s.in_w) + 1};
+                float best = -std::numeric_limits<float>::infinity();
+                int32_t best_offset = 0;
+                for (int k = 0; k < 4; ++k)
+                    if (candidates[k] > best || std::isnan(candidates[k])) {
+                        best = candidates[k];
+                        best_offset = offsets[k];
+                    }
+                out[oh * s.out_w + ow] = best;
+                index[oh * s.out_w + ow] = base + static_cast<int32_t>(2 * ow) + best_offset;
+            }
+        }
+    }
+}
+}  // namespace
+
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const PoolShape& s) {
+    if (s.kernel == 2 && s.stride == 2 && s.padding == 0) {
+        max_pool_2x2(x, y, argmax, s);
+        return;
+    }
     const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
 #pragma omp parallel for schedule(static) if (s.planes * out_plane * s.kernel * s.kernel > kParallelThreshold)
     for (int64_t p = 0; p < s.planes; ++p) {

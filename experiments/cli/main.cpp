@@ -41,7 +41,9 @@ void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
     cmd.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
     cmd.add_option("--weight-decay", c.weight_decay, "weight decay (decoupled for adamw)")
         ->capture_default_str();
-    cmd.add_option("--schedule", c.schedule, "lr schedule: constant | step | cosine")
+    cmd.add_option("--schedule", c.schedule,
+                   "lr schedule: constant | step (x0.1 after each third of training) | cosine "
+                   "(to 0)")
         ->capture_default_str();
     cmd.add_option("--warmup-epochs", c.warmup_epochs, "linear lr warm-up, in epochs")
         ->capture_default_str();

@@ -80,6 +80,7 @@ Tensor row_norms(const Tensor& x);                    // [N, C] -> f32 [N]
 Tensor sum_rows(const Tensor& x);                     // [N, C] -> f32 [C]
 Tensor gram(const Tensor& x);                         // x^T x for x [N, D] -> [D, D]
 Tensor gather_rows(const Tensor& x, const Tensor& index);  // x[index[i]] along axis 0; index i32
+Tensor gather_columns(const Tensor& x, const Tensor& index);  // x[:, index[j]] of [N, D]
 // out[..., c] = x[..., c] * scale[c] + shift[c] over the last axis (feature standardisation).
 Tensor column_affine(const Tensor& x, const Tensor& scale, const Tensor& shift);
 

@@ -122,18 +122,19 @@ json rank_json(const RankReport& r) {
 }
 
 // Rank of a feature matrix where it lies; wider than the protocol's 8000 columns, a seeded
-// subset of columns is ranked instead (on the host: the gather is a host operation).
+// subset of columns is gathered on the same device and ranked instead.
 RankReport feature_rank(const Tensor& x, double gamma, bool center, int64_t& columns_used) {
     const int64_t rows = x.size(0), cols = x.size(1);
     if (cols <= kMaxRankColumns) {
         columns_used = cols;
         return rank_report(x.f32(), rows, cols, gamma, center, x.device());
     }
-    std::vector<int64_t> chosen = subsample_columns(cols);
-    std::vector<float> host = x.to_vector();
-    std::vector<float> subset = gather_columns(host.data(), rows, cols, chosen);
-    columns_used = static_cast<int64_t>(chosen.size());
-    return rank_report(subset.data(), rows, columns_used, gamma, center, Device::CPU);
+    const std::vector<int64_t> chosen = subsample_columns(cols);
+    const std::vector<int32_t> index(chosen.begin(), chosen.end());
+    Tensor subset = ops::gather_columns(
+        x, Tensor::from_vector(index, {static_cast<int64_t>(index.size())}, x.device()));
+    columns_used = subset.size(1);
+    return rank_report(subset.f32(), rows, columns_used, gamma, center, x.device());
 }
 
 std::vector<float> softmax_rows(const std::vector<float>& logits, int64_t rows, int64_t cols,

@@ -50,3 +50,23 @@ TEST_CASE("cuda parity: gather_rows, column_affine, l2_normalize_rows forward an
         }
     }
 }
+
+TEST_CASE("gather_columns equals the host column gather of the rank protocol") {
+    Tensor x = random_tensor({9, 20}, 77);
+    const std::vector<int32_t> index = {0, 3, 4, 19, 7};
+    Tensor got = ops::gather_columns(x, Tensor::from_vector(index, {5}));
+    std::vector<float> host = x.to_vector(), expected;
+    for (int64_t r = 0; r < 9; ++r)
+        for (int32_t j : index) expected.push_back(host[r * 20 + j]);
+    CHECK(got.shape() == Shape{9, 5});
+    CHECK(got.to_vector() == expected);
+}
+
+TEST_CASE("cuda parity: gather_columns" * doctest::skip(!cuda_available())) {
+    Tensor x = random_tensor({65, 130}, 78);
+    std::vector<int32_t> idx;
+    for (int32_t j = 0; j < 130; j += 3) idx.push_back(j);
+    Tensor index = Tensor::from_vector(idx, {static_cast<int64_t>(idx.size())});
+    check_close(ops::gather_columns(x, index),
+                ops::gather_columns(x.to(Device::CUDA), index.to(Device::CUDA)), "gather_columns");
+}

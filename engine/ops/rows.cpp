@@ -19,6 +19,17 @@ Tensor gather_rows(const Tensor& x, const Tensor& index) {
     return out;
 }
 
+Tensor gather_columns(const Tensor& x, const Tensor& index) {
+    KELVIN_CHECK(x.ndim() == 2, "gather_columns: expected [N, D], got " + x.describe());
+    KELVIN_CHECK(index.dtype() == DType::I32 && index.ndim() == 1,
+                 "gather_columns: index must be i32 [K], got " + index.describe());
+    check_same_device(x, index, "gather_columns");
+    Tensor out = Tensor::empty({x.size(0), index.numel()}, x.dtype(), x.device());
+    KELVIN_DISPATCH(x.device(), gather_columns, x.data<uint32_t>(), index.i32(),
+                    out.data<uint32_t>(), x.size(0), x.size(1), index.numel());
+    return out;
+}
+
 Tensor column_affine(const Tensor& x, const Tensor& scale, const Tensor& shift) {
     check_f32(x, "column_affine");
     const int64_t cols = x.size(-1);

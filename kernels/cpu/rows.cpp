@@ -13,6 +13,13 @@ void gather_rows(const uint32_t* src, const int32_t* index, uint32_t* dst, int64
         std::memcpy(dst + i * cols, src + static_cast<int64_t>(index[i]) * cols, cols * sizeof(uint32_t));
 }
 
+void gather_columns(const uint32_t* src, const int32_t* index, uint32_t* dst, int64_t rows,
+                    int64_t src_cols, int64_t dst_cols) {
+#pragma omp parallel for schedule(static) if (rows * dst_cols > kParallelThreshold)
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < dst_cols; ++j) dst[r * dst_cols + j] = src[r * src_cols + index[j]];
+}
+
 void column_affine(const float* x, const float* scale, const float* shift, float* out,
                    int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)

@@ -327,6 +327,10 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             metrics["track"] = kept_track;
         }
     } else {
+        // Never overwrite a run: its checkpoint and metrics may be all a researcher has of it.
+        KELVIN_CHECK(!fs::exists(dir / "metrics.json"),
+                     config.out + " already holds a run (metrics.json); continue it with --resume " +
+                         config.out + ", or choose another --out");
         fs::create_directories(dir);
         json written = config_to_json(config);
         // The input normalisation the model was trained with, so diagnostics reproduce it.

@@ -99,3 +99,17 @@ TEST_CASE("cli: a short training run writes config, metrics and a checkpoint" *
     CHECK(r.output.find("epoch 1/2") != std::string::npos);
     CHECK(r.output.find('\r') == std::string::npos);
 }
+
+TEST_CASE("cli: train refuses to overwrite an existing run" * doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("cli-overwrite");
+    const std::string out = tmp.str("run");
+    const std::string args = "train --dataset fashion-mnist:classes=0-1 --depth 2 --width 16 "
+                             "--epochs 1 --max-steps 3 --train-subset 300 --out " + out;
+    REQUIRE(run_kelvin(args).exit_code == 0);
+    const auto before = fs::last_write_time(fs::path(out) / "metrics.json");
+    auto again = run_kelvin(args);
+    CHECK(again.exit_code != 0);
+    CHECK(again.output.find("already holds a run") != std::string::npos);
+    CHECK(again.output.find("--resume") != std::string::npos);
+    CHECK(fs::last_write_time(fs::path(out) / "metrics.json") == before);
+}

@@ -18,7 +18,7 @@ note() { summary+=("$1"); echo "== $1"; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 start=$(date +%s)
 if cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
-     -DCMAKE_PREFIX_PATH="$deps" -DKELVIN_NATIVE=OFF > "$OUT/configure.log" 2>&1 &&
+     -DCMAKE_PREFIX_PATH="$deps" > "$OUT/configure.log" 2>&1 &&
    cmake --build build-device -j"$(nproc)" > "$OUT/build.log" 2>&1; then
   note "build sm_90: ok ($(( $(date +%s) - start )) s)"
 else
@@ -33,7 +33,7 @@ grep -B2 -A8 'ERROR\|FATAL' "$OUT/tests.log" | head -60
 
 # compute-sanitizer on the kernel-level CUDA tests (works on Firecracker machines, not gVisor).
 if command -v compute-sanitizer > /dev/null; then
-  (cd build-device && timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
+  (cd build-device && timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 \
      ./kelvin_tests -tc='*cuda*,*parity*' > "$OUT/sanitizer.log" 2>&1)
   note "compute-sanitizer memcheck: exit $? ($(grep -c 'Invalid\|ERROR SUMMARY: [1-9]' "$OUT/sanitizer.log") findings lines)"
 fi

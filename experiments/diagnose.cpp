@@ -327,18 +327,12 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
         options.neco_max_logit == "yes" ||
         (options.neco_max_logit == "auto" && config.model.rfind("resnet", 0) != 0);
     std::vector<float> test_penultimate = test.layers.back().to_vector();
-    auto max_logits_of = [](const std::vector<float>& logits, int64_t rows, int64_t cols) {
-        std::vector<double> out(rows);
-        for (int64_t r = 0; r < rows; ++r)
-            out[r] = *std::max_element(logits.begin() + r * cols, logits.begin() + (r + 1) * cols);
-        return out;
-    };
-    std::vector<double> id_max_logit = max_logits_of(host_logits, n, classes);
+    const std::vector<double> id_max_logit = max_logit_scores(host_logits.data(), n, classes);
     json scores_in = {
         {"neco", neco_scores(neco, test_penultimate.data(), n, neco_d,
                              times_max_logit ? id_max_logit.data() : nullptr)},
         {"msp", msp_scores(host_logits.data(), n, classes)},
-        {"max_logit", max_logit_scores(host_logits.data(), n, classes)},
+        {"max_logit", id_max_logit},
         {"energy", energy_scores(host_logits.data(), n, classes)}};
     json detection = json::object(), orthodev = json::object(), rho = json::object();
     for (OodSet& set : ood_sets) {
@@ -354,12 +348,12 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
         const int64_t m = ood_test.logits.size(0);
         std::vector<float> ood_logits = ood_test.logits.to_vector();
         std::vector<float> ood_penultimate = ood_test.layers.back().to_vector();
-        std::vector<double> ood_max_logit = max_logits_of(ood_logits, m, classes);
+        const std::vector<double> ood_max_logit = max_logit_scores(ood_logits.data(), m, classes);
         json scores_out = {
             {"neco", neco_scores(neco, ood_penultimate.data(), m, neco_d,
                                  times_max_logit ? ood_max_logit.data() : nullptr)},
             {"msp", msp_scores(ood_logits.data(), m, classes)},
-            {"max_logit", max_logit_scores(ood_logits.data(), m, classes)},
+            {"max_logit", ood_max_logit},
             {"energy", energy_scores(ood_logits.data(), m, classes)}};
         for (const char* method : {"neco", "msp", "max_logit", "energy"}) {
             auto in = scores_in[method].get<std::vector<double>>();

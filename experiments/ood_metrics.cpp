@@ -37,14 +37,22 @@ constexpr int64_t kChunkRows = 1024;
 
 // ---- logit scores -------------------------------------------------------------------------------
 
+namespace {
+// The largest logit of a row and sum_c exp(z_c - top): the stable pieces of softmax and
+// logsumexp.
+void top_and_exp_sum(const float* z, int64_t classes, double& top, double& sum) {
+    top = *std::max_element(z, z + classes);
+    sum = 0;
+    for (int64_t c = 0; c < classes; ++c) sum += std::exp(z[c] - top);
+}
+}  // namespace
+
 std::vector<double> msp_scores(const float* logits, int64_t n, int64_t classes) {
     check_logits(logits, n, classes, "msp_scores");
     std::vector<double> out(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
-        const float* z = logits + i * classes;
-        const double top = *std::max_element(z, z + classes);
-        double sum = 0;
-        for (int64_t c = 0; c < classes; ++c) sum += std::exp(z[c] - top);
+        double top, sum;
+        top_and_exp_sum(logits + i * classes, classes, top, sum);
         out[i] = 1.0 / sum;  // exp(top - top) / sum
     }
     return out;
@@ -64,10 +72,8 @@ std::vector<double> energy_scores(const float* logits, int64_t n, int64_t classe
     check_logits(logits, n, classes, "energy_scores");
     std::vector<double> out(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
-        const float* z = logits + i * classes;
-        const double top = *std::max_element(z, z + classes);
-        double sum = 0;
-        for (int64_t c = 0; c < classes; ++c) sum += std::exp(z[c] - top);
+        double top, sum;
+        top_and_exp_sum(logits + i * classes, classes, top, sum);
         out[i] = top + std::log(sum);
     }
     return out;

@@ -5,11 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <numeric>
 #include <random>
 #include <string>
@@ -497,48 +495,4 @@ TEST_CASE("conv and pooling ops: CUDA matches the CPU through autograd" * doctes
     for (size_t i = 0; i < cpu_results.size(); ++i)
         check_close(cuda_results[i], cpu_results[i], std::string("op-level ") + names[i]);
 #endif
-}
-
-// ---- benchmark (skipped by default) ---------------------------------------------------------------
-
-TEST_CASE("bench: conv2d CPU forward + backward on ResNet-18 / VGG-11 shapes" * doctest::skip()) {
-    // Same shapes and protocol as bench/peers/pytorch_conv.py: best of 5 after 2 warm-ups.
-    const std::vector<ConvCase> shapes = {
-        {32, 3, 32, 32, 64, 3, 3, 1, 1, true},     {32, 64, 32, 32, 64, 3, 3, 1, 1, true},
-        {32, 64, 32, 32, 128, 3, 3, 2, 1, true},   {32, 64, 32, 32, 128, 1, 1, 2, 0, true},
-        {32, 128, 16, 16, 128, 3, 3, 1, 1, true},  {32, 128, 16, 16, 256, 3, 3, 2, 1, true},
-        {32, 128, 16, 16, 256, 1, 1, 2, 0, true},  {32, 256, 8, 8, 256, 3, 3, 1, 1, true},
-        {32, 256, 8, 8, 512, 3, 3, 2, 1, true},    {32, 256, 8, 8, 512, 1, 1, 2, 0, true},
-        {32, 512, 4, 4, 512, 3, 3, 1, 1, true},
-    };
-    auto best_ms = [](const std::function<void()>& fn) {
-        fn();
-        fn();
-        double best = 1e30;
-        for (int rep = 0; rep < 5; ++rep) {
-            auto start = std::chrono::steady_clock::now();
-            fn();
-            best = std::min(best, std::chrono::duration<double, std::milli>(
-                                      std::chrono::steady_clock::now() - start).count());
-        }
-        return best;
-    };
-    std::printf("# N C H W O k s p  fwd_ms  fwd+bwd_ms  fwd+bwd_GFLOP/s\n");
-    for (const ConvCase& k : shapes) {
-        const ConvShape s = shape_of(k);
-        std::vector<float> x = random_floats(k.n * k.c * k.h * k.w, 1), w = random_floats(k.o * k.c * k.kh * k.kw, 2),
-                           b = random_floats(k.o, 3), y(k.n * k.o * s.out_h * s.out_w), dx(x.size()),
-                           dw(w.size()), db(k.o);
-        const double forward = best_ms([&] { cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), s); });
-        const double step = best_ms([&] {
-            cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), s);
-            cpu::conv2d_backward_data(y.data(), w.data(), dx.data(), s);
-            cpu::conv2d_backward_weight(x.data(), y.data(), dw.data(), s);
-            cpu::conv2d_backward_bias(y.data(), db.data(), s);
-        });
-        const double flops = 3.0 * 2.0 * k.n * k.o * s.out_h * s.out_w * k.c * k.kh * k.kw;
-        std::printf("%lld %lld %lld %lld %lld %lld %lld %lld  %.3f  %.3f  %.1f\n", (long long)k.n,
-                    (long long)k.c, (long long)k.h, (long long)k.w, (long long)k.o, (long long)k.kh,
-                    (long long)k.stride, (long long)k.padding, forward, step, flops / step / 1e6);
-    }
 }

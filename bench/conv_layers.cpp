@@ -1,0 +1,90 @@
+// kelvin_bench_conv: the CPU convolution kernels on every ResNet-18 / VGG-11 layer shape at
+// batch 32 (forward alone, and forward + backward data + weight + bias), best of 5 after 2
+// warm-ups, with achieved GFLOP/s. The same shapes and protocol as bench/peers/pytorch_conv.py,
+// so the two can be compared layer by layer. A benchmark, not a test: it asserts nothing.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "engine/runtime_settings.h"
+#include "kernels/conv.h"
+
+using kelvin::ConvShape;
+
+namespace {
+
+ConvShape layer(int64_t n, int64_t c, int64_t hw, int64_t o, int64_t k, int64_t stride,
+                int64_t padding) {
+    ConvShape s;
+    s.batch = n;
+    s.in_channels = c;
+    s.in_h = s.in_w = hw;
+    s.out_channels = o;
+    s.kernel_h = s.kernel_w = k;
+    s.stride = stride;
+    s.padding = padding;
+    return kelvin::with_output_size(s);
+}
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(gen);
+    return v;
+}
+
+double best_ms(const std::function<void()>& fn) {
+    fn();
+    fn();
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto start = std::chrono::steady_clock::now();
+        fn();
+        best = std::min(best, std::chrono::duration<double, std::milli>(
+                                  std::chrono::steady_clock::now() - start).count());
+    }
+    return best;
+}
+
+}  // namespace
+
+int main(int, char** argv) {
+    kelvin::prefer_passive_openmp_waits(argv);
+    kelvin::flush_subnormals_to_zero();
+    const std::vector<ConvShape> shapes = {
+        layer(32, 3, 32, 64, 3, 1, 1),    layer(32, 64, 32, 64, 3, 1, 1),
+        layer(32, 64, 32, 128, 3, 2, 1),  layer(32, 64, 32, 128, 1, 2, 0),
+        layer(32, 128, 16, 128, 3, 1, 1), layer(32, 128, 16, 256, 3, 2, 1),
+        layer(32, 128, 16, 256, 1, 2, 0), layer(32, 256, 8, 256, 3, 1, 1),
+        layer(32, 256, 8, 512, 3, 2, 1),  layer(32, 256, 8, 512, 1, 2, 0),
+        layer(32, 512, 4, 512, 3, 1, 1),
+    };
+    std::printf("# N C H W O k s p  fwd_ms  fwd+bwd_ms  fwd+bwd_GFLOP/s\n");
+    for (const ConvShape& s : shapes) {
+        const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, 1);
+        const std::vector<float> w =
+            random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, 2);
+        const std::vector<float> b = random_floats(s.out_channels, 3);
+        std::vector<float> y(s.batch * s.out_channels * s.out_h * s.out_w), dx(x.size()),
+            dw(w.size()), db(s.out_channels);
+        const double forward =
+            best_ms([&] { kelvin::cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), s); });
+        const double step = best_ms([&] {
+            kelvin::cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), s);
+            kelvin::cpu::conv2d_backward_data(y.data(), w.data(), dx.data(), s);
+            kelvin::cpu::conv2d_backward_weight(x.data(), y.data(), dw.data(), s);
+            kelvin::cpu::conv2d_backward_bias(y.data(), db.data(), s);
+        });
+        const double flops = 3.0 * 2.0 * s.batch * s.out_channels * s.out_h * s.out_w *
+                             s.in_channels * s.kernel_h * s.kernel_w;
+        std::printf("%lld %lld %lld %lld %lld %lld %lld %lld  %.3f  %.3f  %.1f\n",
+                    (long long)s.batch, (long long)s.in_channels, (long long)s.in_h,
+                    (long long)s.in_w, (long long)s.out_channels, (long long)s.kernel_h,
+                    (long long)s.stride, (long long)s.padding, forward, step, flops / step / 1e6);
+    }
+    return 0;
+}

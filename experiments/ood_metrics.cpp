@@ -130,6 +130,16 @@ double fpr_at_95_tpr(const std::vector<double>& in_scores, const std::vector<dou
 // the scaler already centred them, so kelvin omits it: transform(s(h)) = V s(h).
 // The covariance is accumulated in double (a Gram matrix in float32 would blur the small
 // principal directions NECO's null space is made of).
+namespace {
+// out (rows x D, float64) = the scaler s(h) = (h - mean) / scale applied to rows of features.
+void standardize_rows(const NecoModel& model, const float* features, int64_t rows, double* out) {
+    const int64_t dim = model.dim;
+    for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < dim; ++j)
+            out[i * dim + j] = (features[i * dim + j] - model.mean[j]) / model.scale[j];
+}
+}  // namespace
+
 NecoModel fit_neco(const float* features, int64_t n, int64_t dim) {
     KELVIN_CHECK(n >= 2 && dim > 0, "fit_neco: needs at least 2 samples of dimension >= 1, got " +
                                         std::to_string(n) + " x " + std::to_string(dim));
@@ -160,10 +170,7 @@ NecoModel fit_neco(const float* features, int64_t n, int64_t dim) {
     std::vector<double> scaled(static_cast<size_t>(std::min(n, kChunkRows) * dim));
     for (int64_t r0 = 0; r0 < n; r0 += kChunkRows) {
         const int64_t rows = std::min(kChunkRows, n - r0);
-        for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = 0; j < dim; ++j)
-                scaled[i * dim + j] =
-                    (features[(r0 + i) * dim + j] - model.mean[j]) / model.scale[j];
+        standardize_rows(model, features + r0 * dim, rows, scaled.data());
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(dim),
                     static_cast<int>(rows), 1.0, scaled.data(), static_cast<int>(dim), 1.0,
                     covariance.data(), static_cast<int>(dim));
@@ -195,10 +202,7 @@ std::vector<double> neco_scores(const NecoModel& model, const float* features, i
     std::vector<double> projected(static_cast<size_t>(std::min(n, kChunkRows) * d));
     for (int64_t r0 = 0; r0 < n; r0 += kChunkRows) {
         const int64_t rows = std::min(kChunkRows, n - r0);
-        for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = 0; j < dim; ++j)
-                scaled[i * dim + j] =
-                    (features[(r0 + i) * dim + j] - model.mean[j]) / model.scale[j];
+        standardize_rows(model, features + r0 * dim, rows, scaled.data());
         // projected (rows x d) = scaled (rows x D) * components[:d]^T
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
                     static_cast<int>(d), static_cast<int>(dim), 1.0, scaled.data(),

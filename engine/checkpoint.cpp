@@ -13,33 +13,32 @@ using json = nlohmann::json;
 
 std::string safetensors_dtype(DType t) { return t == DType::F32 ? "F32" : "I32"; }
 
+// Writes head + tensor bytes to `path` (the caller renames it into place).
+void write_bytes(const std::string& path, const std::string& head,
+                 const std::vector<NamedTensorRef>* tensors) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    KELVIN_CHECK(out.good(), "cannot write " + path);
+    out.write(head.data(), static_cast<std::streamsize>(head.size()));
+    if (tensors)
+        for (const auto& t : *tensors) {
+            std::vector<char> bytes(t.tensor.numel() * dtype_size(t.tensor.dtype()));
+            copy_bytes(bytes.data(), Device::CPU, t.tensor.data<char>(), t.tensor.device(),
+                       bytes.size());
+            out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        }
+    out.flush();
+    KELVIN_CHECK(out.good(), "write failed: " + path);
+}
+
 void write_bytes_atomically(const std::string& path, const std::string& head,
                             const std::vector<NamedTensorRef>* tensors) {
     const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        KELVIN_CHECK(out.good(), "cannot write " + tmp);
-        out.write(head.data(), static_cast<std::streamsize>(head.size()));
-        if (tensors)
-            for (const auto& t : *tensors) {
-                std::vector<char> bytes(t.tensor.numel() * dtype_size(t.tensor.dtype()));
-                copy_bytes(bytes.data(), Device::CPU, t.tensor.data<char>(), t.tensor.device(),
-                           bytes.size());
-                out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-            }
-        out.flush();
-        KELVIN_CHECK(out.good(), "write failed: " + tmp);
-    }
+    write_bytes(tmp, head, tensors);
     std::filesystem::rename(tmp, path);
 }
-}  // namespace
 
-void write_file_atomically(const std::string& path, const std::string& text) {
-    write_bytes_atomically(path, text, nullptr);
-}
-
-void save_safetensors(const std::string& path, const std::vector<NamedTensorRef>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+std::string safetensors_head(const std::vector<NamedTensorRef>& tensors,
+                             const std::map<std::string, std::string>& metadata) {
     json header = json::object();
     if (!metadata.empty()) header["__metadata__"] = metadata;
     size_t offset = 0;
@@ -55,7 +54,75 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensorRef>
     std::string head(8, '\0');
     uint64_t n = text.size();
     for (int i = 0; i < 8; ++i) head[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-    write_bytes_atomically(path, head + text, &tensors);
+    return head + text;
+}
+
+constexpr const char* kJournal = ".kelvin-commit";
+constexpr const char* kStagedSuffix = ".staged";
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+    write_bytes_atomically(path, text, nullptr);
+}
+
+void save_safetensors(const std::string& path, const std::vector<NamedTensorRef>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+    write_bytes_atomically(path, safetensors_head(tensors, metadata), &tensors);
+}
+
+FileGroupWriter::FileGroupWriter(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+void FileGroupWriter::add_safetensors(const std::string& name,
+                                      const std::vector<NamedTensorRef>& tensors,
+                                      const std::map<std::string, std::string>& metadata) {
+    write_bytes((dir_ / (name + kStagedSuffix)).string(), safetensors_head(tensors, metadata),
+                &tensors);
+    names_.push_back(name);
+}
+
+void FileGroupWriter::add_text(const std::string& name, const std::string& text) {
+    write_bytes((dir_ / (name + kStagedSuffix)).string(), text, nullptr);
+    names_.push_back(name);
+}
+
+void FileGroupWriter::commit() {
+    // Once the journal exists every staged file is complete, so recovery may roll forward.
+    write_file_atomically((dir_ / kJournal).string(), json(names_).dump() + "\n");
+    for (const auto& name : names_)
+        std::filesystem::rename(dir_ / (name + kStagedSuffix), dir_ / name);
+    std::filesystem::remove(dir_ / kJournal);
+    names_.clear();
+}
+
+bool recover_file_group(const std::filesystem::path& dir) {
+    namespace fs = std::filesystem;
+    bool rolled_forward = false;
+    if (fs::exists(dir / kJournal)) {
+        std::ifstream in(dir / kJournal);
+        json names;
+        try {
+            names = json::parse(in);
+        } catch (const std::exception& e) {
+            throw Error("checkpoint: " + (dir / kJournal).string() + " is not valid JSON: " +
+                        e.what());
+        }
+        for (const auto& n : names) {
+            const fs::path staged = dir / (n.get<std::string>() + kStagedSuffix);
+            // A missing staged file was renamed before the interruption.
+            if (fs::exists(staged)) fs::rename(staged, dir / n.get<std::string>());
+        }
+        fs::remove(dir / kJournal);
+        rolled_forward = true;
+    }
+    // Staged files without a journal belong to a group that never committed.
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        const std::string file = entry.path().filename().string();
+        const std::string suffix = kStagedSuffix;
+        if (file.size() > suffix.size() &&
+            file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0)
+            fs::remove(entry.path());
+    }
+    return rolled_forward;
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

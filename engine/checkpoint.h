@@ -5,6 +5,7 @@
 // never leaves a half-written checkpoint under the real name.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,5 +30,28 @@ SafetensorsFile load_safetensors(const std::string& path);
 
 // Writes `text` to path atomically (temporary file in the same folder, then rename).
 void write_file_atomically(const std::string& path, const std::string& text);
+
+// Replaces several files of one folder as a unit, so that a process killed at any moment
+// leaves either all of the old files or all of the new ones (after recover_file_group). A run's
+// weights, optimizer state and metrics must agree on the epoch, or a resumed run would silently
+// continue from a mixed state. Files are staged as NAME.staged; commit() writes a journal
+// naming them (the point of no return), renames each into place, then removes the journal.
+class FileGroupWriter {
+public:
+    explicit FileGroupWriter(std::filesystem::path dir);
+    void add_safetensors(const std::string& name, const std::vector<NamedTensorRef>& tensors,
+                         const std::map<std::string, std::string>& metadata = {});
+    void add_text(const std::string& name, const std::string& text);
+    void commit();
+
+private:
+    std::filesystem::path dir_;
+    std::vector<std::string> names_;
+};
+
+// Completes a group commit that was interrupted after its journal was written, and deletes
+// staged files of one interrupted before. Returns whether a commit was rolled forward. Call it
+// before reading a folder that a killed process may have been writing.
+bool recover_file_group(const std::filesystem::path& dir);
 
 }  // namespace kelvin

@@ -191,19 +191,25 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, models::M
     return std::make_unique<optim::Sgd>(model.parameters(), o);
 }
 
-void save_checkpoint(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
-                     int64_t epochs_done, int64_t global_step) {
+// The epoch's weights, optimizer state and metrics are committed as one unit (FileGroupWriter):
+// a run killed mid-write resumes from a consistent epoch, never from new weights with old state.
+void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
+                int64_t epochs_done, int64_t global_step, const json& metrics) {
     std::vector<NamedTensorRef> weights;
     for (auto& p : model.named_parameters()) weights.push_back({p.name, *p.tensor});
     for (auto& b : model.named_buffers()) weights.push_back({b.name, *b.tensor});
-    save_safetensors((dir / "model.safetensors").string(), weights,
-                     {{"format", "pt"}, {"model", model.name()}});
     std::vector<NamedTensorRef> state;
     for (auto& [name, t] : opt.state()) state.push_back({name, *t});
-    save_safetensors((dir / "optimizer.safetensors").string(), state,
-                     {{"epochs_done", std::to_string(epochs_done)},
-                      {"global_step", std::to_string(global_step)},
-                      {"optimizer_steps", std::to_string(opt.steps_taken())}});
+    FileGroupWriter group(dir);
+    group.add_safetensors("model.safetensors", weights,
+                          {{"format", "pt"}, {"model", model.name()},
+                           {"epochs_done", std::to_string(epochs_done)}});
+    group.add_safetensors("optimizer.safetensors", state,
+                          {{"epochs_done", std::to_string(epochs_done)},
+                           {"global_step", std::to_string(global_step)},
+                           {"optimizer_steps", std::to_string(opt.steps_taken())}});
+    group.add_text("metrics.json", metrics.dump(2) + "\n");
+    group.commit();
 }
 
 void load_into(std::vector<std::pair<std::string, Tensor*>> targets, const SafetensorsFile& file,
@@ -298,9 +304,19 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     const fs::path dir(config.out);
     json metrics;
     int64_t first_epoch = 0, global_step = 0;
+    bool resuming = false;
     if (options.resume) {
+        KELVIN_CHECK(fs::is_directory(dir), "--resume: " + dir.string() + " is not a folder");
+        recover_file_group(dir);
+        // A run killed before its first metrics were written has nothing to lose: start over.
+        resuming = fs::exists(dir / "metrics.json");
+        if (!resuming)
+            std::fprintf(stderr, "%s: no metrics.json yet, so training starts from the beginning\n",
+                         dir.string().c_str());
+    }
+    if (resuming) {
         std::ifstream in(dir / "metrics.json");
-        KELVIN_CHECK(in.good(), "--resume: " + (dir / "metrics.json").string() + " not found");
+        KELVIN_CHECK(in.good(), "--resume: cannot read " + (dir / "metrics.json").string());
         metrics = json::parse(in);
         if (metrics.value("status", "") == "complete") return metrics;
         if (fs::exists(dir / "model.safetensors")) {
@@ -312,6 +328,14 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             SafetensorsFile state = load_safetensors((dir / "optimizer.safetensors").string());
             load_into(optimizer->state(), state, (dir / "optimizer.safetensors").string());
             first_epoch = std::stoll(state.metadata.at("epochs_done"));
+            // Checkpoints from before group commits carry no epoch in the weights file.
+            auto weights_epoch = weights.metadata.find("epochs_done");
+            KELVIN_CHECK(weights_epoch == weights.metadata.end() ||
+                             std::stoll(weights_epoch->second) == first_epoch,
+                         "--resume: " + dir.string() + " holds weights of epoch " +
+                             (weights_epoch == weights.metadata.end() ? "" : weights_epoch->second) +
+                             " but optimizer state of epoch " + std::to_string(first_epoch) +
+                             "; the checkpoint is inconsistent");
             global_step = std::stoll(state.metadata.at("global_step"));
             optimizer->set_steps_taken(std::stoll(state.metadata.at("optimizer_steps")));
         }
@@ -421,8 +445,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             record["train_seconds"] = train_seconds;
             record["samples_per_second"] = seen / std::max(train_seconds, 1e-9);
             metrics["epochs"].push_back(record);
-            save_checkpoint(dir, *model, *optimizer, epoch + 1, global_step);
-            write_metrics(dir, metrics);
+            save_epoch(dir, *model, *optimizer, epoch + 1, global_step, metrics);
             if (options.print_epochs)
                 std::fprintf(stderr,
                              "epoch %lld/%d  train_loss %.4f  train_acc %.4f  test_acc %.4f  "

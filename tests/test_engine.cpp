@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <set>
 
 #include "data/loader.h"
@@ -100,6 +101,49 @@ TEST_CASE("safetensors round trip keeps names, shapes, values and metadata") {
     // A truncated file is reported, not read past its end.
     std::filesystem::resize_file(path, std::filesystem::file_size(path) - 4);
     CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains("past the end"), Error);
+}
+
+TEST_CASE("a file group is replaced all at once, even when a commit is interrupted") {
+    namespace fs = std::filesystem;
+    kelvin::testing::TempDir tmp("file-group");
+    const fs::path dir = tmp.path;
+    auto read = [&](const std::string& name) {
+        std::ifstream in(dir / name);
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str();
+    };
+    auto stage = [&](const std::string& generation) {
+        FileGroupWriter g(dir);
+        g.add_text("a.json", "a" + generation);
+        g.add_text("b.json", "b" + generation);
+        return g;
+    };
+    stage("1").commit();
+    CHECK(read("a.json") == "a1");
+    CHECK(read("b.json") == "b1");
+    CHECK(!fs::exists(dir / ".kelvin-commit"));
+
+    // Killed while staging (no journal yet): the old generation stays, the staged files go.
+    { FileGroupWriter g = stage("2"); }
+    CHECK(fs::exists(dir / "a.json.staged"));
+    CHECK(!recover_file_group(dir));
+    CHECK(read("a.json") == "a1");
+    CHECK(read("b.json") == "b1");
+    CHECK(!fs::exists(dir / "a.json.staged"));
+    CHECK(!fs::exists(dir / "b.json.staged"));
+
+    // Killed between the renames (journal written, a.json already replaced): rolled forward.
+    { FileGroupWriter g = stage("3"); }
+    write_file_atomically((dir / ".kelvin-commit").string(), R"(["a.json", "b.json"])");
+    fs::rename(dir / "a.json.staged", dir / "a.json");
+    CHECK(read("a.json") == "a3");
+    CHECK(read("b.json") == "b1");
+    CHECK(recover_file_group(dir));
+    CHECK(read("a.json") == "a3");
+    CHECK(read("b.json") == "b3");
+    CHECK(!fs::exists(dir / ".kelvin-commit"));
+    CHECK(!fs::exists(dir / "b.json.staged"));
 }
 
 TEST_CASE("the loader covers every sample once per epoch, reproducibly per (seed, epoch)") {

@@ -26,204 +26,14 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/cpu/conv_gemm.h"
 #include "kernels/cpu/parallel.h"
 
 namespace kelvin::cpu {
 
 namespace {
 
-// ---- the GEMM micro-kernel -------------------------------------------------------------------
-//
-// C[rows x cols] (row stride ldc) = or += A[rows x kc] * B[kc x cols], rows <= MR, cols <= kNR.
-// A is packed (below): its MR values for step k are a[k*MR .. k*MR + MR). B's row k starts at
-// b + b_offsets[k] and holds kNR readable floats: im2col rows, dY rows, x's channel planes, a
-// padded input band or channel-last pixels, read where they lie. The accumulators, MR x 2
-// vectors of 16 floats, stay in registers for the whole kc loop: per k, two loads of B, MR
-// broadcasts of A, 2*MR fused multiply-adds. GCC vector extensions give AVX-512 with
-// -march=native here and a correct (slower) build elsewhere.
-
-// Without AVX-512 a Vec is two (AVX2) or four (SSE, NEON) registers: still correct, and the
-// ABI note GCC prints for such vectors does not concern these internal functions.
-#pragma GCC diagnostic ignored "-Wpsabi"
-using Vec = float __attribute__((vector_size(64)));  // 16 floats
-constexpr int kNR = 32;                                // columns per micro-tile: 2 vectors
-constexpr int64_t kKC = 256;  // k per block: an MR x kKC slice of A (12 KiB) stays in L1
-#if defined(__AVX512F__)
-constexpr int kMaxMR = 12;  // 24 accumulators + 2 B vectors of the 32 zmm registers
-#else
-constexpr int kMaxMR = 3;  // AVX2 splits a Vec in two: 12 accumulators + 4 of 16 ymm
-#endif
-
-inline Vec load_vec(const float* p) {
-    Vec v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-inline void store_vec(float* p, const Vec& v) { std::memcpy(p, &v, sizeof v); }
-
-template <int MR>
-void micro_kernel(int64_t kc, const float* a, const float* b, const int64_t* b_offsets,
-                  float* c, int64_t ldc, int rows, int cols, const float* bias, bool overwrite) {
-    Vec acc[MR][2];
-    for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = Vec{};
-    for (int64_t k = 0; k < kc; ++k) {
-        const float* bk = b + b_offsets[k];
-        const Vec b0 = load_vec(bk), b1 = load_vec(bk + 16);
-#pragma GCC unroll 16
-        for (int r = 0; r < MR; ++r) {
-            const float value = a[k * MR + r];
-            acc[r][0] += value * b0;
-            acc[r][1] += value * b1;
-        }
-    }
-    if (rows == MR && cols == kNR) {
-        for (int r = 0; r < MR; ++r) {
-            float* row = c + r * ldc;
-            Vec base0 = Vec{} + (bias ? bias[r] : 0.0f), base1 = base0;
-            if (!overwrite) {
-                base0 = load_vec(row);
-                base1 = load_vec(row + 16);
-            }
-            store_vec(row, base0 + acc[r][0]);
-            store_vec(row + 16, base1 + acc[r][1]);
-        }
-        return;
-    }
-    float tile[MR][kNR];
-    for (int r = 0; r < MR; ++r) {
-        store_vec(tile[r], acc[r][0]);
-        store_vec(tile[r] + 16, acc[r][1]);
-    }
-    for (int r = 0; r < rows; ++r)
-        for (int n = 0; n < cols; ++n) {
-            float& out = c[r * ldc + n];
-            out = (overwrite ? (bias ? bias[r] : 0.0f) : out) + tile[r][n];
-        }
-}
-
-// ---- packed A operands ------------------------------------------------------------------------
-//
-// An M x K matrix packed in panels of MR rows: panel p holds its K x MR values k-major and
-// contiguous, rows past M zero. A micro-kernel's slice (MR x kKC, 12 KiB) is then one stream
-// in L1; read in place at a stride of O floats it was kKC lines that at O = 256 or 512 all
-// fall into the same few L1 sets (~15% slower). Every A (the weights, W^T, dY) is packed once
-// per call.
-
-// Micro-tile height for M rows: 12 (more reuse of each B load) unless 8 wastes clearly fewer
-// padding rows (64 rows: 8 panels of 8 instead of 6 panels of 12 with 8 rows of zeros).
-int micro_rows(int64_t M) {
-#if defined(__AVX512F__)
-    const int64_t waste12 = (M + 11) / 12 * 12 - M, waste8 = (M + 7) / 8 * 8 - M;
-    return waste12 - waste8 > M / 32 ? 8 : 12;
-#else
-    (void)M;
-    return kMaxMR;
-#endif
-}
-
-// A packed matrix with micro_rows(M)-row panels, or a slice of one starting at column k0
-// (data advanced by k0 * mr; `columns` stays the full K, which sets the panel stride).
-struct PackedA {
-    const float* data;
-    int64_t columns;
-};
-
-// Packed element (r, k) of an M x K matrix: panel r / mr, then k, then r % mr.
-inline int64_t packed_index(int64_t r, int64_t k, int64_t K, int mr) {
-    return (r / mr) * K * mr + k * mr + r % mr;
-}
-int64_t packed_size(int64_t M, int64_t K) {
-    const int mr = micro_rows(M);
-    return (M + mr - 1) / mr * mr * K;
-}
-
-// Packs rows [0, rows) x columns [0, count) of a row-major src (row stride ld) as columns
-// [k0, k0 + count) of packed panels of mr rows with K columns in all; rows past `rows` up to
-// the next multiple of mr become zeros.
-void pack_rows(const float* src, int64_t rows, int64_t count, int64_t ld, int64_t k0, int64_t K,
-               int mr, float* out) {
-    const int64_t padded = (rows + mr - 1) / mr * mr;
-    for (int64_t r = 0; r < padded; ++r) {
-        float* dst = out + packed_index(r, k0, K, mr);
-        if (r < rows)
-            for (int64_t k = 0; k < count; ++k) dst[k * mr] = src[r * ld + k];
-        else
-            for (int64_t k = 0; k < count; ++k) dst[k * mr] = 0.0f;
-    }
-}
-
-// Packs an M x K matrix stored column-major (element (r, k) at src[k*ld + r]).
-void pack_columns(const float* src, int64_t M, int64_t K, int64_t ld, float* out) {
-    const int mr = micro_rows(M);
-    for (int64_t m0 = 0; m0 < M; m0 += mr) {
-        const int64_t rows = std::min<int64_t>(mr, M - m0);
-        float* panel = out + m0 * K;
-        for (int64_t k = 0; k < K; ++k) {
-            for (int64_t r = 0; r < rows; ++r) panel[k * mr + r] = src[k * ld + m0 + r];
-            for (int64_t r = rows; r < mr; ++r) panel[k * mr + r] = 0.0f;
-        }
-    }
-}
-
-// ---- a tile GEMM ---------------------------------------------------------------------------------
-
-// C[M x N] (row stride ldc) = A * B + bias (per row, may be null), or C += A * B when
-// `accumulate`. A packed for M rows; B's row k is b + b_offsets[k] with N readable floats.
-// Single-threaded: callers parallelise over tiles.
-template <int MR>
-void tile_gemm_with(int64_t M, int64_t N, int64_t K, const PackedA& A, const float* b,
-                    const int64_t* b_offsets, float* c, int64_t ldc, const float* bias,
-                    bool accumulate) {
-    // A last panel of fewer than kNR columns is copied, zero-padded, so that the micro-kernel
-    // never reads past the end of B.
-    alignas(64) float b_edge[kKC * kNR];
-    static const std::vector<int64_t> edge_offsets = [] {
-        std::vector<int64_t> offsets(kKC);
-        for (int64_t k = 0; k < kKC; ++k) offsets[k] = k * kNR;
-        return offsets;
-    }();
-    const int64_t n_full = N / kNR * kNR;
-    for (int64_t k0 = 0; k0 < K; k0 += kKC) {
-        const int64_t kc = std::min(kKC, K - k0);
-        const bool overwrite = k0 == 0 && !accumulate;
-        if (n_full < N) {
-            const int64_t width = N - n_full;
-            for (int64_t k = 0; k < kc; ++k) {
-                float* row = b_edge + k * kNR;
-                std::memcpy(row, b + b_offsets[k0 + k] + n_full, width * sizeof(float));
-                std::fill(row + width, row + kNR, 0.0f);
-            }
-        }
-        for (int64_t m0 = 0; m0 < M; m0 += MR) {
-            const int rows = static_cast<int>(std::min<int64_t>(MR, M - m0));
-            const float* a = A.data + m0 * A.columns + k0 * MR;
-            const float* row_bias = bias ? bias + m0 : nullptr;
-            float* c_rows = c + m0 * ldc;
-            for (int64_t n0 = 0; n0 < n_full; n0 += kNR)
-                micro_kernel<MR>(kc, a, b + n0, b_offsets + k0, c_rows + n0, ldc, rows, kNR,
-                                 row_bias, overwrite);
-            if (n_full < N)
-                micro_kernel<MR>(kc, a, b_edge, edge_offsets.data(), c_rows + n_full, ldc, rows,
-                                 static_cast<int>(N - n_full), row_bias, overwrite);
-        }
-    }
-    if (K == 0 && !accumulate)  // no reduction at all: C is the bias (or zero)
-        for (int64_t m = 0; m < M; ++m)
-            std::fill(c + m * ldc, c + m * ldc + N, bias ? bias[m] : 0.0f);
-}
-
-void tile_gemm(int64_t M, int64_t N, int64_t K, const PackedA& A, const float* b,
-               const int64_t* b_offsets, float* c, int64_t ldc, const float* bias,
-               bool accumulate) {
-    if (M == 0 || N == 0) return;
-#if defined(__AVX512F__)
-    if (micro_rows(M) == 8) {
-        tile_gemm_with<8>(M, N, K, A, b, b_offsets, c, ldc, bias, accumulate);
-        return;
-    }
-#endif
-    tile_gemm_with<kMaxMR>(M, N, K, A, b, b_offsets, c, ldc, bias, accumulate);
-}
+using namespace conv_gemm;
 
 // ---- scratch and geometry --------------------------------------------------------------------
 
@@ -232,25 +42,6 @@ void tile_gemm(int64_t M, int64_t N, int64_t K, const PackedA& A, const float* b
 constexpr int64_t kTileColumns = 256;
 // At least this many items when the batch allows it, so that both cores get work on small maps.
 constexpr int64_t kMinItems = 4;
-
-// A scratch buffer that grows and is kept, one per thread: conv runs many times per step with
-// the same shapes, and fresh large allocations would page-fault on every call. Bounded by the
-// largest tile seen.
-template <typename T>
-class Scratch {
-public:
-    T* get(int64_t count) {
-        if (count > size_) {
-            data_.reset(new T[count]);
-            size_ = count;
-        }
-        return data_.get();
-    }
-
-private:
-    std::unique_ptr<T[]> data_;
-    int64_t size_ = 0;
-};
 
 thread_local Scratch<float> t_columns;     // an im2col or dcol tile
 thread_local Scratch<float> t_outputs;     // a tile of Y or dY spanning several images
@@ -392,24 +183,6 @@ void scatter_images(const float* tile, const float* bias, int64_t images, int64_
     }
 }
 
-// out[c * out_ld + r] = in[r * in_ld + c] for an rows x cols matrix. Fixed 8 x 8 blocks let
-// the compiler keep a block in registers (a generic blocked loop ran at ~2 ns per element).
-void transpose(const float* in, int64_t rows, int64_t cols, int64_t in_ld, int64_t out_ld,
-               float* out) {
-    constexpr int64_t kBlock = 8;
-    const int64_t full_rows = rows / kBlock * kBlock, full_cols = cols / kBlock * kBlock;
-    for (int64_t r0 = 0; r0 < full_rows; r0 += kBlock)
-        for (int64_t c0 = 0; c0 < full_cols; c0 += kBlock) {
-            float block[kBlock][kBlock];
-            for (int64_t r = 0; r < kBlock; ++r)
-                for (int64_t c = 0; c < kBlock; ++c) block[c][r] = in[(r0 + r) * in_ld + c0 + c];
-            for (int64_t c = 0; c < kBlock; ++c)
-                for (int64_t r = 0; r < kBlock; ++r) out[(c0 + c) * out_ld + r0 + r] = block[c][r];
-        }
-    for (int64_t r = 0; r < rows; ++r)  // the ragged right and bottom edges
-        for (int64_t c = r < full_rows ? full_cols : 0; c < cols; ++c)
-            out[c * out_ld + r] = in[r * in_ld + c];
-}
 
 // ---- direct stride-1 convolution ------------------------------------------------------------
 //

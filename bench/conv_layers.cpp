@@ -1,9 +1,10 @@
 // kelvin_bench_conv: the CPU convolution kernels on every ResNet-18 / VGG-11 layer shape at
-// batch 32 (forward alone, and forward + backward data + weight + bias), best of 5 after 2
+// batch 32 (forward alone; forward + backward data + weight + bias; each backward pass alone), best of 5 after 2
 // warm-ups, with achieved GFLOP/s. The same shapes and protocol as bench/peers/pytorch_conv.py,
 // so the two can be compared layer by layer. A benchmark, not a test: it asserts nothing.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <random>
@@ -52,7 +53,7 @@ double best_ms(const std::function<void()>& fn) {
 
 }  // namespace
 
-int main(int, char** argv) {
+int main(int argc, char** argv) {
     kelvin::prefer_passive_openmp_waits(argv);
     kelvin::flush_subnormals_to_zero();
     const std::vector<ConvShape> shapes = {
@@ -62,9 +63,15 @@ int main(int, char** argv) {
         layer(32, 128, 16, 256, 1, 2, 0), layer(32, 256, 8, 256, 3, 1, 1),
         layer(32, 256, 8, 512, 3, 2, 1),  layer(32, 256, 8, 512, 1, 2, 0),
         layer(32, 512, 4, 512, 3, 1, 1),
+        // VGG-11's layers that ResNet-18 lacks.
+        layer(32, 64, 16, 128, 3, 1, 1),  layer(32, 128, 8, 256, 3, 1, 1),
+        layer(32, 256, 4, 512, 3, 1, 1),  layer(32, 512, 2, 512, 3, 1, 1),
     };
-    std::printf("# N C H W O k s p  fwd_ms  fwd+bwd_ms  fwd+bwd_GFLOP/s\n");
+    std::printf("# N C H W O k s p  fwd_ms  fwd+bwd_ms  fwd+bwd_GFLOP/s  data_ms  weight_ms\n");
+    // Optional filter: `kelvin_bench_conv C H` runs only layers with C input channels on HxH.
+    const long long only_c = argc > 2 ? std::atoll(argv[1]) : 0, only_h = argc > 2 ? std::atoll(argv[2]) : 0;
     for (const ConvShape& s : shapes) {
+        if (only_c && (s.in_channels != only_c || s.in_h != only_h)) continue;
         const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, 1);
         const std::vector<float> w =
             random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, 2);
@@ -79,12 +86,17 @@ int main(int, char** argv) {
             kelvin::cpu::conv2d_backward_weight(x.data(), y.data(), dw.data(), s);
             kelvin::cpu::conv2d_backward_bias(y.data(), db.data(), s);
         });
+        const double data = best_ms(
+            [&] { kelvin::cpu::conv2d_backward_data(y.data(), w.data(), dx.data(), s); });
+        const double weight = best_ms(
+            [&] { kelvin::cpu::conv2d_backward_weight(x.data(), y.data(), dw.data(), s); });
         const double flops = 3.0 * 2.0 * s.batch * s.out_channels * s.out_h * s.out_w *
                              s.in_channels * s.kernel_h * s.kernel_w;
-        std::printf("%lld %lld %lld %lld %lld %lld %lld %lld  %.3f  %.3f  %.1f\n",
+        std::printf("%lld %lld %lld %lld %lld %lld %lld %lld  %.3f  %.3f  %.1f  %.3f  %.3f\n",
                     (long long)s.batch, (long long)s.in_channels, (long long)s.in_h,
                     (long long)s.in_w, (long long)s.out_channels, (long long)s.kernel_h,
-                    (long long)s.stride, (long long)s.padding, forward, step, flops / step / 1e6);
+                    (long long)s.stride, (long long)s.padding, forward, step, flops / step / 1e6, data,
+                    weight);
     }
     return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "engine/ops.h"
 #include "kernels/conv.h"
+#include "kernels/cpu/conv_winograd.h"
 #include "kernels/cuda_runtime.h"
 #include "kernels/pool.h"
 #include "tests/device_array.h"
@@ -196,6 +197,43 @@ TEST_CASE("conv2d: CPU forward and every backward match direct loops") {
         check_close(dw, want.dweight, "backward weight " + label(k));
         check_close(db, want.dbias, "backward bias " + label(k));
     }
+}
+
+TEST_CASE("conv2d: the Winograd F(2x2, 3x3) kernels match direct loops") {
+    // Called directly, whatever shapes conv2d would route to them: odd and even maps (a last
+    // tile half outside), 1x1 and 2x2 maps, padding 0/1/2, channel counts that leave partial
+    // micro-tiles and channel blocks, several forward blocks and several weight-gradient
+    // chunks (330 tiles > 256), and 200 output channels (two channel blocks of 64 in dW), and
+    // enough tiles for the weight gradient's partitions.
+    const std::vector<ConvCase> cases = {
+        {3, 5, 7, 7, 4, 3, 3, 1, 1, true},     {2, 17, 9, 6, 13, 3, 3, 1, 0, false},
+        {1, 3, 1, 1, 2, 3, 3, 1, 1, true},     {2, 4, 2, 2, 40, 3, 3, 1, 1, false},
+        {2, 6, 5, 8, 7, 3, 3, 1, 2, true},     {3, 9, 20, 22, 11, 3, 3, 1, 1, true},
+        {2, 40, 8, 8, 33, 3, 3, 1, 1, false},  {1, 70, 4, 4, 200, 3, 3, 1, 1, true},
+        {2, 260, 4, 4, 24, 3, 3, 1, 1, false}, {4, 16, 16, 16, 16, 3, 3, 1, 1, true},
+        // 2160 tiles: the weight gradient sums two partitions of 1080 (not whole chunks).
+        {9, 16, 31, 30, 17, 3, 3, 1, 1, false},
+    };
+    uint32_t seed = 900;
+    for (const ConvCase& k : cases) {
+        const ConvShape s = shape_of(k);
+        REQUIRE(cpu::conv_winograd::supports(s));
+        const std::vector<float> x = random_floats(k.n * k.c * k.h * k.w, ++seed);
+        const std::vector<float> w = random_floats(k.o * k.c * 9, ++seed);
+        const std::vector<float> b = k.bias ? random_floats(k.o, ++seed) : std::vector<float>();
+        const std::vector<float> dy = random_floats(k.n * k.o * s.out_h * s.out_w, ++seed);
+        const ConvReference want = conv_reference(s, x, w, b, dy);
+        std::vector<float> y(dy.size(), NAN), dx(x.size(), NAN), dw(w.size(), NAN);
+        cpu::conv_winograd::forward(x.data(), w.data(), k.bias ? b.data() : nullptr, y.data(), s);
+        cpu::conv_winograd::backward_data(dy.data(), w.data(), dx.data(), s);
+        cpu::conv_winograd::backward_weight(x.data(), dy.data(), dw.data(), s);
+        check_close(y, want.y, "winograd forward " + label(k));
+        check_close(dx, want.dx, "winograd backward data " + label(k));
+        check_close(dw, want.dweight, "winograd backward weight " + label(k));
+    }
+    ConvShape strided = shape_of({1, 4, 8, 8, 4, 3, 3, 2, 1, false});
+    CHECK(!cpu::conv_winograd::supports(strided));
+    CHECK(!cpu::conv_winograd::supports(shape_of({1, 4, 8, 8, 4, 5, 5, 1, 2, false})));
 }
 
 TEST_CASE("conv2d: output shape and argument errors") {

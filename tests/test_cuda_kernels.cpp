@@ -425,6 +425,36 @@ TEST_CASE("cuda: softmax cross-entropy matches the CPU" * doctest::skip(no_gpu()
 #endif
 }
 
+TEST_CASE("cuda: softmax cross-entropy turns a NaN logit into a NaN loss, as the CPU" *
+          doctest::skip(no_gpu())) {
+#if KELVIN_CUDA
+    using namespace kelvin;
+    // With 10 classes each lane of the row's warp sees one logit, so the NaN is the first value
+    // its lane merges; with 1000 it sits mid-row. Row 0 stays finite.
+    for (int64_t classes : {10, 1000}) {
+        const int64_t rows = 3;
+        std::vector<float> logits = random_floats(rows * classes, 55, -8.0f, 8.0f);
+        std::vector<int32_t> labels = {0, 0, 1};
+        logits[1 * classes + 3] = NAN;   // row 1: not the label's logit
+        logits[2 * classes + classes - 1] = NAN;
+        DeviceArray<float> dlogits(logits);
+        DeviceArray<int32_t> dlabels(labels);
+        std::vector<float> loss(rows), logsumexp(rows);
+        cpu::softmax_cross_entropy_forward(logits.data(), labels.data(), loss.data(),
+                                           logsumexp.data(), rows, classes, 10.0f);
+        auto dloss = DeviceArray<float>::poisoned(rows);
+        auto dlogsumexp = DeviceArray<float>::poisoned(rows);
+        cuda::softmax_cross_entropy_forward(dlogits.get(), dlabels.get(), dloss.get(),
+                                            dlogsumexp.get(), rows, classes, 10.0f);
+        CHECK(std::isnan(loss[1]));
+        std::vector<float> got = dloss.to_host();
+        CHECK_MESSAGE(std::isnan(got[1]), "classes=" << classes);
+        CHECK_MESSAGE(std::isnan(got[2]), "classes=" << classes);
+        check_close(got, loss, "softmax_cross_entropy with NaN classes=" + std::to_string(classes));
+    }
+#endif
+}
+
 TEST_CASE("cuda: optimizer steps match the CPU" * doctest::skip(no_gpu())) {
 #if KELVIN_CUDA
     using namespace kelvin;

@@ -8,6 +8,58 @@
 
 namespace kelvin::cpu {
 
+namespace {
+
+// Sums in double over 16 independent lanes (element s goes to lane s % 16, lanes added in
+// order at the end): a fixed order, so results do not depend on the thread count, and no
+// serial dependency chain, so the loop keeps up with memory (one chain ran at ~4 GB/s).
+constexpr int kLanes = 16;
+
+double lanes_total(const double* lanes) {
+    double total = 0.0;
+    for (int l = 0; l < kLanes; ++l) total += lanes[l];
+    return total;
+}
+
+// sum of p[s] and of (p[s] - mu)^2 over a plane of n values, accumulated into the lanes.
+void add_plane(const float* p, int64_t n, double* sums) {
+    int64_t s = 0;
+    for (; s + kLanes <= n; s += kLanes)
+        for (int l = 0; l < kLanes; ++l) sums[l] += p[s + l];
+    for (int l = 0; s < n; ++s, ++l) sums[l] += p[s];
+}
+
+void add_squares(const float* p, int64_t n, double mu, double* sums) {
+    int64_t s = 0;
+    for (; s + kLanes <= n; s += kLanes)
+        for (int l = 0; l < kLanes; ++l) {
+            const double d = p[s + l] - mu;
+            sums[l] += d * d;
+        }
+    for (int l = 0; s < n; ++s, ++l) {
+        const double d = p[s] - mu;
+        sums[l] += d * d;
+    }
+}
+
+// sum of g[s] and of g[s] * (x[s] - mu).
+void add_gradient(const float* g, const float* x, int64_t n, float mu, double* sums,
+                  double* centered) {
+    int64_t s = 0;
+    for (; s + kLanes <= n; s += kLanes)
+        for (int l = 0; l < kLanes; ++l) {
+            const double grad = g[s + l];
+            sums[l] += grad;
+            centered[l] += grad * (x[s + l] - mu);
+        }
+    for (int l = 0; s < n; ++s, ++l) {
+        sums[l] += g[s];
+        centered[l] += double(g[s]) * (x[s] - mu);
+    }
+}
+
+}  // namespace
+
 void batch_norm_statistics(const float* x, float* mean, float* invstd, float* running_mean,
                            float* running_var, int64_t n, int64_t c, int64_t hw, float momentum,
                            float eps) {
@@ -16,20 +68,12 @@ void batch_norm_statistics(const float* x, float* mean, float* invstd, float* ru
     for (int64_t ch = 0; ch < c; ++ch) {
         // Two passes: the mean first, then squared deviations from it, so that a channel with a
         // large mean and a small spread keeps its variance.
-        double sum = 0.0;
-        for (int64_t i = 0; i < n; ++i) {
-            const float* plane = x + (i * c + ch) * hw;
-            for (int64_t s = 0; s < hw; ++s) sum += plane[s];
-        }
-        const double mu = count > 0 ? sum / count : 0.0;
-        double squares = 0.0;
-        for (int64_t i = 0; i < n; ++i) {
-            const float* plane = x + (i * c + ch) * hw;
-            for (int64_t s = 0; s < hw; ++s) {
-                const double d = plane[s] - mu;
-                squares += d * d;
-            }
-        }
+        double lanes[kLanes] = {};
+        for (int64_t i = 0; i < n; ++i) add_plane(x + (i * c + ch) * hw, hw, lanes);
+        const double mu = count > 0 ? lanes_total(lanes) / count : 0.0;
+        double square_lanes[kLanes] = {};
+        for (int64_t i = 0; i < n; ++i) add_squares(x + (i * c + ch) * hw, hw, mu, square_lanes);
+        const double squares = lanes_total(square_lanes);
         const double var = count > 0 ? squares / count : 0.0;
         mean[ch] = static_cast<float>(mu);
         invstd[ch] = static_cast<float>(1.0 / std::sqrt(var + eps));
@@ -70,15 +114,12 @@ void batch_norm_backward_reduce(const float* x, const float* dy, const float* me
 #pragma omp parallel for schedule(static) if (n * c * hw > kParallelThreshold)
     for (int64_t ch = 0; ch < c; ++ch) {
         const float mu = mean[ch];
-        double total_dy = 0.0, total_dy_centered = 0.0;
+        double sums[kLanes] = {}, centered[kLanes] = {};
         for (int64_t i = 0; i < n; ++i) {
             const int64_t base = (i * c + ch) * hw;
-            for (int64_t s = 0; s < hw; ++s) {
-                const double g = dy[base + s];
-                total_dy += g;
-                total_dy_centered += g * (x[base + s] - mu);
-            }
+            add_gradient(dy + base, x + base, hw, mu, sums, centered);
         }
+        const double total_dy = lanes_total(sums), total_dy_centered = lanes_total(centered);
         sum_dy[ch] = static_cast<float>(total_dy);
         sum_dy_xhat[ch] = static_cast<float>(total_dy_centered * invstd[ch]);
     }

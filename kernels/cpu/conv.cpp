@@ -22,11 +22,14 @@
 #include "kernels/conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/conv_gemm.h"
+#include "kernels/cpu/conv_winograd.h"
 #include "kernels/cpu/parallel.h"
 
 namespace kelvin::cpu {
@@ -394,12 +397,34 @@ void pack_flipped_panels(const float* weight, int64_t O, int64_t C, int64_t area
 
 }  // namespace
 
+// Winograd F(2x2, 3x3) for 3x3 stride-1 layers with enough channels to amortise its
+// transforms (docs/KERNELS-conv.md has the per-layer measurements). For the forward and
+// backward-data passes also at least four 2x2 tiles per image: on 2x2 maps (one tile) the 16
+// transformed weight matrices (16 MiB at 512 channels) serve too few tiles, and the
+// channel-vector direct kernel is twice as fast. KELVIN_CONV_WINOGRAD=0 turns it off, for
+// comparisons; KELVIN_CONV_WINOGRAD=all uses it wherever it applies.
+enum class Pass { kForward, kData, kWeight };
+bool use_winograd(const ConvShape& s, Pass pass) {
+    static const std::string mode = [] {
+        const char* value = std::getenv("KELVIN_CONV_WINOGRAD");
+        return std::string(value ? value : "");
+    }();
+    if (mode == "0" || !conv_winograd::supports(s) || s.in_channels < 16 || s.out_channels < 16)
+        return false;
+    const int64_t tiles_per_image = (s.out_h + 1) / 2 * ((s.out_w + 1) / 2);
+    return mode == "all" || pass == Pass::kWeight || tiles_per_image >= 4;
+}
+
 // ---- the three passes --------------------------------------------------------------------------
 
 void conv2d_forward(const float* x, const float* weight, const float* bias, float* y,
                     const ConvShape& shape) {
     const bool parallel = worth_threads(shape);
     if (empty_problem(shape)) return;
+    if (use_winograd(shape, Pass::kForward)) {
+        conv_winograd::forward(x, weight, bias, y, shape);
+        return;
+    }
     const Geometry g = geometry_of(shape);
     const ConvShape& s = g.s;
     if (channel_direct_fits(s)) {
@@ -460,6 +485,10 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
     if (s.batch == 0 || s.in_channels == 0) return;
     if (empty_problem(shape)) {  // no output pixel reads x: its gradient is zero
         std::fill(dx, dx + s.batch * s.in_channels * s.in_h * s.in_w, 0.0f);
+        return;
+    }
+    if (use_winograd(shape, Pass::kData)) {
+        conv_winograd::backward_data(dy, weight, dx, shape);
         return;
     }
     // Stride 1: dx is the stride-1 convolution of dY, padded by k-1-p, with the weights
@@ -552,6 +581,10 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     const int64_t area = s.kernel_h * s.kernel_w;
     if (empty_problem(shape)) {
         std::fill(dweight, dweight + s.out_channels * s.in_channels * area, 0.0f);
+        return;
+    }
+    if (use_winograd(shape, Pass::kWeight)) {
+        conv_winograd::backward_weight(x, dy, dweight, shape);
         return;
     }
     // For each kernel tap (i, j), dW[:, :, i, j] [O, C] = sum over output pixels k of

@@ -47,23 +47,24 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, f
     const bool split_columns = n >= m;
     const int64_t extent = split_columns ? n : m;
     const int64_t quantum = 16;
-    const int64_t per_thread = (extent / threads + quantum - 1) / quantum * quantum;
-#pragma omp parallel num_threads(threads)
-    {
-        const int64_t begin = std::min(extent, omp_get_thread_num() * per_thread);
+    // Panels of ceil(extent / threads) rounded up to the quantum, so that `threads` panels
+    // cover the extent (rounding the floor instead left the last rows or columns unwritten).
+    const int64_t per_thread = ((extent + threads - 1) / threads + quantum - 1) / quantum * quantum;
+    const int64_t panels = (extent + per_thread - 1) / per_thread;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t panel = 0; panel < panels; ++panel) {
+        const int64_t begin = panel * per_thread;
         const int64_t end = std::min(extent, begin + per_thread);
-        if (begin < end) {
-            if (split_columns) {
-                // Columns [begin, end) of C need columns [begin, end) of op(B).
-                const float* b_panel = transpose_b ? b + begin * ldb : b + begin;
-                sgemm(transpose_a, transpose_b, m, end - begin, k, alpha, a, lda, b_panel, ldb,
-                      beta, c + begin, ldc);
-            } else {
-                // Rows [begin, end) of C need rows [begin, end) of op(A).
-                const float* a_panel = transpose_a ? a + begin : a + begin * lda;
-                sgemm(transpose_a, transpose_b, end - begin, n, k, alpha, a_panel, lda, b, ldb,
-                      beta, c + begin * ldc, ldc);
-            }
+        if (split_columns) {
+            // Columns [begin, end) of C need columns [begin, end) of op(B).
+            const float* b_panel = transpose_b ? b + begin * ldb : b + begin;
+            sgemm(transpose_a, transpose_b, m, end - begin, k, alpha, a, lda, b_panel, ldb, beta,
+                  c + begin, ldc);
+        } else {
+            // Rows [begin, end) of C need rows [begin, end) of op(A).
+            const float* a_panel = transpose_a ? a + begin : a + begin * lda;
+            sgemm(transpose_a, transpose_b, end - begin, n, k, alpha, a_panel, lda, b, ldb, beta,
+                  c + begin * ldc, ldc);
         }
     }
 }

@@ -106,7 +106,8 @@ __global__ void avg_pool_backward_kernel(const float* dy, float* dx, const PoolS
         float total = 0.0f;
         for (int64_t oh = oh0; oh <= oh1; ++oh)
             for (int64_t ow = ow0; ow <= ow1; ++ow)
-                total += dy[p * out_plane + oh * s.out_w + ow] * inverse_area;
+                // __fmul_rn: no FMA contraction, so each term rounds as the CPU's `share` does.
+                total += __fmul_rn(dy[p * out_plane + oh * s.out_w + ow], inverse_area);
         dx[index] = total;
     }
 }

@@ -21,7 +21,11 @@ namespace {
 // but makes the sum NaN, so the loss is NaN as it should be.
 __device__ void merge_logsumexp(float& max, float& sum, float other_max, float other_sum) {
     float new_max = fmaxf(max, other_max);
-    if (new_max == -INFINITY) return;
+    if (new_max == -INFINITY) {
+        // fmaxf(-inf, NaN) is -inf: without this a NaN first seen here would be dropped.
+        if (isnan(other_max) || isnan(other_sum)) sum = NAN;
+        return;
+    }
     sum = sum * expf(max - new_max) + other_sum * expf(other_max - new_max);
     max = new_max;
 }

@@ -13,12 +13,12 @@ void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n
         for (int64_t i = 0; i < n; ++i) param[i] -= lr * (grad[i] + weight_decay * param[i]);
         return;
     }
-    // PyTorch initialises the buffer with the first gradient (no dampening).
-    const float keep = first_step ? 0.0f : momentum;
+    // PyTorch initialises the buffer with the first gradient (no dampening); the old buffer is
+    // not read then, as on the GPU, so a never-written buffer cannot leak a NaN in.
     KELVIN_PARALLEL_FOR(n)
     for (int64_t i = 0; i < n; ++i) {
         float g = grad[i] + weight_decay * param[i];
-        float buf = keep * momentum_buffer[i] + g;
+        float buf = first_step ? g : momentum * momentum_buffer[i] + g;
         momentum_buffer[i] = buf;
         param[i] -= lr * (nesterov ? g + momentum * buf : buf);
     }

@@ -24,6 +24,23 @@ inline ConvShape with_output_size(ConvShape s) {
     return s;
 }
 
+// Backward data of a stride-1 convolution s, seen as a forward one: dY (s's output) padded by
+// k-1-p, convolved with the weights flipped in space and transposed in channels. Its output is
+// dx (in_h x in_w) when the kernel is square and p <= k-1; callers check that.
+inline ConvShape flipped_stride1_shape(const ConvShape& s) {
+    ConvShape f;
+    f.batch = s.batch;
+    f.in_channels = s.out_channels;
+    f.in_h = s.out_h;
+    f.in_w = s.out_w;
+    f.out_channels = s.in_channels;
+    f.kernel_h = s.kernel_h;
+    f.kernel_w = s.kernel_w;
+    f.stride = 1;
+    f.padding = s.kernel_h - 1 - s.padding;
+    return with_output_size(f);
+}
+
 #define KELVIN_CONV_DECLARATIONS                                                              \
     /* y = conv(x, weight) + bias; bias may be null */                                        \
     void conv2d_forward(const float* x, const float* weight, const float* bias, float* y,    \

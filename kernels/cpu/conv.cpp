@@ -493,17 +493,7 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
     }
     // Stride 1: dx is the stride-1 convolution of dY, padded by k-1-p, with the weights
     // flipped in space and transposed in channels: no dcol, no col2im.
-    ConvShape flipped;
-    flipped.batch = s.batch;
-    flipped.in_channels = s.out_channels;
-    flipped.in_h = s.out_h;
-    flipped.in_w = s.out_w;
-    flipped.out_channels = s.in_channels;
-    flipped.kernel_h = s.kernel_h;
-    flipped.kernel_w = s.kernel_w;
-    flipped.stride = 1;
-    flipped.padding = s.kernel_h - 1 - s.padding;
-    flipped = with_output_size(flipped);
+    const ConvShape flipped = flipped_stride1_shape(s);
     const bool flippable = s.stride == 1 && s.kernel_h == s.kernel_w && flipped.padding >= 0 &&
                            flipped.out_h == s.in_h && flipped.out_w == s.in_w;
     if (flippable && channel_direct_fits(flipped)) {

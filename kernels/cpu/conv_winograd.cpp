@@ -268,17 +268,7 @@ void forward(const float* x, const float* weight, const float* bias, float* y,
 }
 
 void backward_data(const float* dy, const float* weight, float* dx, const ConvShape& s) {
-    ConvShape flipped;
-    flipped.batch = s.batch;
-    flipped.in_channels = s.out_channels;
-    flipped.in_h = s.out_h;
-    flipped.in_w = s.out_w;
-    flipped.out_channels = s.in_channels;
-    flipped.kernel_h = flipped.kernel_w = 3;
-    flipped.stride = 1;
-    flipped.padding = 2 - s.padding;
-    flipped.out_h = s.in_h;
-    flipped.out_w = s.in_w;
+    const ConvShape flipped = flipped_stride1_shape(s);  // 3x3, stride 1: its output is dx
     const bool parallel = worth_threads(s);
     float* U = t_filters.get(kPositions * filter_stride(s.in_channels, s.out_channels));
     transform_filters(Filters{weight, s.in_channels, s.out_channels, true}, U, parallel);

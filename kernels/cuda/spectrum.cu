@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "kernels/cuda/context.cuh"
 
 namespace kelvin::cuda {
 namespace {
@@ -31,19 +32,6 @@ void check_cusolver(cusolverStatus_t status, const char* what) {
                     std::to_string(static_cast<int>(status)));
 }
 
-// One cuSOLVER handle per host thread, created on first use. It runs on the legacy default
-// stream; entry points synchronise the device first, so the order with other streams holds.
-cusolverDnHandle_t solver_handle() {
-    struct Handle {
-        cusolverDnHandle_t h = nullptr;
-        ~Handle() {
-            if (h) cusolverDnDestroy(h);
-        }
-    };
-    thread_local Handle handle;
-    if (!handle.h) check_cusolver(cusolverDnCreate(&handle.h), "cusolverDnCreate");
-    return handle.h;
-}
 
 template <typename T>
 struct DeviceBuffer {
@@ -178,7 +166,7 @@ void singular_values(const float* matrix, int64_t rows, int64_t cols, bool subtr
     const int m = solver_dimension(std::max(rows, cols), "singular_values");
     const int n = solver_dimension(std::min(rows, cols), "singular_values");
     check_cuda(cudaDeviceSynchronize(), "synchronise before singular_values");
-    cusolverDnHandle_t handle = solver_handle();
+    cusolverDnHandle_t handle = cusolver_handle();  // context.cuh: per thread, never destroyed
     check_cusolver(cusolverDnSetStream(handle, 0), "cusolverDnSetStream");
 
     DeviceBuffer<int> nonfinite(1);
@@ -233,7 +221,7 @@ void symmetric_eigen(const double* symmetric, int64_t d, double* eigenvalues,
                      double* eigenvectors) {
     const int n = solver_dimension(d, "symmetric_eigen");
     check_cuda(cudaDeviceSynchronize(), "synchronise before symmetric_eigen");
-    cusolverDnHandle_t handle = solver_handle();
+    cusolverDnHandle_t handle = cusolver_handle();  // context.cuh: per thread, never destroyed
     check_cusolver(cusolverDnSetStream(handle, 0), "cusolverDnSetStream");
 
     const size_t count = static_cast<size_t>(d) * static_cast<size_t>(d);

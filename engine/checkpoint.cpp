@@ -1,5 +1,9 @@
 #include "engine/checkpoint.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -13,7 +17,21 @@ using json = nlohmann::json;
 
 std::string safetensors_dtype(DType t) { return t == DType::F32 ? "F32" : "I32"; }
 
-// Writes head + tensor bytes to `path` (the caller renames it into place).
+// Flushes a file's or a folder's data to the disk, so that a rename that follows is never
+// persisted before the bytes it publishes (power loss, not only a killed process).
+void sync_path(const std::filesystem::path& path, bool folder) {
+    const int fd = ::open(path.c_str(), folder ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    KELVIN_CHECK(fd >= 0, "cannot open " + path.string() + " to sync it");
+    const int rc = ::fsync(fd);
+    ::close(fd);
+    KELVIN_CHECK(rc == 0, "fsync failed: " + path.string());
+}
+
+std::filesystem::path parent_folder(const std::filesystem::path& path) {
+    return path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+}
+
+// Writes head + tensor bytes to `path` and syncs it (the caller renames it into place).
 void write_bytes(const std::string& path, const std::string& head,
                  const std::vector<NamedTensorRef>* tensors) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -28,6 +46,8 @@ void write_bytes(const std::string& path, const std::string& head,
         }
     out.flush();
     KELVIN_CHECK(out.good(), "write failed: " + path);
+    out.close();
+    sync_path(path, false);
 }
 
 void write_bytes_atomically(const std::string& path, const std::string& head,
@@ -35,6 +55,7 @@ void write_bytes_atomically(const std::string& path, const std::string& head,
     const std::string tmp = path + ".tmp";
     write_bytes(tmp, head, tensors);
     std::filesystem::rename(tmp, path);
+    sync_path(parent_folder(path), true);
 }
 
 std::string safetensors_head(const std::vector<NamedTensorRef>& tensors,
@@ -58,7 +79,7 @@ std::string safetensors_head(const std::vector<NamedTensorRef>& tensors,
 }
 
 constexpr const char* kJournal = ".kelvin-commit";
-constexpr const char* kStagedSuffix = ".staged";
+constexpr const char* kStagedSuffix = ".kelvin-staged";
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::string& text) {
@@ -86,11 +107,14 @@ void FileGroupWriter::add_text(const std::string& name, const std::string& text)
 }
 
 void FileGroupWriter::commit() {
-    // Once the journal exists every staged file is complete, so recovery may roll forward.
+    // Once the journal exists every staged file is complete and on disk (each was synced), so
+    // recovery may roll forward; the journal itself is synced before the first rename.
     write_file_atomically((dir_ / kJournal).string(), json(names_).dump() + "\n");
     for (const auto& name : names_)
         std::filesystem::rename(dir_ / (name + kStagedSuffix), dir_ / name);
+    sync_path(dir_, true);
     std::filesystem::remove(dir_ / kJournal);
+    sync_path(dir_, true);
     names_.clear();
 }
 
@@ -106,15 +130,23 @@ bool recover_file_group(const std::filesystem::path& dir) {
             throw Error("checkpoint: " + (dir / kJournal).string() + " is not valid JSON: " +
                         e.what());
         }
+        const bool list_of_names =
+            names.is_array() &&
+            std::all_of(names.begin(), names.end(), [](const json& n) { return n.is_string(); });
+        KELVIN_CHECK(list_of_names, "checkpoint: " + (dir / kJournal).string() +
+                                        " should be a JSON list of file names");
         for (const auto& n : names) {
             const fs::path staged = dir / (n.get<std::string>() + kStagedSuffix);
             // A missing staged file was renamed before the interruption.
             if (fs::exists(staged)) fs::rename(staged, dir / n.get<std::string>());
         }
+        sync_path(dir, true);
         fs::remove(dir / kJournal);
         rolled_forward = true;
     }
-    // Staged files without a journal belong to a group that never committed.
+    // A journal write that was interrupted, and staged files without a journal: a group that
+    // never committed.
+    fs::remove(dir / (std::string(kJournal) + ".tmp"));
     for (const auto& entry : fs::directory_iterator(dir)) {
         const std::string file = entry.path().filename().string();
         const std::string suffix = kStagedSuffix;

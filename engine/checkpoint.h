@@ -28,14 +28,15 @@ struct SafetensorsFile {
 };
 SafetensorsFile load_safetensors(const std::string& path);
 
-// Writes `text` to path atomically (temporary file in the same folder, then rename).
+// Writes `text` to path atomically (temporary file in the same folder, synced, then rename).
 void write_file_atomically(const std::string& path, const std::string& text);
 
 // Replaces several files of one folder as a unit, so that a process killed at any moment
 // leaves either all of the old files or all of the new ones (after recover_file_group). A run's
 // weights, optimizer state and metrics must agree on the epoch, or a resumed run would silently
-// continue from a mixed state. Files are staged as NAME.staged; commit() writes a journal
-// naming them (the point of no return), renames each into place, then removes the journal.
+// continue from a mixed state. Files are staged as NAME.kelvin-staged and synced; commit()
+// writes a journal naming them (the point of no return), renames each into place, syncs the
+// folder, then removes the journal. Every write is fsynced, so this holds across power loss too.
 class FileGroupWriter {
 public:
     explicit FileGroupWriter(std::filesystem::path dir);
@@ -50,7 +51,7 @@ private:
 };
 
 // Completes a group commit that was interrupted after its journal was written, and deletes
-// staged files of one interrupted before. Returns whether a commit was rolled forward. Call it
+// staged files (*.kelvin-staged) of one interrupted before. Returns whether a commit was rolled forward. Call it
 // before reading a folder that a killed process may have been writing.
 bool recover_file_group(const std::filesystem::path& dir);
 

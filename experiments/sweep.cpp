@@ -26,7 +26,7 @@ const std::vector<std::string> kAllowedKeys = {
     "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
     "warmup_epochs", "device", "max_steps", "train_subset", "eval_batch_size", "depth", "width",
     "activation", "norm", "base_width", "stem", "patch", "vit_width", "vit_depth", "vit_heads",
-    "vit_mlp_ratio", "data_dir", "ood_data_dir", "diagnose", "samples", "probe_train_samples",
+    "vit_mlp_ratio", "vit_dropout", "data_dir", "ood_data_dir", "diagnose", "samples", "probe_train_samples",
     "probe_epochs", "probe_lr", "neco_dim", "gamma", "crop_padding", "flip"};
 const std::vector<std::string> kHeadNorms = {"none", "layernorm", "normalized_logits"};
 
@@ -152,6 +152,7 @@ SweepConfig parse_sweep_config(const json& j, const std::string& source) {
     read_scalar(j, "vit_depth", t.model_options.vit_depth, source, "an integer");
     read_scalar(j, "vit_heads", t.model_options.vit_heads, source, "an integer");
     read_scalar(j, "vit_mlp_ratio", t.model_options.vit_mlp_ratio, source, "a number");
+    read_scalar(j, "vit_dropout", t.model_options.vit_dropout, source, "a number");
     read_scalar(j, "data_dir", t.data_dir, source, "a path");
     auto& d = c.diagnose_options;
     read_scalar(j, "ood_data_dir", d.ood_data_dir, source, "a path");

@@ -10,6 +10,7 @@
 #include "data/dataset_spec.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
+#include "engine/nn/norm.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
 #include "engine/optim/optimizer.h"
@@ -191,6 +192,23 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, models::M
     return std::make_unique<optim::Sgd>(model.parameters(), o);
 }
 
+// How many training-mode calls each Dropout module has made: its next mask depends on it, so
+// it is part of the state a resumed run must restore to match an uninterrupted one.
+json dropout_calls(models::Model& model) {
+    json calls = json::object();
+    for (auto& [name, module] : model.named_modules())
+        if (auto* dropout = dynamic_cast<nn::Dropout*>(module)) calls[name] = dropout->calls;
+    return calls;
+}
+
+void restore_dropout_calls(models::Model& model, const json& calls, const std::string& what) {
+    for (auto& [name, module] : model.named_modules())
+        if (auto* dropout = dynamic_cast<nn::Dropout*>(module)) {
+            KELVIN_CHECK(calls.contains(name), what + ": no dropout state for '" + name + "'");
+            dropout->calls = calls.at(name).get<uint64_t>();
+        }
+}
+
 // The epoch's weights, optimizer state and metrics are committed as one unit (FileGroupWriter):
 // a run killed mid-write resumes from a consistent epoch, never from new weights with old state.
 void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
@@ -207,7 +225,8 @@ void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt
     group.add_safetensors("optimizer.safetensors", state,
                           {{"epochs_done", std::to_string(epochs_done)},
                            {"global_step", std::to_string(global_step)},
-                           {"optimizer_steps", std::to_string(opt.steps_taken())}});
+                           {"optimizer_steps", std::to_string(opt.steps_taken())},
+                           {"dropout_calls", dropout_calls(model).dump()}});
     group.add_text("metrics.json", metrics.dump(2) + "\n");
     group.commit();
 }
@@ -338,6 +357,12 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                              "; the checkpoint is inconsistent");
             global_step = std::stoll(state.metadata.at("global_step"));
             optimizer->set_steps_taken(std::stoll(state.metadata.at("optimizer_steps")));
+            // Checkpoints from before dropout state was saved carry none (models without
+            // dropout need none).
+            auto dropout_state = state.metadata.find("dropout_calls");
+            if (dropout_state != state.metadata.end())
+                restore_dropout_calls(*model, json::parse(dropout_state->second),
+                                      (dir / "optimizer.safetensors").string());
         }
         // Epoch records past the checkpoint (none, normally) are redone.
         json kept = json::array();
@@ -371,7 +396,9 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     if (config.track_every > 0) {
         monitor = test_loader.fixed_batch(config.track_samples);
         if (!metrics.contains("track")) metrics["track"] = json::array();
-        if (global_step == 0) metrics["track"].push_back(track_record(*model, monitor, 0));
+        // Step 0 once: a run resumed before its first checkpoint already holds that record.
+        if (global_step == 0 && metrics["track"].empty())
+            metrics["track"].push_back(track_record(*model, monitor, 0));
     }
 
     const bool bar = options.show_progress;

@@ -126,24 +126,31 @@ TEST_CASE("a file group is replaced all at once, even when a commit is interrupt
 
     // Killed while staging (no journal yet): the old generation stays, the staged files go.
     { FileGroupWriter g = stage("2"); }
-    CHECK(fs::exists(dir / "a.json.staged"));
+    CHECK(fs::exists(dir / "a.json.kelvin-staged"));
     CHECK(!recover_file_group(dir));
     CHECK(read("a.json") == "a1");
     CHECK(read("b.json") == "b1");
-    CHECK(!fs::exists(dir / "a.json.staged"));
-    CHECK(!fs::exists(dir / "b.json.staged"));
+    CHECK(!fs::exists(dir / "a.json.kelvin-staged"));
+    CHECK(!fs::exists(dir / "b.json.kelvin-staged"));
 
     // Killed between the renames (journal written, a.json already replaced): rolled forward.
     { FileGroupWriter g = stage("3"); }
     write_file_atomically((dir / ".kelvin-commit").string(), R"(["a.json", "b.json"])");
-    fs::rename(dir / "a.json.staged", dir / "a.json");
+    fs::rename(dir / "a.json.kelvin-staged", dir / "a.json");
     CHECK(read("a.json") == "a3");
     CHECK(read("b.json") == "b1");
     CHECK(recover_file_group(dir));
     CHECK(read("a.json") == "a3");
     CHECK(read("b.json") == "b3");
     CHECK(!fs::exists(dir / ".kelvin-commit"));
-    CHECK(!fs::exists(dir / "b.json.staged"));
+    CHECK(!fs::exists(dir / "b.json.kelvin-staged"));
+
+    // A user's own *.staged file is not kelvin's to delete; a malformed journal is an error.
+    std::ofstream(dir / "notes.staged") << "mine";
+    CHECK(!recover_file_group(dir));
+    CHECK(fs::exists(dir / "notes.staged"));
+    write_file_atomically((dir / ".kelvin-commit").string(), R"({"a.json": 1})");
+    CHECK_THROWS_WITH_AS(recover_file_group(dir), doctest::Contains("list of file names"), Error);
 }
 
 TEST_CASE("the loader covers every sample once per epoch, reproducibly per (seed, epoch)") {

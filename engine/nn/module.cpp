@@ -19,6 +19,15 @@ void Module::collect(const std::string& prefix, bool buffers, std::vector<NamedT
     for (auto& [name, child] : children_) child->collect(prefix + name + ".", buffers, out);
 }
 
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+    std::vector<std::pair<std::string, Module*>> out;
+    for (auto& [name, child] : children_) {
+        out.emplace_back(name, child.get());
+        for (auto& [below, module] : child->named_modules()) out.emplace_back(name + "." + below, module);
+    }
+    return out;
+}
+
 std::vector<NamedTensor> Module::named_parameters() {
     std::vector<NamedTensor> out;
     collect("", false, out);

@@ -25,6 +25,8 @@ public:
     std::vector<NamedTensor> named_buffers();
     std::vector<Tensor*> parameters();
     int64_t parameter_count();
+    // Every module below this one (not itself), depth first, with its dotted name.
+    std::vector<std::pair<std::string, Module*>> named_modules();
 
     void train(bool on = true);
     void eval() { train(false); }

@@ -91,6 +91,9 @@ void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
     cmd.add_option("--vit-heads", m.vit_heads, "vit: attention heads")->capture_default_str();
     cmd.add_option("--vit-mlp-ratio", m.vit_mlp_ratio, "vit: MLP hidden units per token unit")
         ->capture_default_str();
+    cmd.add_option("--vit-dropout", m.vit_dropout, "vit: dropout probability (seeded masks)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 0.99));
     cmd.add_option("--init-scale", m.init_scale,
                    "multiplier on the default initialisation (an implicit temperature)")
         ->capture_default_str();

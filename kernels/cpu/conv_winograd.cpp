@@ -394,13 +394,14 @@ void accumulate_chunk(const GradientPlan& plan, int64_t t0, int64_t count, float
         const float* g =
             plan.dy_t + n * plan.dy_image + (2 * tr * 2 * plan.tiles_w + 2 * tc) * O;
         float* staging = t_rows.get(kPositions * plan.padded_o);
+        // The panel height is micro_rows(O): 8 or kMaxMR (12 with AVX-512, 3 without).
         if (plan.mr == 8)
             gradient_operands<8>(d, plan.wp * C, C, v + i * C, plan.v_stride, g,
                                  2 * plan.tiles_w * O, O, staging, a_ops, i, count, plan.a_stride);
         else
-            gradient_operands<12>(d, plan.wp * C, C, v + i * C, plan.v_stride, g,
-                                  2 * plan.tiles_w * O, O, staging, a_ops, i, count,
-                                  plan.a_stride);
+            gradient_operands<kMaxMR>(d, plan.wp * C, C, v + i * C, plan.v_stride, g,
+                                      2 * plan.tiles_w * O, O, staging, a_ops, i, count,
+                                      plan.a_stride);
     }
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < kPositions * plan.blocks; ++item) {
@@ -489,10 +490,14 @@ void backward_weight(const float* x, const float* dy, float* dweight, const Conv
                                  partial + part * per_partition, t0 == begin, false);
         }
 #pragma omp parallel for schedule(static) if (parallel)
-        for (int64_t e = 0; e < per_partition; ++e) {
-            float total = partial[e];
-            for (int64_t part = 1; part < partitions; ++part) total += partial[part * per_partition + e];
-            du[e] = total;
+        for (int64_t row = 0; row < kPositions * O; ++row) {  // not the padding between positions
+            const int64_t e = row / O * plan.du_stride + row % O * C;
+            for (int64_t c = 0; c < C; ++c) {
+                float total = partial[e + c];
+                for (int64_t part = 1; part < partitions; ++part)
+                    total += partial[part * per_partition + e + c];
+                du[e + c] = total;
+            }
         }
     }
     // dW = G^T dU G.

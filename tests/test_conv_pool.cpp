@@ -80,6 +80,10 @@ const std::vector<ConvCase> kConvCases = {
     // batch of 10 4x4 images (items of 3 images, the last one partial).
     {2, 129, 8, 8, 128, 3, 3, 1, 1, true}, {2, 128, 8, 8, 130, 3, 3, 2, 1, true},
     {10, 128, 4, 4, 136, 3, 3, 1, 1, false}, {2, 64, 16, 16, 128, 1, 1, 2, 0, true},
+    // Tiny maps (<= 4 pixels, batch >= 16): one GEMM per output pixel over its valid taps,
+    // forward and backward data; 2x2, 1x1 and 2x1 maps, partial micro-tile panels.
+    {16, 20, 2, 2, 18, 3, 3, 1, 1, true},  {17, 16, 1, 1, 24, 3, 3, 1, 1, false},
+    {16, 16, 2, 1, 30, 3, 3, 1, 1, true},
 };
 
 // Direct loops in double: y, and the gradients of sum(y * dy).

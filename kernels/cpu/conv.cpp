@@ -415,6 +415,70 @@ bool use_winograd(const ConvShape& s, Pass pass) {
     return mode == "all" || pass == Pass::kWeight || tiles_per_image >= 4;
 }
 
+// ---- tiny maps: only the taps that land inside the image -------------------------------------
+//
+// On a 2x2 map with a 3x3 kernel and padding 1, 5 of an output pixel's 9 taps read padding: the
+// other paths multiply those zeros (VGG's 512-channel 2x2 layers ran at half PyTorch's speed).
+// Here each output pixel p is its own GEMM over exactly its valid taps, with the batch as the
+// columns: Y_p [O, N] = W_p [O, C * taps(p)] * X_p [C * taps(p), N], X_p's rows read in place
+// from x transposed to [C*H*W, N]. 4 GEMMs of K = 4C instead of K = 9C.
+
+bool tiny_map_fits(const ConvShape& s) {
+    return s.stride == 1 && s.out_h * s.out_w <= 4 && s.in_h * s.in_w <= 4 && s.batch >= 16 &&
+           s.in_channels >= 16 && s.out_channels >= 16;
+}
+
+// y = conv(x, filters) + bias; filter(m, k, i, j) is the weight of output channel m, input
+// channel k at tap (i, j) of the convolution being computed (shape s).
+template <typename Filter>
+void tiny_map_conv(const float* x, const Filter& filter, const float* bias, float* y,
+                   const ConvShape& s) {
+    const int64_t N = s.batch, C = s.in_channels, O = s.out_channels;
+    const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
+    const int64_t area = s.kernel_h * s.kernel_w;
+    const int mr = micro_rows(O);
+    const bool parallel = worth_threads(s);
+    float* x_t = t_columns.get(C * in_plane * N + O * N);  // [C*H*W, N], then Y_p [O, N]
+    transpose(x, N, C * in_plane, C * in_plane, N, x_t);
+    float* y_p = x_t + C * in_plane * N;
+    // Each tap's [O, C] filter matrix packed once; pixel p sums the GEMMs of its valid taps.
+    const int64_t tap_size = packed_size(O, C), panels = (O + mr - 1) / mr;
+    float* packed = t_transposed.get(area * tap_size);
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t m = 0; m < panels * mr; ++m)
+        for (int64_t t = 0; t < area; ++t)
+            for (int64_t k = 0; k < C; ++k)
+                packed[t * tap_size + packed_index(m, k, C, mr)] =
+                    m < O ? filter(m, k, t / s.kernel_w, t % s.kernel_w) : 0.0f;
+    int64_t* offsets = t_offsets.get(C);
+    for (int64_t oh = 0; oh < s.out_h; ++oh)
+        for (int64_t ow = 0; ow < s.out_w; ++ow) {
+            bool first = true;
+            for (int64_t t = 0; t < area; ++t) {
+                const int64_t ih = oh - s.padding + t / s.kernel_w;
+                const int64_t iw = ow - s.padding + t % s.kernel_w;
+                if (ih < 0 || ih >= s.in_h || iw < 0 || iw >= s.in_w) continue;
+                for (int64_t k = 0; k < C; ++k) offsets[k] = (k * in_plane + ih * s.in_w + iw) * N;
+                // Items: panels of output channels (each reads all of X's columns: the batch).
+#pragma omp parallel for schedule(static) if (parallel)
+                for (int64_t panel = 0; panel < panels; ++panel) {
+                    const int64_t rows = std::min<int64_t>(mr, O - panel * mr);
+                    tile_gemm_with_panels(mr, rows, N, C,
+                                          PackedA{packed + t * tap_size + panel * mr * C, C}, x_t,
+                                          offsets, y_p + panel * mr * N, N,
+                                          bias ? bias + panel * mr : nullptr, !first);
+                }
+                first = false;
+            }
+            if (first)  // no tap inside the map: the output is the bias
+                for (int64_t o = 0; o < O; ++o)
+                    std::fill(y_p + o * N, y_p + (o + 1) * N, bias ? bias[o] : 0.0f);
+            for (int64_t n = 0; n < N; ++n)
+                for (int64_t o = 0; o < O; ++o)
+                    y[(n * O + o) * out_plane + oh * s.out_w + ow] = y_p[o * N + n];
+        }
+}
+
 // ---- the three passes --------------------------------------------------------------------------
 
 void conv2d_forward(const float* x, const float* weight, const float* bias, float* y,
@@ -423,6 +487,13 @@ void conv2d_forward(const float* x, const float* weight, const float* bias, floa
     if (empty_problem(shape)) return;
     if (use_winograd(shape, Pass::kForward)) {
         conv_winograd::forward(x, weight, bias, y, shape);
+        return;
+    }
+    if (tiny_map_fits(shape)) {
+        const int64_t K = shape.in_channels, kh = shape.kernel_h, kw = shape.kernel_w;
+        tiny_map_conv(x, [&](int64_t m, int64_t k, int64_t i, int64_t j) {
+            return weight[((m * K + k) * kh + i) * kw + j];
+        }, bias, y, shape);
         return;
     }
     const Geometry g = geometry_of(shape);
@@ -496,6 +567,14 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
     const ConvShape flipped = flipped_stride1_shape(s);
     const bool flippable = s.stride == 1 && s.kernel_h == s.kernel_w && flipped.padding >= 0 &&
                            flipped.out_h == s.in_h && flipped.out_w == s.in_w;
+    if (flippable && tiny_map_fits(flipped)) {
+        // Filter (m = input channel c, k = output channel o) flipped in space.
+        const int64_t M = s.in_channels, kh = s.kernel_h, kw = s.kernel_w;
+        tiny_map_conv(dy, [&](int64_t m, int64_t k, int64_t i, int64_t j) {
+            return weight[((k * M + m) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+        }, nullptr, dx, flipped);
+        return;
+    }
     if (flippable && channel_direct_fits(flipped)) {
         // B(k = (o, t), n = c) = weight[o, c, area-1-t].
         const int64_t area = s.kernel_h * s.kernel_w, taps = s.out_channels * area;

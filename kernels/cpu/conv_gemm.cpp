@@ -140,13 +140,20 @@ void pack_columns(const float* src, int64_t M, int64_t K, int64_t ld, float* out
 void tile_gemm(int64_t M, int64_t N, int64_t K, const PackedA& A, const float* b,
                const int64_t* b_offsets, float* c, int64_t ldc, const float* bias,
                bool accumulate) {
+    tile_gemm_with_panels(micro_rows(M), M, N, K, A, b, b_offsets, c, ldc, bias, accumulate);
+}
+
+void tile_gemm_with_panels(int mr, int64_t M, int64_t N, int64_t K, const PackedA& A,
+                           const float* b, const int64_t* b_offsets, float* c, int64_t ldc,
+                           const float* bias, bool accumulate) {
     if (M == 0 || N == 0) return;
 #if defined(__AVX512F__)
-    if (micro_rows(M) == 8) {
+    if (mr == 8) {
         tile_gemm_with<8>(M, N, K, A, b, b_offsets, c, ldc, bias, accumulate);
         return;
     }
 #endif
+    (void)mr;
     tile_gemm_with<kMaxMR>(M, N, K, A, b, b_offsets, c, ldc, bias, accumulate);
 }
 

@@ -71,6 +71,12 @@ void tile_gemm(int64_t M, int64_t N, int64_t K, const PackedA& A, const float* b
                const int64_t* b_offsets, float* c, int64_t ldc, const float* bias,
                bool accumulate);
 
+// The same for rows of a matrix packed for more rows than M (panel height mr = micro_rows of
+// the whole matrix): a work item that owns a slice of a packed A's panels.
+void tile_gemm_with_panels(int mr, int64_t M, int64_t N, int64_t K, const PackedA& A,
+                           const float* b, const int64_t* b_offsets, float* c, int64_t ldc,
+                           const float* bias, bool accumulate);
+
 // out[c * out_ld + r] = in[r * in_ld + c] for an rows x cols matrix.
 void transpose(const float* in, int64_t rows, int64_t cols, int64_t in_ld, int64_t out_ld,
                float* out);

@@ -1,7 +1,8 @@
 // 2-D convolution (cross-correlation, PyTorch's conv2d) on NCHW tensors: forward, the gradient
 // with respect to the input ("backward data"), the weight, and the bias. Square stride and
-// padding, any kernel size. CPU: im2col + OpenBLAS sgemm. CUDA: a shared-memory tiled implicit
-// GEMM (no im2col buffer, no cuDNN), FP32 accumulate. See docs/KERNELS-conv.md.
+// padding, any kernel size. CPU: an own register-blocked GEMM fed by Winograd F(2x2, 3x3)
+// transforms (3x3 stride 1), direct or im2col operands otherwise. CUDA: a shared-memory tiled
+// implicit GEMM (no im2col buffer, no cuDNN), FP32 accumulate. See docs/KERNELS-conv.md.
 #pragma once
 
 #include <cstdint>

@@ -84,27 +84,11 @@ Geometry geometry_of(const ConvShape& s) {
     return g;
 }
 
-// Below this many multiply-adds (~50 us of work) a conv runs on the calling thread alone:
-// waking the team would cost more than it saves (gradient checks call tiny convs thousands of
-// times).
-constexpr int64_t kParallelMacs = int64_t{1} << 22;
-bool worth_threads(const ConvShape& s) {
-    return s.batch * s.out_channels * s.out_h * s.out_w * s.in_channels * s.kernel_h *
-               s.kernel_w >
-           kParallelMacs;
-}
-
 bool empty_problem(const ConvShape& s) {
     return s.batch == 0 || s.out_channels == 0 || s.in_channels == 0 || s.out_h <= 0 ||
            s.out_w <= 0;
 }
 
-// offsets[k] = k * stride for k < count, in this thread's scratch.
-const int64_t* row_offsets(int64_t count, int64_t stride) {
-    int64_t* offsets = t_offsets.get(std::max<int64_t>(count, 1));
-    for (int64_t k = 0; k < count; ++k) offsets[k] = k * stride;
-    return offsets;
-}
 
 // ---- im2col and col2im -----------------------------------------------------------------------
 
@@ -419,19 +403,18 @@ bool use_winograd(const ConvShape& s, Pass pass) {
 //
 // On a 2x2 map with a 3x3 kernel and padding 1, 5 of an output pixel's 9 taps read padding: the
 // other paths multiply those zeros (VGG's 512-channel 2x2 layers ran at half PyTorch's speed).
-// Here each output pixel p is its own GEMM over exactly its valid taps, with the batch as the
-// columns: Y_p [O, N] = W_p [O, C * taps(p)] * X_p [C * taps(p), N], X_p's rows read in place
-// from x transposed to [C*H*W, N]. 4 GEMMs of K = 4C instead of K = 9C.
+// Here each output pixel sums one GEMM per tap that lands inside the map, with the batch as the
+// columns: Y_p [O, N] += W_tap [O, C] * X [C, N], X's rows read in place from x transposed to
+// [C*H*W, N] and each tap's filter matrix packed once per call. On a 2x2 map: 4 taps per pixel
+// instead of 9.
 
 bool tiny_map_fits(const ConvShape& s) {
     return s.stride == 1 && s.out_h * s.out_w <= 4 && s.in_h * s.in_w <= 4 && s.batch >= 16 &&
            s.in_channels >= 16 && s.out_channels >= 16;
 }
 
-// y = conv(x, filters) + bias; filter(m, k, i, j) is the weight of output channel m, input
-// channel k at tap (i, j) of the convolution being computed (shape s).
-template <typename Filter>
-void tiny_map_conv(const float* x, const Filter& filter, const float* bias, float* y,
+// y = conv(x, filters) + bias for shape s.
+void tiny_map_conv(const float* x, const FilterView& filter, const float* bias, float* y,
                    const ConvShape& s) {
     const int64_t N = s.batch, C = s.in_channels, O = s.out_channels;
     const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
@@ -449,7 +432,7 @@ void tiny_map_conv(const float* x, const Filter& filter, const float* bias, floa
         for (int64_t t = 0; t < area; ++t)
             for (int64_t k = 0; k < C; ++k)
                 packed[t * tap_size + packed_index(m, k, C, mr)] =
-                    m < O ? filter(m, k, t / s.kernel_w, t % s.kernel_w) : 0.0f;
+                    m < O ? filter.at(m, k, t / s.kernel_w, t % s.kernel_w) : 0.0f;
     int64_t* offsets = t_offsets.get(C);
     for (int64_t oh = 0; oh < s.out_h; ++oh)
         for (int64_t ow = 0; ow < s.out_w; ++ow) {
@@ -490,10 +473,9 @@ void conv2d_forward(const float* x, const float* weight, const float* bias, floa
         return;
     }
     if (tiny_map_fits(shape)) {
-        const int64_t K = shape.in_channels, kh = shape.kernel_h, kw = shape.kernel_w;
-        tiny_map_conv(x, [&](int64_t m, int64_t k, int64_t i, int64_t j) {
-            return weight[((m * K + k) * kh + i) * kw + j];
-        }, bias, y, shape);
+        const FilterView filters{weight, shape.out_channels, shape.in_channels, shape.kernel_h,
+                                 shape.kernel_w, false};
+        tiny_map_conv(x, filters, bias, y, shape);
         return;
     }
     const Geometry g = geometry_of(shape);
@@ -568,11 +550,9 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
     const bool flippable = s.stride == 1 && s.kernel_h == s.kernel_w && flipped.padding >= 0 &&
                            flipped.out_h == s.in_h && flipped.out_w == s.in_w;
     if (flippable && tiny_map_fits(flipped)) {
-        // Filter (m = input channel c, k = output channel o) flipped in space.
-        const int64_t M = s.in_channels, kh = s.kernel_h, kw = s.kernel_w;
-        tiny_map_conv(dy, [&](int64_t m, int64_t k, int64_t i, int64_t j) {
-            return weight[((k * M + m) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
-        }, nullptr, dx, flipped);
+        const FilterView filters{weight, s.in_channels, s.out_channels, s.kernel_h, s.kernel_w,
+                                 true};
+        tiny_map_conv(dy, filters, nullptr, dx, flipped);
         return;
     }
     if (flippable && channel_direct_fits(flipped)) {

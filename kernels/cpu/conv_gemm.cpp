@@ -157,6 +157,19 @@ void tile_gemm_with_panels(int mr, int64_t M, int64_t N, int64_t K, const Packed
     tile_gemm_with<kMaxMR>(M, N, K, A, b, b_offsets, c, ldc, bias, accumulate);
 }
 
+bool worth_threads(const ConvShape& s) {
+    return s.batch * s.out_channels * s.out_h * s.out_w * s.in_channels * s.kernel_h *
+               s.kernel_w >
+           kParallelMacs;
+}
+
+const int64_t* row_offsets(int64_t count, int64_t stride) {
+    static thread_local Scratch<int64_t> offsets_scratch;
+    int64_t* offsets = offsets_scratch.get(std::max<int64_t>(count, 1));
+    for (int64_t k = 0; k < count; ++k) offsets[k] = k * stride;
+    return offsets;
+}
+
 // Fixed 8 x 8 blocks let the compiler keep a block in registers (a generic blocked loop ran at
 // ~2 ns per element).
 void transpose(const float* in, int64_t rows, int64_t cols, int64_t in_ld, int64_t out_ld,

@@ -11,10 +11,14 @@
 #include <cstring>
 #include <memory>
 
+#include "kernels/conv.h"
+
 namespace kelvin::cpu::conv_gemm {
 
 // GCC vector extensions: AVX-512 with -march=native here and a correct (slower) build
-// elsewhere. Without AVX-512 a Vec is two (AVX2) or four (SSE, NEON) registers.
+// elsewhere. Without AVX-512 a Vec is two (AVX2) or four (SSE, NEON) registers: still correct,
+// and the ABI note GCC prints for such vectors does not concern these internal functions.
+#pragma GCC diagnostic ignored "-Wpsabi"
 using Vec = float __attribute__((vector_size(64)));  // 16 floats
 constexpr int kNR = 32;                                // columns per micro-tile: 2 vectors
 constexpr int64_t kKC = 256;  // k per block: an MR x kKC slice of A (12 KiB) stays in L1
@@ -80,6 +84,28 @@ void tile_gemm_with_panels(int mr, int64_t M, int64_t N, int64_t K, const Packed
 // out[c * out_ld + r] = in[r * in_ld + c] for an rows x cols matrix.
 void transpose(const float* in, int64_t rows, int64_t cols, int64_t in_ld, int64_t out_ld,
                float* out);
+
+// Below this many multiply-adds (~50 us of work) a conv runs on the calling thread alone:
+// waking the team would cost more than it saves (gradient checks call tiny convs thousands of
+// times).
+constexpr int64_t kParallelMacs = int64_t{1} << 22;
+bool worth_threads(const ConvShape& s);
+
+// offsets[k] = k * stride for k < count, in this thread's scratch (valid until its next call).
+const int64_t* row_offsets(int64_t count, int64_t stride);
+
+// The filters of the convolution being computed (M outputs, K inputs, kh x kw taps): the layer's
+// own weight [M, K, kh, kw], or for backward data as a stride-1 convolution of dY the layer's
+// weight [K, M, kh, kw] read transposed in channels and flipped in space.
+struct FilterView {
+    const float* weight;
+    int64_t M, K, kh, kw;
+    bool flipped;
+    float at(int64_t m, int64_t k, int64_t i, int64_t j) const {
+        return flipped ? weight[((k * M + m) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)]
+                       : weight[((m * K + k) * kh + i) * kw + j];
+    }
+};
 
 // A scratch buffer that grows and is kept, one per thread: conv runs many times per step with
 // the same shapes, and fresh large allocations would page-fault on every call. Bounded by the

@@ -34,33 +34,8 @@ thread_local Scratch<float> t_filters;  // U, 16 packed A operands (calling thre
 thread_local Scratch<float> t_inputs;   // V of a block of tiles
 thread_local Scratch<float> t_products;  // M = U V of a block, or the transposed x and dY
 thread_local Scratch<float> t_rows;      // a row of tiles being transformed
-thread_local Scratch<int64_t> t_offsets;
-
-// Below this many multiply-adds of the direct convolution a call stays on one thread.
-bool worth_threads(const ConvShape& s) {
-    return s.batch * s.out_channels * s.in_channels * s.out_h * s.out_w * 9 > (int64_t{1} << 22);
-}
-
-const int64_t* row_offsets(int64_t count, int64_t stride) {
-    int64_t* offsets = t_offsets.get(std::max<int64_t>(count, 1));
-    for (int64_t k = 0; k < count; ++k) offsets[k] = k * stride;
-    return offsets;
-}
 
 // ---- the filter transform U = G g G^T --------------------------------------------------------
-
-// The 3x3 filters of the convolution being computed (M outputs, K inputs): the layer's own
-// weight [M, K, 3, 3], or for backward data the layer's weight [K, M, 3, 3] read transposed
-// and flipped in space.
-struct Filters {
-    const float* weight;
-    int64_t M, K;
-    bool flipped;
-    float at(int64_t m, int64_t k, int i, int j) const {
-        return flipped ? weight[((k * M + m) * 3 + 2 - i) * 3 + 2 - j]
-                       : weight[((m * K + k) * 3 + i) * 3 + j];
-    }
-};
 
 // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]: u (4) = G v (3).
 inline void apply_g(const float v0, const float v1, const float v2, float* u, int stride) {
@@ -71,7 +46,8 @@ inline void apply_g(const float v0, const float v1, const float v2, float* u, in
 }
 
 // The 16 matrices U_xi [M, K], each packed as a GEMM A operand, one after another.
-void transform_filters(const Filters& f, float* packed, bool parallel) {
+// f: 3x3 filters (conv_gemm.h FilterView).
+void transform_filters(const FilterView& f, float* packed, bool parallel) {
     const int mr = micro_rows(f.M);
     const int64_t stride = filter_stride(f.M, f.K), panels = (f.M + mr - 1) / mr;
     // Panel by panel, k then the panel's rows: each of the 16 outputs is written in order.
@@ -263,7 +239,7 @@ void forward(const float* x, const float* weight, const float* bias, float* y,
              const ConvShape& s) {
     const bool parallel = worth_threads(s);
     float* U = t_filters.get(kPositions * filter_stride(s.out_channels, s.in_channels));
-    transform_filters(Filters{weight, s.out_channels, s.in_channels, false}, U, parallel);
+    transform_filters(FilterView{weight, s.out_channels, s.in_channels, 3, 3, false}, U, parallel);
     convolve(x, U, bias, y, s, parallel);
 }
 
@@ -271,7 +247,7 @@ void backward_data(const float* dy, const float* weight, float* dx, const ConvSh
     const ConvShape flipped = flipped_stride1_shape(s);  // 3x3, stride 1: its output is dx
     const bool parallel = worth_threads(s);
     float* U = t_filters.get(kPositions * filter_stride(s.in_channels, s.out_channels));
-    transform_filters(Filters{weight, s.in_channels, s.out_channels, true}, U, parallel);
+    transform_filters(FilterView{weight, s.in_channels, s.out_channels, 3, 3, true}, U, parallel);
     convolve(dy, U, nullptr, dx, flipped, parallel);
 }
 

@@ -27,6 +27,7 @@ SweepConfig demo_config(Device device) {
               {"width", 512},
               {"samples", 5000},
               {"probe_train_samples", 5000},
+              {"track_every", 20},  // the step-by-step dynamics plots of the report
               {"device", device == Device::CUDA ? "cuda" : "cpu"}};
     return parse_sweep_config(j, "demo");
 }

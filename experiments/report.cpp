@@ -360,7 +360,13 @@ public:
         // Without OOD sets, the per-set plots are drawn once, empty, saying so.
         const std::vector<std::string> sets =
             sweep_.ood.empty() ? std::vector<std::string>{""} : sweep_.ood;
-        std::vector<Figure> out = {ranks(), logits_norm(), spectra()};
+        std::vector<Figure> out = {ranks(), logits_norm()};
+        if (has_track()) {
+            out.push_back(track_loss());
+            out.push_back(track_norm());
+            out.push_back(track_rank());
+        }
+        out.push_back(spectra());
         for (const std::string& set : sets) out.push_back(tunnel(set));
         out.push_back(kappa_rho());
         for (const std::string& set : sets) out.push_back(detection(set));
@@ -394,17 +400,103 @@ private:
         return mean(values);
     }
 
+    // ---- step-by-step dynamics, from metrics.json's "track" (train --track-every) ----------
+    static const json* track_of(const Run& r) {
+        const json* track = find(r.metrics, {"track"});
+        return track && track->is_array() && track->size() >= 2 ? track : nullptr;
+    }
+    bool has_track() const {
+        for (const Run* r : runs_)
+            if (r->complete() && track_of(*r)) return true;
+        return false;
+    }
+    double classes() const {
+        double classes = kNaN;
+        for (const Run* r : runs_)
+            if (r->diagnosed())
+                classes = std::max(std::isfinite(classes) ? classes : 0.0,
+                                   number(r->diagnostics, {"rank", "classes"}));
+        return classes;
+    }
+    // One line per T of a track value against the step, averaged over seeds step by step.
+    std::vector<plot::Series> track_series(const char* key) const {
+        std::vector<plot::Series> out;
+        for (double t : ts_) {
+            std::vector<const Run*> runs;
+            std::map<double, std::vector<double>> by_step;
+            for (const Run* r : at(t, false)) {
+                const json* track = track_of(*r);
+                if (!track) continue;
+                runs.push_back(r);
+                for (const json& record : *track)
+                    by_step[number(record, {"step"})].push_back(number(record, {key}));
+            }
+            plot::Series s{legend_for(t, runs.size())};
+            s.color = color_of(t);
+            for (auto& [step, values] : by_step)
+                if (std::isfinite(step)) s.x.push_back(step), s.y.push_back(mean(values));
+            out.push_back(s);
+        }
+        return out;
+    }
+
+    Figure track_loss() {
+        plot::PlotSpec spec;
+        spec.title = "Training dynamics: loss";
+        spec.x_label = "training step";
+        spec.y_label = "cross-entropy at T on the monitoring batch";
+        spec.x_min = 0;
+        spec.y_min = 0;
+        spec.series = track_series("loss");
+        const double c = classes();
+        if (std::isfinite(c) && c > 1)
+            spec.hlines.push_back({std::log(c), "ln C = " + sig3(std::log(c)) + " (uniform)"});
+        return {plot::render_svg(spec),
+                "Loss at the training temperature on a fixed batch of test samples, every "
+                "--track-every steps. At high T the loss sits at ln C, the value of a uniform "
+                "prediction, until the logits norm has grown enough for softmax(z/T) to move "
+                "away from uniform; then it falls at once."};
+    }
+
+    Figure track_norm() {
+        plot::PlotSpec spec;
+        spec.title = "Training dynamics: logits norm";
+        spec.x_label = "training step";
+        spec.y_label = "mean per-sample logits norm \u2016z\u2016\u2082";
+        spec.log_y = true;
+        spec.x_min = 0;
+        spec.series = track_series("logits_norm");
+        return {plot::render_svg(spec),
+                "The logits norm on the same monitoring batch, step by step: the growth that "
+                "high T forces on the network, and when it happens."};
+    }
+
+    Figure track_rank() {
+        plot::PlotSpec spec;
+        spec.title = "Training dynamics: rank of the logits";
+        spec.x_label = "training step";
+        spec.y_label = "numerical rank (\u03b3 = 1e-3)";
+        spec.x_min = 0;
+        spec.y_min = 0;
+        spec.y_integer = true;
+        spec.series = track_series("rank");
+        const double c = classes();
+        if (std::isfinite(c) && c > 1)
+            spec.hlines.push_back({c - 1, "C \u2212 1 = " + g(c - 1)});
+        return {plot::render_svg(spec),
+                "Numerical rank of the monitoring batch's logits (singular values above "
+                "10\u207b\u00b3 \u03c3\u2081) during training."};
+    }
+
     Figure ranks() {
         plot::PlotSpec spec;
         spec.title = "Numerical rank of the logits z and of softmax(z/T)";
         spec.x_label = "training temperature T";
-        double gamma = kNaN, classes = kNaN;
+        double gamma = kNaN;
         for (const Run* r : runs_)
-            if (r->diagnosed()) {
-                if (!std::isfinite(gamma)) gamma = number(r->diagnostics, {"settings", "gamma"});
-                classes = std::max(std::isfinite(classes) ? classes : 0.0,
-                                   number(r->diagnostics, {"rank", "classes"}));
-            }
+            if (r->diagnosed() && !std::isfinite(gamma))
+                gamma = number(r->diagnostics, {"settings", "gamma"});
+        const double classes = this->classes();
         spec.y_label = "numerical rank" +
                        (std::isfinite(gamma) ? " (\u03b3 = " + g(gamma) + ")" : std::string());
         spec.log_x = true;

@@ -26,8 +26,9 @@ const std::vector<std::string> kAllowedKeys = {
     "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
     "warmup_epochs", "device", "max_steps", "train_subset", "eval_batch_size", "depth", "width",
     "activation", "norm", "base_width", "stem", "patch", "vit_width", "vit_depth", "vit_heads",
-    "vit_mlp_ratio", "vit_dropout", "data_dir", "ood_data_dir", "diagnose", "samples", "probe_train_samples",
-    "probe_epochs", "probe_lr", "neco_dim", "gamma", "crop_padding", "flip"};
+    "vit_mlp_ratio", "vit_dropout", "data_dir", "ood_data_dir", "diagnose", "samples",
+    "probe_train_samples", "probe_epochs", "probe_lr", "neco_dim", "gamma", "crop_padding", "flip",
+    "track_every", "track_samples"};
 const std::vector<std::string> kHeadNorms = {"none", "layernorm", "normalized_logits"};
 
 std::string join(const std::vector<std::string>& items) {
@@ -141,6 +142,8 @@ SweepConfig parse_sweep_config(const json& j, const std::string& source) {
     read_scalar(j, "eval_batch_size", t.eval_batch_size, source, "an integer");
     read_scalar(j, "crop_padding", t.crop_padding, source, "an integer");
     read_scalar(j, "flip", t.horizontal_flip, source, "true or false");
+    read_scalar(j, "track_every", t.track_every, source, "an integer");
+    read_scalar(j, "track_samples", t.track_samples, source, "an integer");
     read_scalar(j, "depth", t.model_options.depth, source, "an integer");
     read_scalar(j, "width", t.model_options.width, source, "an integer");
     read_scalar(j, "activation", t.model_options.activation, source, "relu or gelu");

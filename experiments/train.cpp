@@ -244,8 +244,11 @@ void load_into(std::vector<std::pair<std::string, Tensor*>> targets, const Safet
     }
 }
 
-// The rank and norm of the logits of the fixed monitoring batch, with the step they belong to.
-json track_record(models::Model& model, const data::Batch& monitor, int64_t step) {
+// The rank and norm of the logits of the fixed monitoring batch, their loss at the training
+// temperature and accuracy, with the step they belong to: the step-by-step picture of the
+// dynamics (at high T, a loss stuck at ln C while the norm creeps up, then the break).
+json track_record(models::Model& model, const data::Batch& monitor, float temperature,
+                  int64_t step) {
     NoGradGuard no_grad;
     trace::PhaseScope phase("eval");
     const bool was_training = model.training();
@@ -256,10 +259,17 @@ json track_record(models::Model& model, const data::Batch& monitor, int64_t step
     RankReport rank = rank_report(logits.f32(), n, c, kRankGamma, false, logits.device());
     double norm_sum = 0.0;
     for (float v : ops::row_norms(logits).to_vector()) norm_sum += v;
+    const float loss = ops::softmax_cross_entropy(logits, monitor.labels, temperature).item();
+    const std::vector<int32_t> predicted = ops::argmax_rows(logits).to_int_vector();
+    const std::vector<int32_t> labels = monitor.labels.to_int_vector();
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
     return {{"step", step},
             {"rank", rank.rank},
             {"logits_norm", norm_sum / n},
-            {"sigma_1", rank.singular_values.empty() ? 0.0 : rank.singular_values.front()}};
+            {"sigma_1", rank.singular_values.empty() ? 0.0 : rank.singular_values.front()},
+            {"loss", loss},
+            {"accuracy", static_cast<double>(correct) / static_cast<double>(n)}};
 }
 
 void write_metrics(const fs::path& dir, const json& metrics) {
@@ -398,7 +408,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         if (!metrics.contains("track")) metrics["track"] = json::array();
         // Step 0 once: a run resumed before its first checkpoint already holds that record.
         if (global_step == 0 && metrics["track"].empty())
-            metrics["track"].push_back(track_record(*model, monitor, 0));
+            metrics["track"].push_back(track_record(*model, monitor, config.temperature, 0));
     }
 
     const bool bar = options.show_progress;
@@ -445,7 +455,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                 ++steps;
                 ++global_step;
                 if (config.track_every > 0 && global_step % config.track_every == 0)
-                    metrics["track"].push_back(track_record(*model, monitor, global_step));
+                    metrics["track"].push_back(
+                        track_record(*model, monitor, config.temperature, global_step));
                 if (bar) {
                     const double secs =
                         std::chrono::duration<double>(clock::now() - epoch_start).count();

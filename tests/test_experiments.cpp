@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -166,7 +167,7 @@ TEST_CASE("a sweep killed mid-run keeps finished runs, redoes the interrupted on
         "models": ["mlp"], "datasets": ["fashion-mnist:classes=0-4"],
         "ood": ["fashion-mnist:classes=5-9"], "temperatures": [1, 10, 100], "epochs": 2,
         "device": "cpu", "seeds": [1], "depth": 3, "width": 32, "train_subset": 1500,
-        "samples": 300, "probe_train_samples": 300, "probe_epochs": 2})";
+        "samples": 300, "probe_train_samples": 300, "probe_epochs": 2, "track_every": 10})";
     const fs::path out = tmp.str("out");
     pid_t pid = spawn_kelvin("sweep --config " + tmp.str("sweep.json") + " --out " + out.string(),
                              tmp.str("log1"));
@@ -201,8 +202,14 @@ TEST_CASE("a sweep killed mid-run keeps finished runs, redoes the interrupted on
     CHECK(names.size() == 3);
     CHECK(std::set<std::string>(names.begin(), names.end()).size() == 3);
     for (auto& e : fs::directory_iterator(out / "runs")) CHECK(e.path().extension() != ".partial");
-    CHECK(fs::exists(out / "report.html"));
     CHECK(fs::exists(out / "summary.md"));
+    // The sweep's track_every reached every run, and the report drew the step-by-step plots.
+    CHECK(read_json(first / "metrics.json")["track"].size() >= 2);
+    REQUIRE(fs::exists(out / "report.html"));
+    std::ifstream report(out / "report.html");
+    std::stringstream html;
+    html << report.rdbuf();
+    CHECK(html.str().find("Training dynamics: loss") != std::string::npos);
 }
 
 TEST_CASE("train --diagnose writes every diagnostics key" * doctest::skip(!kHaveFashionMnist)) {
@@ -262,7 +269,7 @@ TEST_CASE("bench --trace writes valid trace-event JSON with the ops of a trainin
         CHECK_MESSAGE(kernels.count(k), k);
 }
 
-TEST_CASE("train --track-every logs the logits rank and norm of a fixed batch" *
+TEST_CASE("train --track-every logs the rank, norm, loss and accuracy of a fixed batch" *
           doctest::skip(!kHaveFashionMnist)) {
     TempDir tmp("track");
     const std::string out = tmp.str("run");
@@ -276,7 +283,20 @@ TEST_CASE("train --track-every logs the logits rank and norm of a fixed batch" *
         CHECK(track[i]["rank"].get<int>() >= 1);
         CHECK(track[i]["rank"].get<int>() <= 5);
         CHECK(track[i]["logits_norm"].get<double>() > 0.0);
+        CHECK(track[i]["accuracy"].get<double>() >= 0.0);
+        CHECK(track[i]["accuracy"].get<double>() <= 1.0);
     }
+    // At initialisation the logits are small, so the loss is that of a uniform guess over the 5
+    // classes; 20 steps of training lower it.
+    CHECK(track[0]["loss"].get<double>() == doctest::Approx(std::log(5.0)).epsilon(0.1));
+    CHECK(track[4]["loss"].get<double>() < track[0]["loss"].get<double>());
+    CHECK(track[4]["accuracy"].get<double>() > track[0]["accuracy"].get<double>());
+    // Watching does not disturb: the same run untracked ends with the same weights.
+    const std::string untracked = tmp.str("untracked");
+    r = run_kelvin("train " + kSmallRun + "--epochs 1 --out " + untracked);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    CHECK(read_bytes(fs::path(out) / "model.safetensors") ==
+          read_bytes(fs::path(untracked) / "model.safetensors"));
 }
 
 TEST_CASE("diagnose --from-checkpoint measures a checkpoint trained elsewhere" *

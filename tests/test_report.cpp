@@ -338,6 +338,32 @@ TEST_CASE("report: a self-contained page with every plot, a row per run, and wha
     CHECK(count(html, "class=\"series\"") == 2 + 3 + 3 + 6 + 1 + 4);
 }
 
+TEST_CASE("report: runs with --track-every records get the step-by-step dynamics plots") {
+    TempDir dir;
+    write_sweep(dir.path);
+    CHECK(kelvin::experiments::report_html(dir.path.string()).find("Training dynamics") ==
+          std::string::npos);  // none without track records
+    // T = 1 and T = 100 tracked every 10 steps; T = 10 not tracked.
+    for (double t : {1.0, 100.0}) {
+        const fs::path run = dir.path / "runs" / ("mlp_T" + std::to_string(int(t)) + "_s1");
+        json metrics = run_metrics(t);
+        for (int step = 0; step <= 50; step += 10)
+            metrics["track"].push_back({{"step", step},
+                                        {"rank", step < 30 ? 1 : 4},
+                                        {"logits_norm", 0.05 * std::pow(t, step / 50.0)},
+                                        {"loss", step < 30 ? std::log(5.0) : 0.5},
+                                        {"accuracy", step < 30 ? 0.2 : 0.8}});
+        write_text(run / "metrics.json", metrics.dump());
+    }
+    const std::string html = kelvin::experiments::report_html(dir.path.string());
+    for (const char* title : {"Training dynamics: loss", "Training dynamics: logits norm",
+                              "Training dynamics: rank of the logits"})
+        CHECK_MESSAGE(html.find(title) != std::string::npos, title);
+    CHECK(html.find("ln C = 1.61 (uniform)") != std::string::npos);
+    // The 19 series of the first test's plots, then two lines (T = 1, 100) in each dynamics plot.
+    CHECK(count(html, "class=\"series\"") == 19 + 3 * 2);
+}
+
 TEST_CASE("report: a sweep with several groups gets a section per group") {
     TempDir dir;
     write_sweep(dir.path);

@@ -101,7 +101,8 @@ HostDataset load_idx_dataset(const std::string& dir, bool train, const std::stri
         int label = labels.values[i];
         if (label >= d.num_classes)
             fail(name, labels_path, "label " + std::to_string(label) + " at index " + std::to_string(i) +
-                                        " out of range 0-9");
+                                        " (byte offset " + std::to_string(8 + i) +
+                                        ") out of range 0-9");
         d.labels[i] = label;
     }
     return d;
@@ -111,6 +112,8 @@ HostDataset load_idx_dataset(const std::string& dir, bool train, const std::stri
 
 std::vector<uint8_t> read_file_maybe_gzip(const std::string& path, const std::string& context) {
     unsigned char magic[2] = {0, 0};
+    // Reading a directory fails deep in the stream library, with no file name.
+    if (fs::is_directory(path)) fail(context, path, "is a directory, expected a file");
     {
         std::ifstream in(path, std::ios::binary);
         if (!in) fail(context, path, "cannot open file");

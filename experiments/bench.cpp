@@ -87,6 +87,10 @@ std::vector<std::string> bench_workloads() {
 }
 
 BenchResult run_bench(const std::string& name, Device device, int steps, int warmup) {
+    // The median of `steps` timed steps: with none (or a negative warm-up eating them) there is
+    // no median to read.
+    KELVIN_CHECK(steps >= 1, "--steps must be at least 1, got " + std::to_string(steps));
+    KELVIN_CHECK(warmup >= 0, "--warmup must be >= 0, got " + std::to_string(warmup));
     if (name == kRankWorkload) return run_rank_bench(device, steps, warmup);
     auto table = workload_table();
     auto it = table.find(name);
@@ -95,7 +99,6 @@ BenchResult run_bench(const std::string& name, Device device, int steps, int war
         for (auto& [n, w] : table) known += (known.empty() ? "" : ", ") + n;
         throw Error("unknown workload '" + name + "': expected one of " + known);
     }
-    KELVIN_CHECK(steps >= 1, "--steps must be at least 1");
     const Workload& w = it->second;
     std::unique_ptr<models::Model> model = models::build_model(w.model, w.options);
     model->to(device);

@@ -183,9 +183,31 @@ void progress(bool on, const std::string& message) {
 
 }  // namespace
 
+void validate_diagnose_options(const DiagnoseOptions& o) {
+    KELVIN_CHECK(o.gamma > 0 && o.gamma < 1, "--gamma must be in (0, 1)");
+    KELVIN_CHECK(o.max_samples >= 1,
+                 "--samples must be at least 1, got " + std::to_string(o.max_samples));
+    KELVIN_CHECK(o.probe_train_samples >= 1, "--probe-train-samples must be at least 1, got " +
+                                                 std::to_string(o.probe_train_samples));
+    KELVIN_CHECK(o.probe.epochs >= 1,
+                 "--probe-epochs must be at least 1, got " + std::to_string(o.probe.epochs));
+    KELVIN_CHECK(o.probe.lr > 0 && std::isfinite(o.probe.lr),
+                 "--probe-lr must be a positive number");
+    KELVIN_CHECK(o.neco_dim >= 0, "--neco-dim must be >= 0 (0: the number of classes), got " +
+                                      std::to_string(o.neco_dim));
+    KELVIN_CHECK(o.neco_max_logit == "auto" || o.neco_max_logit == "yes" ||
+                     o.neco_max_logit == "no",
+                 "--neco-max-logit '" + o.neco_max_logit + "': expected auto, yes or no");
+}
+
 void prepare_run_from_checkpoint(const std::string& checkpoint, TrainConfig config,
                                  const std::string& run_dir) {
     KELVIN_CHECK(fs::exists(checkpoint), "--from-checkpoint: " + checkpoint + " does not exist");
+    // metrics.json marks a run kelvin trained: its model.safetensors and config.json are the
+    // only copies, and the copy below would replace them.
+    KELVIN_CHECK(!fs::exists(fs::path(run_dir) / "metrics.json"),
+                 "--from-checkpoint: " + run_dir + " holds a kelvin training run (metrics.json); "
+                 "its weights would be replaced; choose another RUN_DIR");
     load_safetensors(checkpoint);  // a malformed file is reported now, by name
     config.out = run_dir;
     validate_config(config);
@@ -203,7 +225,7 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     const Device device = parse_device(options.device.empty() ? config.device : options.device);
     KELVIN_CHECK(device == Device::CPU || cuda_available(),
                  "diagnose --device cuda: no CUDA device is available");
-    KELVIN_CHECK(options.gamma > 0 && options.gamma < 1, "--gamma must be in (0, 1)");
+    validate_diagnose_options(options);
     const fs::path weights_path = run_dir / "model.safetensors";
     KELVIN_CHECK(fs::exists(weights_path),
                  "diagnose: " + weights_path.string() + " not found (has the run finished an epoch?)");

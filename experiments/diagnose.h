@@ -32,10 +32,15 @@ struct DiagnoseOptions {
 
 nlohmann::json diagnose(const std::string& run_dir, const DiagnoseOptions& options);
 
+// Throws an Error naming the first bad option (as its command-line flag); diagnose() calls it
+// first, and a sweep before anything trains.
+void validate_diagnose_options(const DiagnoseOptions& options);
+
 // Makes `run_dir` a run directory for a checkpoint trained elsewhere: config.json from
 // `config` (model, data set, temperature, model options) and a copy of the checkpoint as
 // model.safetensors. The checkpoint must use kelvin's parameter names (PyTorch state_dict
 // names of the mirrored modules; see models/*.h); BatchNorm's num_batches_tracked is ignored.
+// Refuses a `run_dir` that holds a kelvin training run, whose weights it would replace.
 void prepare_run_from_checkpoint(const std::string& checkpoint, TrainConfig config,
                                  const std::string& run_dir);
 

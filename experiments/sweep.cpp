@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "data/dataset_spec.h"
 #include "engine/checkpoint.h"
@@ -43,6 +45,30 @@ std::string format_number(double v) {
     return text;
 }
 
+// `v` as a T. Integers must be written as integers that fit: nlohmann's get<int> would truncate
+// an epochs of 2.5 and wrap a seed of -1 into 18446744073709551615 without a word.
+template <typename T>
+bool read_value(const json& v, T& out) {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        // Parsed text holds non-negative integers as unsigned, a json built in C++ as signed.
+        if (!v.is_number_integer()) return false;
+        const bool negative = !v.is_number_unsigned() && v.get<int64_t>() < 0;
+        const bool fits =
+            negative ? std::is_signed_v<T> &&
+                           v.get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min())
+                     : v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+        if (fits) out = v.get<T>();
+        return fits;
+    } else {
+        try {
+            out = v.get<T>();
+            return true;
+        } catch (const json::exception&) {
+            return false;
+        }
+    }
+}
+
 // A list-valued key; a single value is accepted as a one-element list.
 template <typename T>
 std::vector<T> read_list(const json& j, const std::string& key, const std::string& source,
@@ -52,12 +78,11 @@ std::vector<T> read_list(const json& j, const std::string& key, const std::strin
     KELVIN_CHECK(!items.empty(), source + ": '" + key + "' is empty; give at least one " + what);
     std::vector<T> out;
     for (size_t i = 0; i < items.size(); ++i) {
-        try {
-            out.push_back(items[i].get<T>());
-        } catch (const json::exception&) {
+        T item{};
+        if (!read_value(items[i], item))
             throw Error(source + ": " + key + "[" + std::to_string(i) + "] = " + items[i].dump() +
                         ": expected " + what);
-        }
+        out.push_back(item);
     }
     return out;
 }
@@ -66,11 +91,8 @@ template <typename T>
 void read_scalar(const json& j, const std::string& key, T& field, const std::string& source,
                  const char* what) {
     if (!j.contains(key)) return;
-    try {
-        field = j.at(key).get<T>();
-    } catch (const json::exception&) {
+    if (!read_value(j.at(key), field))
         throw Error(source + ": '" + key + "' = " + j.at(key).dump() + ": expected " + what);
-    }
 }
 
 std::string sanitize(const std::string& text) {
@@ -106,6 +128,31 @@ std::string cell(const json& v, bool readable) {
         return text;
     }
     return v.dump();
+}
+
+// A rerun may grow the grid (more models, temperatures, seeds), but the runs it keeps were
+// trained and diagnosed with the settings in `path`: other settings would put runs made two
+// ways under one sweep.json and one summary. Where and device may change; keys `previous`
+// lacks (written by an older kelvin) are not compared.
+void check_same_settings(const json& previous, const json& now, const fs::path& path) {
+    std::vector<std::string> changed;
+    auto describe = [](const std::string& key, const json& a, const json& b) {
+        return key + " " + (a.is_null() ? "(none)" : a.dump()) + " -> " +
+               (b.is_null() ? "(none)" : b.dump());
+    };
+    if (previous.value("ood", json::array()) != now.value("ood", json::array()))
+        changed.push_back(describe("ood", previous.value("ood", json()), now.value("ood", json())));
+    const json a = previous.flatten(), b = now.flatten();
+    for (auto& [pointer, value] : a.items()) {
+        const bool shared = pointer.rfind("/training/", 0) == 0 ||
+                            pointer.rfind("/diagnostics/", 0) == 0 || pointer == "/diagnose";
+        if (!shared || pointer == "/training/device" || pointer == "/training/data_dir") continue;
+        const json other = b.contains(pointer) ? b.at(pointer) : json();
+        if (value != other) changed.push_back(describe(pointer.substr(1), value, other));
+    }
+    KELVIN_CHECK(changed.empty(), path.string() + ": this folder holds a sweep made with other " +
+                                      "settings (" + join(changed) +
+                                      "); use another --out, or the settings of that sweep");
 }
 
 }  // namespace
@@ -187,11 +234,10 @@ SweepConfig parse_sweep_config(const json& j, const std::string& source) {
         KELVIN_CHECK(std::find(kHeadNorms.begin(), kHeadNorms.end(), c.head_norms[i]) != kHeadNorms.end(),
                      source + ": head_norms[" + std::to_string(i) + "] = '" + c.head_norms[i] +
                          "': allowed: " + join(kHeadNorms));
-    KELVIN_CHECK(d.probe.epochs >= 1 && d.max_samples >= 1 && d.probe_train_samples >= 1,
-                 source + ": probe_epochs, samples and probe_train_samples must be at least 1");
     t.out = "(sweep)";
     try {
         validate_config(t);
+        validate_diagnose_options(d);
     } catch (const Error& e) {
         throw Error(source + ": " + e.what());
     }
@@ -199,13 +245,28 @@ SweepConfig parse_sweep_config(const json& j, const std::string& source) {
     auto check_data = [&](const std::string& key, size_t i, const std::string& spec_text,
                           const std::string& dir) {
         try {
-            data::load_dataset(data::parse_dataset_spec(spec_text), dir, false);
+            return data::load_dataset(data::parse_dataset_spec(spec_text), dir, false);
         } catch (const Error& e) {
             throw Error(source + ": " + key + "[" + std::to_string(i) + "] = '" + spec_text +
                         "': " + e.what());
         }
     };
-    for (size_t i = 0; i < c.datasets.size(); ++i) check_data("datasets", i, c.datasets[i], t.data_dir);
+    for (size_t i = 0; i < c.datasets.size(); ++i) {
+        const data::HostDataset set = check_data("datasets", i, c.datasets[i], t.data_dir);
+        // Model options that do not fit the data (a ViT patch, a ResNet width) fail here too.
+        for (size_t m = 0; m < c.models.size(); ++m) {
+            TrainConfig run = t;
+            run.model = c.models[m];
+            run.dataset = c.datasets[i];
+            try {
+                build_model_for(run, set);
+            } catch (const Error& e) {
+                throw Error(source + ": models[" + std::to_string(m) + "] = '" + c.models[m] +
+                            "' on datasets[" + std::to_string(i) + "] = '" + c.datasets[i] +
+                            "': " + e.what());
+            }
+        }
+    }
     for (size_t i = 0; i < c.ood.size(); ++i) check_data("ood", i, c.ood[i], d.ood_data_dir);
     return c;
 }
@@ -267,8 +328,11 @@ std::vector<SweepRun> expand_sweep(const SweepConfig& c) {
 
 json run_sweep(const SweepConfig& config, const std::string& out_dir, const SweepOptions& options) {
     const fs::path dir(out_dir), runs_dir = fs::path(out_dir) / "runs";
+    const json settings = sweep_config_to_json(config);
+    if (fs::exists(dir / "sweep.json"))
+        check_same_settings(read_json(dir / "sweep.json"), settings, dir / "sweep.json");
     fs::create_directories(runs_dir);
-    write_file_atomically((dir / "sweep.json").string(), sweep_config_to_json(config).dump(2) + "\n");
+    write_file_atomically((dir / "sweep.json").string(), settings.dump(2) + "\n");
     const std::vector<SweepRun> runs = expand_sweep(config);
     int failed = 0, index = 0;
     for (const SweepRun& run : runs) {
@@ -326,10 +390,15 @@ json write_summary(const std::string& out_dir) {
     const fs::path runs_dir = fs::path(out_dir) / "runs";
     json rows = json::array();
     std::set<std::string> ood_sets;
-    if (fs::exists(runs_dir))
-        for (const auto& entry : fs::directory_iterator(runs_dir)) {
-            const std::string name = entry.path().filename().string();
-            if (!entry.is_directory() || entry.path().extension() == ".partial") continue;
+    // Checked before summary.csv is written into a folder that is not a sweep's.
+    KELVIN_CHECK(fs::is_directory(runs_dir),
+                 "report: " + runs_dir.string() +
+                     " not found (expected the output folder of `kelvin sweep`)");
+    for (const auto& entry : fs::directory_iterator(runs_dir)) {
+        const std::string name = entry.path().filename().string();
+        if (!entry.is_directory() || entry.path().extension() == ".partial") continue;
+        // A hand-edited file missing a key fails inside nlohmann with no file name.
+        try {
             json cfg = read_json(entry.path() / "config.json");
             json metrics = read_json(entry.path() / "metrics.json");
             json diag = fs::exists(entry.path() / "diagnostics.json")
@@ -367,7 +436,10 @@ json write_summary(const std::string& out_dir) {
                 }
             }
             rows.push_back(row);
+        } catch (const json::exception& e) {
+            throw Error("report: " + entry.path().string() + ": " + e.what());
         }
+    }
     std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) {
         auto key = [](const json& r) {
             return std::make_tuple(r["model"].get<std::string>(), r["dataset"].get<std::string>(),

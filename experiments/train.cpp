@@ -70,8 +70,14 @@ json config_to_json(const TrainConfig& c) {
 
 TrainConfig config_from_json(const json& j) {
     TrainConfig c;
+    // nlohmann's type errors do not say which key was wrong.
     auto get = [&j](const char* key, auto& field) {
-        if (j.contains(key)) field = j.at(key).get<std::decay_t<decltype(field)>>();
+        if (!j.contains(key)) return;
+        try {
+            field = j.at(key).get<std::decay_t<decltype(field)>>();
+        } catch (const json::exception& e) {
+            throw Error(std::string("'") + key + "' = " + j.at(key).dump() + ": " + e.what());
+        }
     };
     get("model", c.model);
     get("dataset", c.dataset);
@@ -156,6 +162,25 @@ void validate_config(const TrainConfig& c) {
     optim::validate(schedule);
 }
 
+std::unique_ptr<models::Model> build_model_for(const TrainConfig& config,
+                                               const data::HostDataset& data) {
+    // One class makes the loss 0 whatever the weights: the run would train nothing.
+    KELVIN_CHECK(data.num_classes >= 2, "--dataset " + config.dataset + " has " +
+                                            std::to_string(data.num_classes) +
+                                            " class; a classifier needs at least 2");
+    KELVIN_CHECK(config.crop_padding < std::min(data.height, data.width),
+                 "--crop-padding " + std::to_string(config.crop_padding) +
+                     " must be smaller than the " + std::to_string(data.height) + "x" +
+                     std::to_string(data.width) + " images of " + config.dataset);
+    models::ModelOptions model_options = config.model_options;
+    model_options.num_classes = data.num_classes;
+    model_options.in_channels = static_cast<int>(data.channels);
+    model_options.in_height = static_cast<int>(data.height);
+    model_options.in_width = static_cast<int>(data.width);
+    model_options.seed = config.seed;
+    return models::build_model(config.model, model_options);
+}
+
 TrainConfig load_run_config(const std::string& run_dir) {
     const std::string path = (fs::path(run_dir) / "config.json").string();
     std::ifstream in(path);
@@ -163,6 +188,8 @@ TrainConfig load_run_config(const std::string& run_dir) {
     try {
         return config_from_json(json::parse(in));
     } catch (const json::exception& e) {
+        throw Error(path + ": " + e.what());
+    } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
 }
@@ -292,17 +319,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         train_set.pixels.resize(train_set.count * train_set.image_size());
         train_set.labels.resize(train_set.count);
     }
-    KELVIN_CHECK(config.crop_padding < std::min(train_set.height, train_set.width),
-                 "--crop-padding " + std::to_string(config.crop_padding) +
-                     " must be smaller than the " + std::to_string(train_set.height) + "x" +
-                     std::to_string(train_set.width) + " images of " + config.dataset);
-    models::ModelOptions model_options = config.model_options;
-    model_options.num_classes = train_set.num_classes;
-    model_options.in_channels = static_cast<int>(train_set.channels);
-    model_options.in_height = static_cast<int>(train_set.height);
-    model_options.in_width = static_cast<int>(train_set.width);
-    model_options.seed = config.seed;
-    std::unique_ptr<models::Model> model = models::build_model(config.model, model_options);
+    std::unique_ptr<models::Model> model = build_model_for(config, train_set);
     model->to(device);
     std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, *model);
 
@@ -329,6 +346,23 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     schedule.total_steps = total_steps;
     schedule.warmup_steps = static_cast<int64_t>(config.warmup_epochs * steps_per_epoch);
     schedule.step_size = std::max<int64_t>(1, steps_per_epoch * std::max(1, config.epochs / 3));
+    // BatchNorm cannot normalise a batch of one sample: found here rather than at the end of the
+    // first epoch (the last batch holds what the batch size leaves over).
+    const int64_t last_batch = train_set.count - (steps_per_epoch - 1) * config.batch_size;
+    const int64_t smallest_batch = total_steps >= steps_per_epoch
+                                       ? last_batch
+                                       : std::min<int64_t>(config.batch_size, train_set.count);
+    bool has_batch_norm = false;
+    for (auto& [name, module] : model->named_modules())
+        has_batch_norm = has_batch_norm || dynamic_cast<nn::BatchNorm2d*>(module) != nullptr;
+    KELVIN_CHECK(!has_batch_norm || smallest_batch > 1,
+                 config.model + " has BatchNorm, which needs at least 2 samples per batch, but " +
+                     (config.batch_size == 1
+                          ? std::string("--batch-size is 1")
+                          : "the last batch of each epoch holds 1 sample (" +
+                                std::to_string(train_set.count) + " training samples, --batch-size " +
+                                std::to_string(config.batch_size) + ")") +
+                     "; choose another --batch-size or --train-subset");
 
     const fs::path dir(config.out);
     json metrics;
@@ -346,7 +380,11 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     if (resuming) {
         std::ifstream in(dir / "metrics.json");
         KELVIN_CHECK(in.good(), "--resume: cannot read " + (dir / "metrics.json").string());
-        metrics = json::parse(in);
+        try {
+            metrics = json::parse(in);
+        } catch (const json::exception& e) {
+            throw Error("--resume: " + (dir / "metrics.json").string() + ": " + e.what());
+        }
         if (metrics.value("status", "") == "complete") return metrics;
         if (fs::exists(dir / "model.safetensors")) {
             SafetensorsFile weights = load_safetensors((dir / "model.safetensors").string());

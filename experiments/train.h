@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data/host_dataset.h"
 #include "models/model.h"
 
 namespace kelvin::experiments {
@@ -50,6 +52,13 @@ nlohmann::json config_to_json(const TrainConfig& config);
 TrainConfig config_from_json(const nlohmann::json& j);
 // Throws kelvin::Error naming the first bad setting and what is allowed.
 void validate_config(const TrainConfig& config);
+
+// The model `config` describes, shaped for `data` (its classes, channels and image size).
+// Throws kelvin::Error when the two do not fit: a single class, a crop padding as wide as the
+// images, a ViT patch that does not divide them, ... Sweeps check every pair with it before
+// anything trains.
+std::unique_ptr<models::Model> build_model_for(const TrainConfig& config,
+                                               const data::HostDataset& data);
 
 struct TrainOptions {
     bool show_progress = false;    // a live bar on stderr

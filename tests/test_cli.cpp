@@ -113,3 +113,48 @@ TEST_CASE("cli: train refuses to overwrite an existing run" * doctest::skip(!kHa
     CHECK(again.output.find("--resume") != std::string::npos);
     CHECK(fs::last_write_time(fs::path(out) / "metrics.json") == before);
 }
+
+TEST_CASE("cli: train --resume refuses settings given beside it, which it would ignore" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("cli-resume-flags");
+    const std::string out = tmp.str("run");
+    REQUIRE(run_kelvin("train --dataset fashion-mnist:classes=0-1 --depth 2 --width 16 "
+                       "--epochs 1 --max-steps 3 --train-subset 300 --out " + out)
+                .exit_code == 0);
+    const auto before = fs::last_write_time(fs::path(out) / "metrics.json");
+    auto r = run_kelvin("train --resume " + out + " -T 10 --epochs 5");
+    INFO(r.output);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("--temperature, --epochs") != std::string::npos);
+    CHECK(r.output.find("config.json") != std::string::npos);
+    CHECK(fs::last_write_time(fs::path(out) / "metrics.json") == before);
+    CHECK(run_kelvin("train --resume " + out).exit_code == 0);  // alone, it still works
+}
+
+TEST_CASE("cli: training data and batches the model cannot use fail before the run directory" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("cli-unusable");
+    const std::string out = tmp.str("run");
+    expect_clean_failure("train --dataset fashion-mnist:classes=5 --out " + out,
+                         "has 1 class; a classifier needs at least 2", out);
+    // 65 samples in batches of 64 leave a last batch of 1, which BatchNorm cannot normalise:
+    // it used to fail at the end of the first epoch, leaving a failed run behind.
+    expect_clean_failure("train --norm batchnorm --train-subset 65 --batch-size 64 --out " + out,
+                         "last batch of each epoch holds 1 sample (65 training samples, "
+                         "--batch-size 64)", out);
+    expect_clean_failure("train --norm batchnorm --batch-size 1 --out " + out,
+                         "--batch-size is 1", out);
+    // Without BatchNorm the same batches are fine.
+    auto r = run_kelvin("train --train-subset 65 --batch-size 64 --max-steps 2 --out " + out);
+    CHECK_MESSAGE(r.exit_code == 0, r.output);
+}
+
+TEST_CASE("cli: bench rejects a negative warm-up and an unwritable --trace up front") {
+    TempDir tmp("cli-bench");
+    // A warm-up of -1 used to leave no timed step, and reading the median crashed.
+    expect_clean_failure("bench --steps 1 --warmup -1", "--warmup must be >= 0, got -1", "");
+    expect_clean_failure("bench --workload rank10000x100 --steps 0", "--steps must be at least 1", "");
+    // The trace is written at exit; an unwritable path was found only after the work.
+    expect_clean_failure("bench --steps 1 --warmup 0 --trace " + tmp.str("no/such/dir/t.json"),
+                         "--trace: cannot write", "");
+}

@@ -219,7 +219,8 @@ TEST_CASE("idx: label and image counts must agree, labels must be 0-9") {
 
     write_file(dir.str("train-labels-idx1-ubyte"), idx_labels({1, 2, 12, 3}));
     msg = error_of([&] { load_fashion_mnist(dir.str(), true); });
-    CHECK(contains(msg, "train-labels-idx1-ubyte: label 12 at index 2 out of range 0-9"));
+    // The byte offset, for a hex editor: 8 header bytes + the index.
+    CHECK(contains(msg, "train-labels-idx1-ubyte: label 12 at index 2 (byte offset 10) out of range 0-9"));
 }
 
 TEST_CASE("idx: missing directory and missing files are named") {
@@ -228,6 +229,11 @@ TEST_CASE("idx: missing directory and missing files are named") {
     CHECK(msg == "fashion-mnist: data directory " + dir.str("nope") + " does not exist");
     msg = error_of([&] { load_fashion_mnist(dir.str(), true); });
     CHECK(msg == "fashion-mnist: missing file " + dir.str("train-images-idx3-ubyte") + "(.gz)");
+    // A folder where the file should be: the stream library's own error named no file.
+    fs::create_directory(dir.str("train-images-idx3-ubyte"));
+    write_file(dir.str("train-labels-idx1-ubyte"), idx_labels({1}));
+    msg = error_of([&] { load_fashion_mnist(dir.str(), true); });
+    CHECK(msg == "fashion-mnist: " + dir.str("train-images-idx3-ubyte") + ": is a directory, expected a file");
 }
 
 TEST_CASE("idx: the real Fashion-MNIST test split" *

@@ -13,7 +13,11 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "experiments/demo.h"
+#include "experiments/sweep.h"
 #include "tests/cli_runner.h"
 
 using kelvin::testing::run_kelvin;
@@ -363,4 +367,101 @@ TEST_CASE("vgg11bn, resnet18 and vit train on Fashion-MNIST for a fraction of an
         CHECK(epochs[2]["train_loss"].get<double>() < epochs[0]["train_loss"].get<double>());
         CHECK(epochs[1]["train_loss"].get<double>() < epochs[0]["train_loss"].get<double>());
     }
+}
+
+TEST_CASE("sweep config: integers must be integers, and model options must fit the data" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("sweep-config-values");
+    auto check = [&](const std::string& config, const std::string& message) {
+        std::ofstream(tmp.str("c.json")) << config;
+        auto r = run_kelvin("sweep --config " + tmp.str("c.json") + " --out " + tmp.str("out"));
+        INFO(config << "\n" << r.output);
+        CHECK(r.exit_code != 0);
+        CHECK(r.output.find(message) != std::string::npos);
+        CHECK(!fs::exists(tmp.str("out")));
+    };
+    // nlohmann's get<int> truncated 2.5 and wrapped -1 into a huge seed, silently.
+    check(R"({"epochs": 2.5})", "'epochs' = 2.5: expected an integer");
+    check(R"({"seeds": [1, -1]})", "seeds[1] = -1: expected a non-negative integer");
+    check(R"({"batch_size": 1e10})", "'batch_size' = 10000000000.0: expected an integer");
+    // These used to fail only when their run came up, after the runs before it had trained.
+    check(R"({"models": ["mlp"], "width": 0})", "models[0] = 'mlp' on datasets[0]");
+    check(R"({"models": ["mlp", "vit"], "patch": 5})", "vit: patch size 5 must divide");
+    check(R"({"datasets": ["fashion-mnist:classes=3"]})", "a classifier needs at least 2");
+    check(R"({"gamma": 2})", "--gamma must be in (0, 1)");
+    check(R"({"neco_dim": -1})", "--neco-dim must be >= 0");
+}
+
+TEST_CASE("sweep config: integers built in C++ (the demo's config) are read like parsed ones" *
+          doctest::skip(!kHaveFashionMnist)) {
+    // nlohmann holds a parsed 1 as unsigned but a C++ 1 as signed; both are a valid seed.
+    CHECK_NOTHROW(kelvin::experiments::demo_config(kelvin::Device::CPU));
+    const json j = {{"seeds", {1, 2}}, {"epochs", 2}, {"max_steps", int64_t{10}}};
+    const auto config = kelvin::experiments::parse_sweep_config(j, "test");
+    CHECK(config.seeds == std::vector<uint64_t>{1, 2});
+    CHECK(config.train.epochs == 2);
+    CHECK_THROWS_WITH(kelvin::experiments::parse_sweep_config({{"seeds", {-1}}}, "test"),
+                      doctest::Contains("seeds[0] = -1: expected a non-negative integer"));
+}
+
+TEST_CASE("a sweep rerun with other settings is refused; a grown grid is not" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("sweep-settings");
+    const std::string base =
+        R"("models": ["mlp"], "datasets": ["fashion-mnist:classes=0-1"], "depth": 2, "width": 16,
+           "max_steps": 3, "train_subset": 300, "diagnose": false)";
+    auto sweep = [&](const std::string& extra) {
+        std::ofstream(tmp.str("c.json")) << "{" << base << extra << "}";
+        return run_kelvin("sweep --config " + tmp.str("c.json") + " --out " + tmp.str("out"));
+    };
+    auto r = sweep(R"(, "temperatures": [1])");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const std::string sweep_json = read_bytes(tmp.str("out/sweep.json"));
+    // The kept run would sit under a sweep.json claiming lr 0.1: a silently mixed summary.
+    r = sweep(R"(, "temperatures": [1], "lr": 0.1)");
+    INFO(r.output);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("training/lr") != std::string::npos);
+    CHECK(read_bytes(tmp.str("out/sweep.json")) == sweep_json);
+    r = sweep(R"(, "temperatures": [1, 10])");
+    CHECK_MESSAGE(r.exit_code == 0, r.output);
+    CHECK(r.output.find("finished earlier, kept") != std::string::npos);
+}
+
+TEST_CASE("diagnose: bad options and a --from-checkpoint over a trained run are refused" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("diagnose-refusals");
+    const std::string run = tmp.str("run");
+    REQUIRE(run_kelvin("train --dataset fashion-mnist:classes=0-1 --depth 2 --width 16 "
+                       "--epochs 1 --max-steps 3 --train-subset 300 --out " + run)
+                .exit_code == 0);
+    for (const auto& [args, message] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"--probe-epochs 0", "--probe-epochs must be at least 1"},
+             {"--samples 0", "--samples must be at least 1"},
+             {"--neco-max-logit maybe", "expected auto, yes or no"},
+             {"--probe-lr 0", "--probe-lr must be a positive number"}}) {
+        auto r = run_kelvin("diagnose " + run + " " + args);
+        INFO(args << "\n" << r.output);
+        CHECK(r.exit_code != 0);
+        CHECK(r.output.find(message) != std::string::npos);
+    }
+    CHECK(!fs::exists(fs::path(run) / "diagnostics.json"));
+    // The copy of the checkpoint used to replace the run's own weights and config.
+    const std::string weights = read_bytes(fs::path(run) / "model.safetensors");
+    fs::copy_file(fs::path(run) / "model.safetensors", tmp.str("other.safetensors"));
+    auto r = run_kelvin("diagnose " + run + " --from-checkpoint " + tmp.str("other.safetensors") +
+                        " --model mlp --dataset fashion-mnist:classes=0-1 --depth 2 --width 32");
+    INFO(r.output);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("holds a kelvin training run") != std::string::npos);
+    CHECK(read_bytes(fs::path(run) / "model.safetensors") == weights);
+}
+
+TEST_CASE("report on a folder that is not a sweep writes nothing there") {
+    TempDir tmp("report-not-sweep");
+    auto r = run_kelvin("report " + tmp.str());
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("runs not found") != std::string::npos);
+    CHECK(!fs::exists(tmp.str("summary.csv")));
 }

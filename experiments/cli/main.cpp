@@ -2,7 +2,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "engine/device.h"
 #include "engine/runtime_settings.h"
@@ -137,6 +139,8 @@ int main(int argc, char** argv) {
     CLI::App* train = app.add_subcommand("train", "train a model and write RUN_DIR/{config,metrics}.json");
     add_train_options(*train, train_config);
     train->add_option("--out", train_config.out, "run directory")->capture_default_str();
+    // A resumed run takes every one of these from its config.json (see the check below).
+    const std::vector<CLI::Option*> run_settings = train->get_options();
     train->add_option("--resume", resume_dir,
                       "continue the run in this directory from its last finished epoch");
 
@@ -228,7 +232,14 @@ int main(int argc, char** argv) {
     }
 
     // --trace FILE on train, bench and sweep: a Chrome trace of every op and kernel.
-    if (!trace_path.empty()) trace::start(trace_path);
+    if (!trace_path.empty()) {
+        // Checked now: the trace is written at exit, after the work it records.
+        if (!std::ofstream(trace_path)) {
+            std::fprintf(stderr, "kelvin: error: --trace: cannot write %s\n", trace_path.c_str());
+            return 2;
+        }
+        trace::start(trace_path);
+    }
     struct TraceWriter {
         ~TraceWriter() { trace::stop(); }
     } trace_writer;
@@ -238,10 +249,21 @@ int main(int argc, char** argv) {
             experiments::TrainOptions options;
             options.show_progress = experiments::ProgressBar::stderr_is_terminal();
             if (!resume_dir.empty()) {
+                // Otherwise, e.g. `--resume DIR -T 10 --epochs 50`, would silently run with
+                // the old T and epochs.
+                std::string given;
+                for (const CLI::Option* o : run_settings)
+                    if (o->count() > 0) given += (given.empty() ? "" : ", ") + o->get_name();
+                if (!given.empty())
+                    throw Error("--resume " + resume_dir + " continues the run with the settings of " +
+                                (std::filesystem::path(resume_dir) / "config.json").string() +
+                                "; drop " + given + " (or start a new run with another --out)");
                 train_config = experiments::load_run_config(resume_dir);
                 train_config.out = resume_dir;
                 options.resume = true;
             }
+            // Bad diagnose options are found now, not after the training they follow.
+            if (diagnose_after) experiments::validate_diagnose_options(train_diagnose);
             auto metrics = experiments::train(train_config, options);
             std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", train_config.out.c_str(),
                         metrics.value("status", "?").c_str(),
@@ -260,9 +282,11 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (*diagnose) {
-            if (!from_checkpoint.empty())
+            if (!from_checkpoint.empty()) {
+                experiments::validate_diagnose_options(diagnose_options);  // before RUN_DIR exists
                 experiments::prepare_run_from_checkpoint(from_checkpoint, checkpoint_config,
                                                          diagnose_dir);
+            }
             diagnose_options.show_progress = true;
             auto d = experiments::diagnose(diagnose_dir, diagnose_options);
             std::printf("%s: rank(logits) %lld, rank(softmax) %lld, kappa %.3f -> %s\n",

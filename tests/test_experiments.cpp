@@ -65,6 +65,17 @@ bool wait_for(F done, double seconds) {
 const std::string kSmallRun =
     "--dataset fashion-mnist:classes=0-4 --depth 3 --width 32 --batch-size 50 --train-subset 1000 "
     "--eval-batch-size 500 --lr 0.05 --momentum 0.9 --weight-decay 0.0005 --schedule cosine ";
+// A sweep with this config stops with `message` before it creates its output folder.
+void expect_sweep_config_refused(const TempDir& tmp, const std::string& config,
+                                 const std::string& message) {
+    std::ofstream(tmp.str("c.json")) << config;
+    auto r = run_kelvin("sweep --config " + tmp.str("c.json") + " --out " + tmp.str("out"));
+    INFO(config << "\n" << r.output);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find(message) != std::string::npos);
+    CHECK(!fs::exists(tmp.str("out")));
+}
+
 }  // namespace
 
 TEST_CASE("train --resume after SIGKILL is bitwise identical to an uninterrupted run" *
@@ -143,12 +154,7 @@ TEST_CASE("train --resume restores dropout masks: a ViT with dropout resumes bit
 TEST_CASE("sweep config errors are reported before any training starts") {
     TempDir tmp("sweep-config");
     auto check = [&](const std::string& config, const std::string& message) {
-        std::ofstream(tmp.str("c.json")) << config;
-        auto r = run_kelvin("sweep --config " + tmp.str("c.json") + " --out " + tmp.str("out"));
-        INFO(config << "\n" << r.output);
-        CHECK(r.exit_code != 0);
-        CHECK(r.output.find(message) != std::string::npos);
-        CHECK(!fs::exists(tmp.str("out")));
+        expect_sweep_config_refused(tmp, config, message);
     };
     check(R"({"models": ["mlp"], "temperatrues": [1]})", "unknown key 'temperatrues'");
     check(R"({"models": ["mlp"], "temperatures": [1, -10]})",
@@ -373,12 +379,7 @@ TEST_CASE("sweep config: integers must be integers, and model options must fit t
           doctest::skip(!kHaveFashionMnist)) {
     TempDir tmp("sweep-config-values");
     auto check = [&](const std::string& config, const std::string& message) {
-        std::ofstream(tmp.str("c.json")) << config;
-        auto r = run_kelvin("sweep --config " + tmp.str("c.json") + " --out " + tmp.str("out"));
-        INFO(config << "\n" << r.output);
-        CHECK(r.exit_code != 0);
-        CHECK(r.output.find(message) != std::string::npos);
-        CHECK(!fs::exists(tmp.str("out")));
+        expect_sweep_config_refused(tmp, config, message);
     };
     // nlohmann's get<int> truncated 2.5 and wrapped -1 into a huge seed, silently.
     check(R"({"epochs": 2.5})", "'epochs' = 2.5: expected an integer");

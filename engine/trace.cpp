@@ -25,6 +25,7 @@ struct HostEvent {
 
 struct DeviceEvent {
     std::string name;
+    const char* kind;  // op, kernel or step, as on the host track
     const char* phase;
     double host_start_us;  // where the launch began, to place the device track
     void* start;
@@ -100,13 +101,13 @@ void stop() {
             const double offset = cuda::event_elapsed_ms(first, e.start) * 1000.0;
             const double duration = cuda::event_elapsed_ms(e.start, e.end) * 1000.0;
             events.push_back({{"name", e.name},
-                              {"cat", std::string("kernel,") + e.phase},
+                              {"cat", std::string(e.kind) + "," + e.phase},
                               {"ph", "X"},
                               {"ts", anchor + offset},
                               {"dur", duration},
                               {"pid", 1},
                               {"tid", 0},
-                              {"args", {{"phase", e.phase}, {"kind", "cuda kernel"}}}});
+                              {"args", {{"phase", e.phase}, {"kind", std::string("cuda ") + e.kind}}}});
         }
         for (const DeviceEvent& e : t.device) {
             cuda::event_destroy(e.start);
@@ -153,7 +154,7 @@ void Scope::end() {
     t.host.push_back({name_, kind_, phase_, start_us, micros_since_origin(finish) - start_us,
                       thread_number()});
 #if KELVIN_CUDA
-    if (cuda_start_) t.device.push_back({name_, phase_, start_us, cuda_start_, cuda_end});
+    if (cuda_start_) t.device.push_back({name_, kind_, phase_, start_us, cuda_start_, cuda_end});
 #endif
 }
 

@@ -59,6 +59,7 @@ private:
 
 #define KELVIN_TRACE_CONCAT_INNER(a, b) a##b
 #define KELVIN_TRACE_CONCAT(a, b) KELVIN_TRACE_CONCAT_INNER(a, b)
-// Marks the rest of the enclosing block as one op event.
-#define KELVIN_TRACE_OP(name) \
-    ::kelvin::trace::Scope KELVIN_TRACE_CONCAT(kelvin_trace_op_, __LINE__)(name, "op")
+// Marks the rest of the enclosing block as one op event; on a CUDA device it also gets a span on
+// the trace's cuda stream track.
+#define KELVIN_TRACE_OP(name, device) \
+    ::kelvin::trace::Scope KELVIN_TRACE_CONCAT(kelvin_trace_op_, __LINE__)(name, "op", device)

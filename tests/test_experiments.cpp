@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/device.h"
 #include "experiments/demo.h"
 #include "experiments/sweep.h"
 #include "tests/cli_runner.h"
@@ -277,6 +278,39 @@ TEST_CASE("bench --trace writes valid trace-event JSON with the ops of a trainin
     for (const char* k : {"gemm", "bias_relu", "relu_backward", "softmax_cross_entropy_forward",
                           "softmax_cross_entropy_backward", "sgd_step"})
         CHECK_MESSAGE(kernels.count(k), k);
+}
+
+TEST_CASE("bench --device cuda --trace: a cuda stream track times every op and kernel with CUDA "
+          "events" *
+          doctest::skip(!kelvin::cuda_available())) {
+    TempDir tmp("trace-cuda");
+    const std::string path = tmp.str("trace.json");
+    auto r = run_kelvin("bench --workload mlp6x1024_b128 --device cuda --steps 1 --warmup 0 "
+                        "--trace " + path);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const json trace = read_json(path);
+    bool named = false;
+    // (category, name) of every event on each track: the host's and the CUDA stream's.
+    std::multiset<std::pair<std::string, std::string>> host, device;
+    for (const json& e : trace["traceEvents"]) {
+        if (e["ph"] == "M" && e["pid"] == 1) named = e["args"]["name"] == "cuda stream";
+        if (e["ph"] != "X") continue;
+        const std::string cat = e["cat"], kind = cat.substr(0, cat.find(','));
+        (e["pid"] == 1 ? device : host).insert({cat, e["name"].get<std::string>()});
+        if (e["pid"] == 1) {
+            CHECK(e["args"]["kind"] == "cuda " + kind);
+            CHECK(e["dur"].get<double>() >= 0.0);
+        }
+    }
+    CHECK(named);
+    // Every op, kernel and step the host track records has its device span, under the same
+    // category (a device op span is not labelled a kernel).
+    CHECK(device == host);
+    for (const char* k : {"gemm", "bias_relu", "softmax_cross_entropy_forward", "sgd_step"})
+        CHECK_MESSAGE(device.count({"kernel,forward", k}) + device.count({"kernel,backward", k}) +
+                          device.count({"kernel,optimizer", k}),
+                      k);
+    CHECK(device.count({"op,forward", "linear_relu"}) == 5);
 }
 
 TEST_CASE("train --track-every logs the rank, norm, loss and accuracy of a fixed batch" *

@@ -7,7 +7,7 @@
 namespace kelvin::ops {
 
 Tensor relu(const Tensor& x) {
-    KELVIN_TRACE_OP("relu");
+    KELVIN_TRACE_OP("relu", x.device());
     check_f32(x, "relu");
     Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
     KELVIN_DISPATCH(x.device(), relu_forward, x.f32(), y.f32(), x.numel());
@@ -20,7 +20,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor gelu(const Tensor& x) {
-    KELVIN_TRACE_OP("gelu");
+    KELVIN_TRACE_OP("gelu", x.device());
     check_f32(x, "gelu");
     Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
     KELVIN_DISPATCH(x.device(), gelu_forward, x.f32(), y.f32(), x.numel());

@@ -9,7 +9,7 @@
 namespace kelvin::ops {
 
 Tensor multi_head_attention(const Tensor& qkv, int heads) {
-    KELVIN_TRACE_OP("multi_head_attention");
+    KELVIN_TRACE_OP("multi_head_attention", qkv.device());
     check_f32(qkv, "multi_head_attention");
     KELVIN_CHECK(qkv.ndim() == 3, "multi_head_attention: expected qkv [N, S, 3*D], got " +
                                       qkv.describe());

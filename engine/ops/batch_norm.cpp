@@ -28,7 +28,7 @@ void check_channel_vector(const Tensor& t, const Tensor& x, int64_t channels, co
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     Tensor& running_mean, Tensor& running_var, bool training, float momentum,
                     float eps) {
-    KELVIN_TRACE_OP("batch_norm2d");
+    KELVIN_TRACE_OP("batch_norm2d", x.device());
     check_f32(x, "batch_norm2d");
     KELVIN_CHECK(x.ndim() == 4, "batch_norm2d: expected x [N, C, H, W], got " + x.describe());
     const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);

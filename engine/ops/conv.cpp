@@ -2,6 +2,7 @@
 // Kernels: kernels/cpu/conv.cpp (im2col + OpenBLAS) and kernels/cuda/conv.cu (implicit GEMM).
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/conv.h"
 
 namespace kelvin::ops {
@@ -53,6 +54,7 @@ ConvShape conv_shape(const Tensor& x, const Tensor& weight, const Tensor& bias, 
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride,
               int padding) {
+    KELVIN_TRACE_OP("conv2d", x.device());
     const ConvShape s = conv_shape(x, weight, bias, stride, padding);
     const Device device = x.device();
     Tensor y = Tensor::empty({s.batch, s.out_channels, s.out_h, s.out_w}, DType::F32, device);

@@ -13,7 +13,7 @@
 namespace kelvin::ops {
 
 Tensor dropout(const Tensor& x, float p, bool training, uint64_t seed) {
-    KELVIN_TRACE_OP("dropout");
+    KELVIN_TRACE_OP("dropout", x.device());
     check_f32(x, "dropout");
     KELVIN_CHECK(std::isfinite(p) && p >= 0.0f && p < 1.0f,
                  "dropout: p must be in [0, 1), got " + std::to_string(p));

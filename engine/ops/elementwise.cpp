@@ -17,7 +17,7 @@ void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-    KELVIN_TRACE_OP("add");
+    KELVIN_TRACE_OP("add", a.device());
     check_same_shape(a, b, "add");
     Tensor out = Tensor::empty(a.shape(), DType::F32, a.device());
     KELVIN_DISPATCH(a.device(), add, a.f32(), b.f32(), out.f32(), a.numel());
@@ -26,7 +26,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-    KELVIN_TRACE_OP("mul");
+    KELVIN_TRACE_OP("mul", a.device());
     check_same_shape(a, b, "mul");
     Tensor out = Tensor::empty(a.shape(), DType::F32, a.device());
     KELVIN_DISPATCH(a.device(), mul, a.f32(), b.f32(), out.f32(), a.numel());
@@ -47,7 +47,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& a, float alpha) {
-    KELVIN_TRACE_OP("scale");
+    KELVIN_TRACE_OP("scale", a.device());
     check_f32(a, "scale");
     Tensor out = Tensor::empty(a.shape(), DType::F32, a.device());
     KELVIN_DISPATCH(a.device(), scale, a.f32(), alpha, out.f32(), a.numel());

@@ -23,7 +23,7 @@ void check_feature_vector(const Tensor& t, const Tensor& x, int64_t d, const cha
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
-    KELVIN_TRACE_OP("layer_norm");
+    KELVIN_TRACE_OP("layer_norm", x.device());
     check_f32(x, "layer_norm");
     KELVIN_CHECK(x.ndim() >= 1 && x.size(-1) > 0,
                  "layer_norm: expected x with a non-empty last axis, got " + x.describe());

@@ -87,17 +87,17 @@ Tensor linear_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, bo
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-    KELVIN_TRACE_OP("linear");
+    KELVIN_TRACE_OP("linear", x.device());
     return linear_impl(x, weight, bias, false);
 }
 
 Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-    KELVIN_TRACE_OP("linear_relu");
+    KELVIN_TRACE_OP("linear_relu", x.device());
     return linear_impl(x, weight, bias, true);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-    KELVIN_TRACE_OP("matmul");
+    KELVIN_TRACE_OP("matmul", a.device());
     check_f32(a, "matmul");
     check_f32(b, "matmul");
     check_same_device(a, b, "matmul");
@@ -123,7 +123,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor gram(const Tensor& x) {
-    KELVIN_TRACE_OP("gram");
+    KELVIN_TRACE_OP("gram", x.device());
     check_f32(x, "gram");
     KELVIN_CHECK(x.ndim() == 2, "gram: expected [N, D], got " + x.describe());
     const int64_t n = x.size(0), d = x.size(1);
@@ -133,7 +133,7 @@ Tensor gram(const Tensor& x) {
 }
 
 Tensor bias_add(const Tensor& x, const Tensor& bias) {
-    KELVIN_TRACE_OP("bias_add");
+    KELVIN_TRACE_OP("bias_add", x.device());
     check_f32(x, "bias_add");
     check_f32(bias, "bias_add");
     check_same_device(x, bias, "bias_add");

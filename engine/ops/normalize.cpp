@@ -7,7 +7,7 @@
 namespace kelvin::ops {
 
 Tensor l2_normalize_rows(const Tensor& x, float eps) {
-    KELVIN_TRACE_OP("l2_normalize_rows");
+    KELVIN_TRACE_OP("l2_normalize_rows", x.device());
     check_f32(x, "l2_normalize_rows");
     KELVIN_CHECK(x.ndim() == 2, "l2_normalize_rows: expected [N, C], got " + x.describe());
     const int64_t rows = x.size(0), cols = x.size(1);

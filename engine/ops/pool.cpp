@@ -3,6 +3,7 @@
 // global_avg_pool. Kernels: kernels/cpu/pool.cpp and kernels/cuda/pool.cu.
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/pool.h"
 
 namespace kelvin::ops {
@@ -42,6 +43,7 @@ PoolShape pool_shape(const Tensor& x, int kernel, int stride, int padding, const
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
+    KELVIN_TRACE_OP("max_pool2d", x.device());
     const PoolShape s = pool_shape(x, kernel, stride, padding, "max_pool2d");
     KELVIN_CHECK(s.in_h * s.in_w <= INT32_MAX,
                  "max_pool2d: a plane of " + x.describe() + " is too large for int32 indices");
@@ -60,6 +62,7 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
 }
 
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding) {
+    KELVIN_TRACE_OP("avg_pool2d", x.device());
     const PoolShape s = pool_shape(x, kernel, stride, padding, "avg_pool2d");
     const Device device = x.device();
     const Shape in_shape = x.shape();
@@ -73,6 +76,7 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding) {
 }
 
 Tensor global_avg_pool(const Tensor& x) {
+    KELVIN_TRACE_OP("global_avg_pool", x.device());
     check_nchw(x, "global_avg_pool");
     const int64_t planes = x.size(0) * x.size(1), plane_size = x.size(2) * x.size(3);
     KELVIN_CHECK(plane_size > 0, "global_avg_pool: empty planes in " + x.describe());

@@ -27,13 +27,13 @@ Tensor scaled_sum(const Tensor& x, float factor, const char* name) {
 
 Tensor sum(const Tensor& x) { return scaled_sum(x, 1.0f, "sum"); }
 Tensor mean(const Tensor& x) {
-    KELVIN_TRACE_OP("sum");
+    KELVIN_TRACE_OP("sum", x.device());
     KELVIN_CHECK(x.numel() > 0, "mean of an empty tensor");
     return scaled_sum(x, 1.0f / static_cast<float>(x.numel()), "mean");
 }
 
 Tensor argmax_rows(const Tensor& x) {
-    KELVIN_TRACE_OP("argmax_rows");
+    KELVIN_TRACE_OP("argmax_rows", x.device());
     check_f32(x, "argmax_rows");
     KELVIN_CHECK(x.ndim() == 2, "argmax_rows: expected [N, C], got " + x.describe());
     Tensor out = Tensor::empty({x.size(0)}, DType::I32, x.device());
@@ -42,7 +42,7 @@ Tensor argmax_rows(const Tensor& x) {
 }
 
 Tensor row_norms(const Tensor& x) {
-    KELVIN_TRACE_OP("row_norms");
+    KELVIN_TRACE_OP("row_norms", x.device());
     check_f32(x, "row_norms");
     KELVIN_CHECK(x.ndim() == 2, "row_norms: expected [N, C], got " + x.describe());
     Tensor out = Tensor::empty({x.size(0)}, DType::F32, x.device());
@@ -51,7 +51,7 @@ Tensor row_norms(const Tensor& x) {
 }
 
 Tensor sum_rows(const Tensor& x) {
-    KELVIN_TRACE_OP("sum_rows");
+    KELVIN_TRACE_OP("sum_rows", x.device());
     check_f32(x, "sum_rows");
     KELVIN_CHECK(x.ndim() == 2, "sum_rows: expected [N, C], got " + x.describe());
     Tensor out = Tensor::empty({x.size(1)}, DType::F32, x.device());

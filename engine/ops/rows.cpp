@@ -1,11 +1,13 @@
 // Unrecorded row gathers and per-column affine maps (shuffled mini-batches, standardisation).
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/rows.h"
 
 namespace kelvin::ops {
 
 Tensor gather_rows(const Tensor& x, const Tensor& index) {
+    KELVIN_TRACE_OP("gather_rows", x.device());
     KELVIN_CHECK(x.ndim() >= 1, "gather_rows: x must have a first axis, got " + x.describe());
     KELVIN_CHECK(index.dtype() == DType::I32 && index.ndim() == 1,
                  "gather_rows: index must be i32 [K], got " + index.describe());
@@ -20,6 +22,7 @@ Tensor gather_rows(const Tensor& x, const Tensor& index) {
 }
 
 Tensor gather_columns(const Tensor& x, const Tensor& index) {
+    KELVIN_TRACE_OP("gather_columns", x.device());
     KELVIN_CHECK(x.ndim() == 2, "gather_columns: expected [N, D], got " + x.describe());
     KELVIN_CHECK(index.dtype() == DType::I32 && index.ndim() == 1,
                  "gather_columns: index must be i32 [K], got " + index.describe());
@@ -31,6 +34,7 @@ Tensor gather_columns(const Tensor& x, const Tensor& index) {
 }
 
 Tensor column_affine(const Tensor& x, const Tensor& scale, const Tensor& shift) {
+    KELVIN_TRACE_OP("column_affine", x.device());
     check_f32(x, "column_affine");
     const int64_t cols = x.size(-1);
     KELVIN_CHECK(scale.numel() == cols && shift.numel() == cols,

@@ -21,7 +21,7 @@ void check_tokens(const Tensor& x, const char* op) {
 }  // namespace
 
 Tensor patchify(const Tensor& x, int patch) {
-    KELVIN_TRACE_OP("patchify");
+    KELVIN_TRACE_OP("patchify", x.device());
     check_f32(x, "patchify");
     KELVIN_CHECK(x.ndim() == 4, "patchify: expected images [N, C, H, W], got " + x.describe());
     KELVIN_CHECK(patch >= 1, "patchify: patch size must be at least 1, got " +
@@ -45,7 +45,7 @@ Tensor patchify(const Tensor& x, int patch) {
 }
 
 Tensor prepend_token(const Tensor& x, const Tensor& token) {
-    KELVIN_TRACE_OP("prepend_token");
+    KELVIN_TRACE_OP("prepend_token", x.device());
     check_tokens(x, "prepend_token");
     check_f32(token, "prepend_token");
     check_same_device(x, token, "prepend_token");
@@ -69,7 +69,7 @@ Tensor prepend_token(const Tensor& x, const Tensor& token) {
 }
 
 Tensor add_broadcast(const Tensor& x, const Tensor& p) {
-    KELVIN_TRACE_OP("add_broadcast");
+    KELVIN_TRACE_OP("add_broadcast", x.device());
     check_f32(x, "add_broadcast");
     check_f32(p, "add_broadcast");
     check_same_device(x, p, "add_broadcast");
@@ -95,7 +95,7 @@ Tensor add_broadcast(const Tensor& x, const Tensor& p) {
 }
 
 Tensor select_token(const Tensor& x, int64_t index) {
-    KELVIN_TRACE_OP("select_token");
+    KELVIN_TRACE_OP("select_token", x.device());
     check_tokens(x, "select_token");
     const int64_t batch = x.size(0), seq = x.size(1), dim = x.size(2);
     KELVIN_CHECK(index >= -seq && index < seq,

@@ -5,7 +5,7 @@
 namespace kelvin::ops {
 
 Tensor reshape(const Tensor& x, const Shape& requested) {
-    KELVIN_TRACE_OP("reshape");
+    KELVIN_TRACE_OP("reshape", x.device());
     Shape shape = requested;
     int64_t known = 1, infer = -1;
     for (size_t i = 0; i < shape.size(); ++i) {
@@ -33,7 +33,7 @@ Tensor reshape(const Tensor& x, const Shape& requested) {
 }
 
 Tensor flatten(const Tensor& x) {
-    KELVIN_TRACE_OP("flatten");
+    KELVIN_TRACE_OP("flatten", x.device());
     KELVIN_CHECK(x.ndim() >= 1, "flatten: needs at least one axis, got " + x.describe());
     return reshape(x, {x.size(0), -1});
 }

@@ -13,7 +13,7 @@
 namespace kelvin::ops {
 
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, float temperature) {
-    KELVIN_TRACE_OP("softmax_cross_entropy");
+    KELVIN_TRACE_OP("softmax_cross_entropy", logits.device());
     check_f32(logits, "softmax_cross_entropy");
     KELVIN_CHECK(temperature > 0.0f && std::isfinite(temperature),
                  "softmax_cross_entropy: temperature must be a positive number, got " +

@@ -19,7 +19,7 @@ Sgd::Sgd(std::vector<Tensor*> params, SgdOptions options)
 
 void Sgd::step() {
     trace::PhaseScope phase("optimizer");
-    trace::Scope scope("sgd", "step");
+    trace::Scope scope("sgd", "step", params_.empty() ? Device::CPU : params_.front()->device());
     const bool first = step_ == 0;
     for (size_t i = 0; i < params_.size(); ++i) {
         Tensor& p = *params_[i];
@@ -49,7 +49,7 @@ AdamW::AdamW(std::vector<Tensor*> params, AdamWOptions options)
 
 void AdamW::step() {
     trace::PhaseScope phase("optimizer");
-    trace::Scope scope("adamw", "step");
+    trace::Scope scope("adamw", "step", params_.empty() ? Device::CPU : params_.front()->device());
     ++step_;
     for (size_t i = 0; i < params_.size(); ++i) {
         Tensor& p = *params_[i];

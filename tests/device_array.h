@@ -22,7 +22,7 @@ public:
     // Every byte 0xFF: NaN for floats, -1 for int32.
     static DeviceArray poisoned(size_t size) {
         std::vector<T> host(size);
-        std::memset(static_cast<void*>(host.data()), 0xFF, size * sizeof(T));
+        if (size > 0) std::memset(static_cast<void*>(host.data()), 0xFF, size * sizeof(T));
         return DeviceArray(host);
     }
     DeviceArray(DeviceArray&& other) noexcept : size_(other.size_), data_(other.data_) {

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/checkpoint.h"
 #include "engine/device.h"
 #include "experiments/demo.h"
 #include "experiments/sweep.h"
@@ -221,6 +222,92 @@ TEST_CASE("a sweep killed mid-run keeps finished runs, redoes the interrupted on
     std::stringstream html;
     html << report.rdbuf();
     CHECK(html.str().find("Training dynamics: loss") != std::string::npos);
+}
+
+TEST_CASE("train --device cuda: one step of VGG-BN and ViT, augmented on the device, matches the "
+          "CPU" * doctest::skip(!kHaveFashionMnist || !kelvin::cuda_available())) {
+    // One step only: over several steps, ReLU masks of values within rounding of zero flip and
+    // the runs part by far more than rounding (seen on the CPU alone with the learning rate
+    // changed by 2e-7 relative), so longer runs cannot be compared element by element.
+    TempDir tmp("train-cuda");
+    const std::string common =
+        "train --dataset fashion-mnist:classes=0-4 --train-subset 256 --batch-size 64 --epochs 1 "
+        "--eval-batch-size 1000 --lr 0.05 --crop-padding 2 --flip --max-steps 1 ";
+    for (const std::string model : {"--model vgg11bn --base-width 4",
+                                    "--model vit --patch 7 --vit-width 16 --vit-depth 1 --vit-heads 2"}) {
+        const std::string cpu = tmp.str("cpu"), gpu = tmp.str("gpu");
+        auto r = run_kelvin(common + model + " --out " + cpu);
+        REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+        r = run_kelvin(common + model + " --device cuda --out " + gpu);
+        REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+        const json a = read_json(fs::path(cpu) / "metrics.json");
+        const json b = read_json(fs::path(gpu) / "metrics.json");
+        CHECK(b["epochs"][0]["train_loss"].get<double>() ==
+              doctest::Approx(a["epochs"][0]["train_loss"].get<double>()).epsilon(1e-5));
+        CHECK(b["final"]["test_acc"].get<double>() ==
+              doctest::Approx(a["final"]["test_acc"].get<double>()).epsilon(0.002));
+        const auto wa = kelvin::load_safetensors((fs::path(cpu) / "model.safetensors").string());
+        const auto wb = kelvin::load_safetensors((fs::path(gpu) / "model.safetensors").string());
+        REQUIRE(wa.tensors.size() == wb.tensors.size());
+        for (const auto& [name, ta] : wa.tensors) {
+            if (ta.dtype() != kelvin::DType::F32) continue;  // num_batches_tracked
+            const std::vector<float> x = ta.to_vector(), y = wb.tensors.at(name).to_vector();
+            double scale = 0, diff = 0;
+            for (size_t i = 0; i < x.size(); ++i) {
+                scale = std::max(scale, std::abs(double(x[i])));
+                diff = std::max(diff, std::abs(double(x[i]) - y[i]));
+            }
+            CHECK_MESSAGE(diff <= 1e-4 * scale + 1e-7, model << " " << name << ": " << diff);
+        }
+        fs::remove_all(cpu);
+        fs::remove_all(gpu);
+    }
+}
+
+TEST_CASE("diagnose --device cuda agrees with --device cpu on the same ResNet run" *
+          doctest::skip(!kHaveFashionMnist || !kelvin::cuda_available())) {
+    // The GPU half of diagnostics end to end: convs, BatchNorm and pooling forward on the
+    // device, features kept there, cuSOLVER spectra, probes trained there, NECO's PCA.
+    TempDir tmp("diagnose-cuda");
+    const std::string cpu = tmp.str("cpu"), gpu = tmp.str("gpu");
+    auto r = run_kelvin("train --model resnet18 --base-width 4 --dataset fashion-mnist:classes=0-4 "
+                        "--train-subset 512 --batch-size 64 --epochs 1 --lr 0.05 --out " + cpu);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    fs::copy(cpu, gpu, fs::copy_options::recursive);
+    const std::string options =
+        " --ood fashion-mnist:classes=5-9 --samples 200 --probe-train-samples 200 --probe-epochs 2";
+    r = run_kelvin("diagnose " + cpu + options + " --device cpu");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    r = run_kelvin("diagnose " + gpu + options + " --device cuda");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const json a = read_json(fs::path(cpu) / "diagnostics.json");
+    const json b = read_json(fs::path(gpu) / "diagnostics.json");
+    const std::string ood = "fashion-mnist:classes=5-9";
+    CHECK(b["settings"]["device"] == "cuda");
+    CHECK(a["accuracy"].get<double>() == doctest::Approx(b["accuracy"].get<double>()).epsilon(0.01));
+    CHECK(a["rank"]["by_gamma"] == b["rank"]["by_gamma"]);
+    const json& sa = a["singular_values"]["logits"];
+    const json& sb = b["singular_values"]["logits"];
+    REQUIRE(sa.size() == sb.size());
+    for (size_t i = 0; i < sa.size(); ++i)
+        CHECK(sb[i].get<double>() == doctest::Approx(sa[i].get<double>()).epsilon(1e-4));
+    REQUIRE(a["rank"]["layers"].size() == b["rank"]["layers"].size());
+    for (size_t l = 0; l < a["rank"]["layers"].size(); ++l) {
+        // A singular value within rounding of gamma * sigma_1 may fall either side.
+        CHECK(std::abs(a["rank"]["layers"][l]["rank"].get<int>() -
+                       b["rank"]["layers"][l]["rank"].get<int>()) <= 1);
+        CHECK(b["probes"]["id"][l].get<double>() ==
+              doctest::Approx(a["probes"]["id"][l].get<double>()).epsilon(0.02));
+        CHECK(b["probes"]["ood"][ood][l].get<double>() ==
+              doctest::Approx(a["probes"]["ood"][ood][l].get<double>()).epsilon(0.02));
+    }
+    for (const char* method : {"neco", "msp", "max_logit", "energy"})
+        CHECK_MESSAGE(b["ood_detection"][method][ood]["auroc"].get<double>() ==
+                          doctest::Approx(a["ood_detection"][method][ood]["auroc"].get<double>())
+                              .epsilon(0.01),
+                      method);
+    CHECK(b["orthodev"][ood].get<double>() ==
+          doctest::Approx(a["orthodev"][ood].get<double>()).epsilon(1e-3));
 }
 
 TEST_CASE("train --diagnose writes every diagnostics key" * doctest::skip(!kHaveFashionMnist)) {

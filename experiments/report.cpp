@@ -26,6 +26,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using plot::escape_xml;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr const char* kLogitsNormLabel = "mean per-sample logits norm \u2016z\u2016\u2082";
 
 // The OOD detectors in diagnostics.json, with their display names; NECO first.
 constexpr const char* kDetectors[][2] = {
@@ -462,7 +463,7 @@ private:
         plot::PlotSpec spec;
         spec.title = "Training dynamics: logits norm";
         spec.x_label = "training step";
-        spec.y_label = "mean per-sample logits norm \u2016z\u2016\u2082";
+        spec.y_label = kLogitsNormLabel;
         spec.log_y = true;
         spec.x_min = 0;
         spec.series = track_series("logits_norm");
@@ -528,7 +529,7 @@ private:
         plot::PlotSpec spec;
         spec.title = "Logits norm during training";
         spec.x_label = "epoch (0 = initialisation)";
-        spec.y_label = "mean per-sample logits norm \u2016z\u2016\u2082";
+        spec.y_label = kLogitsNormLabel;
         spec.log_y = true;
         spec.x_integer = true;
         const char* kNotPlotted = "missing or not finite, so left out of the logits-norm plot";

@@ -229,6 +229,25 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     const fs::path weights_path = run_dir / "model.safetensors";
     KELVIN_CHECK(fs::exists(weights_path),
                  "diagnose: " + weights_path.string() + " not found (has the run finished an epoch?)");
+    // A run still training (or stopped) is measured at its last finished epoch: say so, here and
+    // in the file, so the numbers are not taken for the finished run's.
+    std::string run_status = "unknown (no metrics.json: a checkpoint trained elsewhere)";
+    int64_t epochs_done = -1;
+    if (fs::exists(run_dir / "metrics.json")) {
+        std::ifstream in(run_dir / "metrics.json");
+        const json metrics = json::parse(in, nullptr, false);
+        if (!metrics.is_discarded()) {
+            run_status = metrics.value("status", "unknown");
+            if (metrics.contains("epochs") && metrics["epochs"].is_array())
+                epochs_done = static_cast<int64_t>(metrics["epochs"].size());
+        }
+        if (run_status != "complete")
+            std::fprintf(stderr,
+                         "diagnose: warning: %s is %s, not complete; measuring the weights of its "
+                         "last finished epoch (%lld of %d)\n",
+                         run_dir_text.c_str(), run_status.c_str(),
+                         static_cast<long long>(epochs_done), config.epochs);
+    }
 
     // ---- data and model, all validated before any work ----
     const data::DatasetSpec id_spec = data::parse_dataset_spec(config.dataset);
@@ -408,7 +427,9 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
                    {"standardize", options.probe.standardize}}},
         {"kappa_fraction", 0.95},
         {"ood", options.ood},
-        {"device", device_name(device)}};
+        {"device", device_name(device)},
+        {"run_status", run_status},
+        {"run_epochs_done", epochs_done}};
     result["seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     write_file_atomically((run_dir / "diagnostics.json").string(), result.dump(2) + "\n");

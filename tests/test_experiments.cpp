@@ -310,6 +310,31 @@ TEST_CASE("diagnose --device cuda agrees with --device cpu on the same ResNet ru
           doctest::Approx(a["orthodev"][ood].get<double>()).epsilon(1e-3));
 }
 
+TEST_CASE("diagnose on a run that is not complete warns and records the run's status" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("diagnose-running");
+    const std::string run = tmp.str("run");
+    REQUIRE(run_kelvin("train --dataset fashion-mnist:classes=0-1 --depth 2 --width 16 "
+                       "--epochs 2 --train-subset 300 --out " + run).exit_code == 0);
+    const std::string options = " --samples 100 --probe-train-samples 100 --probe-epochs 1";
+    auto r = run_kelvin("diagnose " + run + options);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    CHECK(r.output.find("warning") == std::string::npos);
+    CHECK(read_json(fs::path(run) / "diagnostics.json")["settings"]["run_status"] == "complete");
+    // As if interrupted after its first epoch.
+    json metrics = read_json(fs::path(run) / "metrics.json");
+    metrics["status"] = "running";
+    metrics["epochs"].erase(1);
+    std::ofstream(fs::path(run) / "metrics.json") << metrics.dump();
+    r = run_kelvin("diagnose " + run + options);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    CHECK(r.output.find("is running, not complete") != std::string::npos);
+    CHECK(r.output.find("(1 of 2)") != std::string::npos);
+    const json settings = read_json(fs::path(run) / "diagnostics.json")["settings"];
+    CHECK(settings["run_status"] == "running");
+    CHECK(settings["run_epochs_done"] == 1);
+}
+
 TEST_CASE("train --diagnose writes every diagnostics key" * doctest::skip(!kHaveFashionMnist)) {
     TempDir tmp("diagnose");
     const std::string out = tmp.str("run");

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,8 +19,19 @@ struct HostDataset {            // images as bytes, NCHW, row-major
     std::vector<int32_t> labels;  // count, in [0, num_classes)
     int num_classes = 0;
     std::vector<std::string> class_names;  // may be empty
+    // What the reader passed over that a user may have meant to include (e.g. files of an image
+    // folder that are not images); the CLI prints each once.
+    std::vector<std::string> notes;
     int64_t image_size() const { return channels * height * width; }
 };
+
+// Prints each distinct note of these data sets to stderr once, as "note: ...".
+inline void print_notes(std::initializer_list<const HostDataset*> sets) {
+    std::set<std::string> printed;
+    for (const HostDataset* d : sets)
+        for (const std::string& note : d->notes)
+            if (printed.insert(note).second) std::fprintf(stderr, "note: %s\n", note.c_str());
+}
 
 // Keeps only samples whose label is in `classes` (in the given order) and re-indexes labels
 // from 0 in that order; class_names follow. Sample order is kept.
@@ -39,6 +53,7 @@ inline HostDataset select_classes(const HostDataset& d, const std::vector<int>& 
     out.height = d.height;
     out.width = d.width;
     out.num_classes = static_cast<int>(classes.size());
+    out.notes = d.notes;
     if (!d.class_names.empty())
         for (int c : classes) out.class_names.push_back(d.class_names[c]);
     const int64_t image_size = d.image_size();

@@ -28,6 +28,8 @@ bool is_hidden(const fs::path& p) { return p.filename().string().rfind('.', 0) =
 struct FolderListing {
     std::vector<std::string> class_names;
     std::vector<std::vector<fs::path>> files;  // per class, sorted by name
+    int64_t skipped = 0;                       // entries of class folders that are not images
+    fs::path skipped_example;                  // the first of them, by name
 };
 
 void check_root(const std::string& root) {
@@ -48,9 +50,17 @@ FolderListing list_folder(const std::string& root) {
     FolderListing listing;
     for (const fs::path& dir : class_dirs) {
         std::vector<fs::path> files;
-        for (const auto& entry : fs::directory_iterator(dir))
-            if (entry.is_regular_file() && !is_hidden(entry.path()) && is_image_file(entry.path()))
+        for (const auto& entry : fs::directory_iterator(dir)) {
+            if (is_hidden(entry.path())) continue;
+            if (entry.is_regular_file() && is_image_file(entry.path())) {
                 files.push_back(entry.path());
+            } else {
+                // Nested folders and other files are not read; the user is told how many.
+                ++listing.skipped;
+                if (listing.skipped_example.empty() || entry.path() < listing.skipped_example)
+                    listing.skipped_example = entry.path();
+            }
+        }
         if (files.empty()) throw Error("folder: class folder " + dir.string() + " has no " + kFormats);
         std::sort(files.begin(), files.end());
         listing.class_names.push_back(dir.filename().string());
@@ -92,6 +102,11 @@ HostDataset decode_listing(const std::string& name, const FolderListing& listing
     d.width = width;
     d.num_classes = static_cast<int>(listing.class_names.size());
     d.class_names = listing.class_names;
+    if (listing.skipped > 0)
+        d.notes.push_back(name + ": skipped " + std::to_string(listing.skipped) +
+                          " entr" + (listing.skipped == 1 ? "y" : "ies") +
+                          " of class folders that are not " + kFormats + " (sub-folders are not "
+                          "read either), e.g. " + listing.skipped_example.string());
     std::vector<uint8_t> resized;
     for (size_t c = 0; c < listing.files.size(); ++c) {
         for (size_t i = 0; i < listing.files[c].size(); ++i) {

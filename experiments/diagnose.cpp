@@ -258,6 +258,7 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
         id_train.labels.resize(id_train.count);
     }
     const data::HostDataset id_test = data::load_dataset(id_spec, config.data_dir, false);
+    data::print_notes({&id_train, &id_test});
     struct OodSet {
         std::string spec;
         data::HostDataset train, test;
@@ -277,6 +278,7 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
                          "x" + std::to_string(set.test.width) + ", the model takes " +
                          std::to_string(id_test.channels) + "x" + std::to_string(id_test.height) +
                          "x" + std::to_string(id_test.width));
+        data::print_notes({&set.train, &set.test});
         ood_sets.push_back(std::move(set));
     }
     models::ModelOptions model_options = config.model_options;

@@ -314,6 +314,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     const data::DatasetSpec spec = data::parse_dataset_spec(config.dataset);
     data::HostDataset train_set = data::load_dataset(spec, config.data_dir, true);
     const data::HostDataset test_set = data::load_dataset(spec, config.data_dir, false);
+    data::print_notes({&train_set, &test_set});
     if (config.train_subset > 0 && config.train_subset < train_set.count) {
         train_set.count = config.train_subset;
         train_set.pixels.resize(train_set.count * train_set.image_size());

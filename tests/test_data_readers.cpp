@@ -454,6 +454,18 @@ TEST_CASE("image folder: deterministic split, or train/ and test/ sub-folders") 
     std::string msg = error_of([&] { load_image_folder_split(split.str(), true, 1, 1, 1); });
     CHECK(contains(msg, "train/ and test/ must hold the same class folders; train/ has x, y; test/ has x, z"));
 
+    // What is not read is said: a text file and a nested folder in class folders.
+    TempDir extra;
+    for (int i = 0; i < 5; ++i) write_png(extra.str("a/" + std::to_string(i) + ".png"), 2, 2, 1, solid(2, 2, {1}));
+    write_png(extra.str("a/deeper/9.png"), 2, 2, 1, solid(2, 2, {1}));
+    std::ofstream(extra.str("a/README.txt")) << "not an image";
+    HostDataset with_extra = load_image_folder_split(extra.str(), true, 1, 2, 2);
+    CHECK(with_extra.count == 4);
+    REQUIRE(with_extra.notes.size() == 1);
+    CHECK(contains(with_extra.notes[0], "skipped 2 entries of class folders"));
+    CHECK(contains(with_extra.notes[0], "README.txt"));
+    CHECK(load_image_folder_split(dir.str(), true, 1, 2, 2).notes.empty());
+
     TempDir tiny;
     write_png(tiny.str("a/1.png"), 2, 2, 1, solid(2, 2, {4}));
     msg = error_of([&] { load_image_folder_split(tiny.str(), false, 1, 1, 1); });

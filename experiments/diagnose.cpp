@@ -236,17 +236,22 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     if (fs::exists(run_dir / "metrics.json")) {
         std::ifstream in(run_dir / "metrics.json");
         const json metrics = json::parse(in, nullptr, false);
-        if (!metrics.is_discarded()) {
-            run_status = metrics.value("status", "unknown");
+        if (metrics.is_discarded()) {
+            run_status = "unknown (metrics.json is not valid JSON)";
+        } else {
+            run_status = metrics.contains("status") && metrics["status"].is_string()
+                             ? metrics["status"].get<std::string>()
+                             : "unknown";
             if (metrics.contains("epochs") && metrics["epochs"].is_array())
                 epochs_done = static_cast<int64_t>(metrics["epochs"].size());
         }
-        if (run_status != "complete")
+        if (run_status != "complete") {
+            const std::string done = epochs_done >= 0 ? std::to_string(epochs_done) : "?";
             std::fprintf(stderr,
                          "diagnose: warning: %s is %s, not complete; measuring the weights of its "
-                         "last finished epoch (%lld of %d)\n",
-                         run_dir_text.c_str(), run_status.c_str(),
-                         static_cast<long long>(epochs_done), config.epochs);
+                         "last finished epoch (%s of %d)\n",
+                         run_dir_text.c_str(), run_status.c_str(), done.c_str(), config.epochs);
+        }
     }
 
     // ---- data and model, all validated before any work ----

@@ -9,14 +9,16 @@ cd "$(dirname "$0")/.."
 KELVIN_WITH_CHROMIUM=1 bash scripts/install-deps.sh   # chromium renders the report in a test
 bash scripts/build.sh
 
-# doctest's summary line of a log as "N passed, N failed, N skipped".
+# doctest's summary line of a log as "N passed, N failed, N skipped"; empty when there is none
+# (a run that crashed before its summary).
 summary_of() {
-  grep -E '^\[doctest\] test cases:' "$1" | tail -1 |
+  { grep -E '^\[doctest\] test cases:' "$1" || true; } | tail -1 |
     sed -E 's/.*\| *([0-9]+) passed \| *([0-9]+) failed \| *([0-9]+) skipped.*/\1 passed, \2 failed, \3 skipped/'
 }
 
 status=0
 emulated=""
+emulated_failed=0
 if [[ "${KELVIN_SKIP_EMULATOR:-0}" != 1 ]]; then
   jobs=$(nproc 2>/dev/null || echo 2)
   cmake -S . -B build-emu -DCMAKE_BUILD_TYPE=Release -DKELVIN_CUDA_EMULATOR=ON > /dev/null
@@ -27,13 +29,25 @@ if [[ "${KELVIN_SKIP_EMULATOR:-0}" != 1 ]]; then
   # doctest counts the tests filtered out (the CPU ones, run below) as skipped: leave that out.
   emulated=$(summary_of "$log" | sed -E 's/, [0-9]+ skipped$//')
   rm -f "$log"
+  if [[ -z "$emulated" ]]; then
+    emulated="no summary (the test binary stopped early)"; emulated_failed=1
+  else
+    emulated_failed=$(echo "$emulated" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  fi
 fi
 
 log=$(mktemp)
 (cd build && ./kelvin_tests "$@") 2>&1 | tee "$log" || status=$?
-[[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
-# doctest's summary as the plain closing line CI reads: "tests: N passed, N failed, N skipped".
 summary=$(summary_of "$log")
 rm -f "$log"
-[[ -n "$summary" ]] && echo "tests: $summary"
+[[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
+# The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
+# are the main suite's (its GPU tests skipped without a device); failed also counts the
+# emulator's failures, so no failure anywhere can end on "0 failed".
+if [[ -n "$summary" ]]; then
+  read -r passed failed skipped < <(echo "$summary" | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
+else
+  passed=0; failed=1; skipped=0   # the main suite stopped before its summary
+fi
+echo "tests: $passed passed, $((failed + emulated_failed)) failed, $skipped skipped"
 exit $status

@@ -23,6 +23,14 @@ __global__ void reverse_kernel(const int* in, int* out, bool synchronise) {
     out[base + t] = tile[kThreads - 1 - t];
 }
 
+// Thread 0 fills the block's slot, every thread reads it.
+__global__ void broadcast_kernel(int* out, bool synchronise) {
+    __shared__ int slot[1];
+    if (threadIdx.x == 0) slot[0] = 1000 + static_cast<int>(blockIdx.x);
+    if (synchronise) __syncthreads();
+    out[blockIdx.x * blockDim.x + threadIdx.x] = slot[0];
+}
+
 __global__ void warp_sum_kernel(const float* in, float* out) {
     float v = in[blockIdx.x * blockDim.x + threadIdx.x];
     for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
@@ -77,6 +85,17 @@ TEST_CASE("cuda emulator: __syncthreads orders shared-memory writes before reads
     launch("reverse", 3, kThreads, [](auto&... a) { reverse_kernel(a...); }, in.data(),
            unsynchronised.data(), false);
     CHECK(unsynchronised != out);
+
+    // The other way round: the writer has the lowest index. Blocks alternate the order in which
+    // their threads run, so this missing barrier shows too.
+    std::vector<int> broadcast(2 * kThreads), unsynchronised_broadcast(2 * kThreads);
+    launch("broadcast", 2, kThreads, [](auto&... a) { broadcast_kernel(a...); }, broadcast.data(),
+           true);
+    for (size_t i = 0; i < broadcast.size(); ++i)
+        CHECK(broadcast[i] == 1000 + static_cast<int>(i / kThreads));
+    launch("broadcast", 2, kThreads, [](auto&... a) { broadcast_kernel(a...); },
+           unsynchronised_broadcast.data(), false);
+    CHECK(unsynchronised_broadcast != broadcast);
 }
 
 TEST_CASE("cuda emulator: warp shuffles exchange values between the lanes of each warp") {

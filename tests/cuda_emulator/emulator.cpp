@@ -197,7 +197,10 @@ bool release_warps(int threads) {
     return released;
 }
 
-void run_block(int threads) {
+// `reverse`: run the block's threads from the last to the first. A thread runs until its next
+// barrier, so with one fixed order a missing __syncthreads is seen only when the reader comes
+// before the writer; alternating the order from block to block makes it wrong either way round.
+void run_block(int threads, bool reverse) {
     for (int t = 0; t < threads; ++t) {
         Fiber& f = sched.fibers[t];
         prepare(f);
@@ -205,7 +208,8 @@ void run_block(int threads) {
     }
     for (;;) {
         bool ran = false;
-        for (int t = 0; t < threads; ++t) {
+        for (int i = 0; i < threads; ++i) {
+            const int t = reverse ? threads - 1 - i : i;
             Fiber& f = sched.fibers[t];
             if (f.state != State::Runnable) continue;
             threadIdx = f.index;
@@ -283,11 +287,12 @@ void run_grid(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, Th
     gridDim = grid;
     blockDim = block;
     ++launch_count;
+    uint64_t order = launch_count;  // one-block grids alternate from launch to launch
     for (unsigned z = 0; z < grid.z; ++z)
         for (unsigned y = 0; y < grid.y; ++y)
             for (unsigned x = 0; x < grid.x; ++x) {
                 blockIdx = {x, y, z};
-                run_block(static_cast<int>(threads));
+                run_block(static_cast<int>(threads), ++order % 2 == 1);
                 thread_count += threads;
             }
     sched.body = nullptr;

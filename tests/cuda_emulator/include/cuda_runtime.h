@@ -66,20 +66,30 @@ inline float __fmul_rn(float a, float b) {
     volatile float product = a * b;  // never contracted into an FMA
     return product;
 }
-// CUDA's min/max take mixed integer types; the result has the common type.
+// CUDA's min/max take mixed integer types (the result has the common type); on floats they are
+// fminf/fmaxf, which return the other argument when one is NaN.
 template <typename A, typename B>
 inline std::common_type_t<A, B> min(A a, B b) {
-    return b < a ? b : a;
+    using T = std::common_type_t<A, B>;
+    if constexpr (std::is_floating_point_v<T>)
+        return std::fmin(static_cast<T>(a), static_cast<T>(b));
+    else
+        return b < a ? b : a;
 }
 template <typename A, typename B>
 inline std::common_type_t<A, B> max(A a, B b) {
-    return a < b ? b : a;
+    using T = std::common_type_t<A, B>;
+    if constexpr (std::is_floating_point_v<T>)
+        return std::fmax(static_cast<T>(a), static_cast<T>(b));
+    else
+        return a < b ? b : a;
 }
 
 namespace kelvin_emu {
 enum class ShuffleKind { Xor, Down };
-// Waits until every live lane of the calling thread's warp has called it, then returns the
-// 8-byte value that lane `source` (computed per lane from kind and parameter) passed in.
+// Waits until every lane of the calling thread's warp has called it (a lane that has exited is
+// an error: kelvin's shuffles are full-warp), then returns the 8-byte value that lane `source`
+// (computed per lane from kind and parameter) passed in.
 uint64_t shuffle(uint64_t value, ShuffleKind kind, int parameter);
 }  // namespace kelvin_emu
 

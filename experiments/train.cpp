@@ -320,6 +320,12 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         train_set.pixels.resize(train_set.count * train_set.image_size());
         train_set.labels.resize(train_set.count);
     }
+    if (config.batch_size > train_set.count && !options.resume)
+        std::fprintf(stderr,
+                     "note: --batch-size %lld is larger than the %lld training samples: each epoch "
+                     "is one step on all of them\n",
+                     static_cast<long long>(config.batch_size),
+                     static_cast<long long>(train_set.count));
     std::unique_ptr<models::Model> model = build_model_for(config, train_set);
     model->to(device);
     std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, *model);

@@ -98,6 +98,17 @@ TEST_CASE("cli: a short training run writes config, metrics and a checkpoint" *
     // Plain lines, not a progress bar, when stderr is not a terminal.
     CHECK(r.output.find("epoch 1/2") != std::string::npos);
     CHECK(r.output.find('\r') == std::string::npos);
+    CHECK(r.output.find("larger than the") == std::string::npos);
+}
+
+TEST_CASE("cli: a batch size larger than the training set is said, not silently shrunk" *
+          doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("cli-big-batch");
+    auto r = run_kelvin("train --dataset fashion-mnist:classes=0-1 --depth 2 --width 16 "
+                        "--epochs 1 --batch-size 500 --train-subset 300 --out " + tmp.str("run"));
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    CHECK(r.output.find("--batch-size 500 is larger than the 300 training samples") !=
+          std::string::npos);
 }
 
 TEST_CASE("cli: train refuses to overwrite an existing run" * doctest::skip(!kHaveFashionMnist)) {

@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "engine/checkpoint.h"
 #include "engine/ops.h"
+#include "experiments/evaluate.h"
 #include "experiments/neco_fit.h"
 #include "experiments/ood_metrics.h"
 #include "experiments/spectrum.h"
@@ -350,13 +351,7 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     result["logits_norm"] = {{"mean", norms.mean_row_norm},
                              {"frobenius", norms.frobenius},
                              {"sigma_1", norms.sigma_1}};
-    {
-        std::vector<int32_t> predicted = ops::argmax_rows(test.logits).to_int_vector();
-        std::vector<int32_t> labels = test.labels.to_int_vector();
-        int64_t correct = 0;
-        for (int64_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
-        result["accuracy"] = double(correct) / n;
-    }
+    result["accuracy"] = double(count_correct(test.logits, test.labels)) / n;
 
     // ---- probes: in-distribution ----
     progress(say, "in-distribution probes on " + std::to_string(layer_names.size()) + " layers");

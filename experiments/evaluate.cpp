@@ -7,6 +7,14 @@
 
 namespace kelvin::experiments {
 
+int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+    const std::vector<int32_t> predicted = ops::argmax_rows(logits).to_int_vector();
+    const std::vector<int32_t> truth = labels.to_int_vector();
+    int64_t correct = 0;
+    for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
+    return correct;
+}
+
 Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature) {
     NoGradGuard no_grad;
     trace::PhaseScope phase("eval");
@@ -21,9 +29,7 @@ Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float tempe
         const int64_t n = batch.labels.numel();
         Tensor logits = model.forward(batch.images);
         loss_sum += ops::softmax_cross_entropy(logits, batch.labels, temperature).item() * n;
-        std::vector<int32_t> predicted = ops::argmax_rows(logits).to_int_vector();
-        std::vector<int32_t> labels = batch.labels.to_int_vector();
-        for (int64_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
+        correct += count_correct(logits, batch.labels);
         for (float norm : ops::row_norms(logits).to_vector()) {
             norm_sum += norm;
             norm_sq_sum += double(norm) * norm;

@@ -17,6 +17,9 @@ struct Evaluation {
     int64_t samples = 0;
 };
 
+// How many rows of `logits` have their largest value at the row's label (labels i32 [N]).
+int64_t count_correct(const Tensor& logits, const Tensor& labels);
+
 // `loader` is consumed from the start of epoch 0 (give it shuffle = false for a fixed order).
 Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature);
 

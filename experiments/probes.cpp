@@ -7,6 +7,7 @@
 #include "engine/nn/linear.h"
 #include "engine/ops.h"
 #include "engine/optim/optimizer.h"
+#include "experiments/evaluate.h"
 
 namespace kelvin::experiments {
 
@@ -36,11 +37,8 @@ Tensor standardize(const Tensor& x, const Tensor& mean, const Tensor& inv_std) {
 }
 
 double accuracy(const Tensor& logits, const Tensor& labels) {
-    std::vector<int32_t> predicted = ops::argmax_rows(logits).to_int_vector();
-    std::vector<int32_t> truth = labels.to_int_vector();
-    int64_t correct = 0;
-    for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
-    return truth.empty() ? 0.0 : double(correct) / truth.size();
+    const int64_t n = labels.numel();
+    return n == 0 ? 0.0 : double(count_correct(logits, labels)) / n;
 }
 
 }  // namespace

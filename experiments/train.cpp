@@ -287,10 +287,7 @@ json track_record(models::Model& model, const data::Batch& monitor, float temper
     double norm_sum = 0.0;
     for (float v : ops::row_norms(logits).to_vector()) norm_sum += v;
     const float loss = ops::softmax_cross_entropy(logits, monitor.labels, temperature).item();
-    const std::vector<int32_t> predicted = ops::argmax_rows(logits).to_int_vector();
-    const std::vector<int32_t> labels = monitor.labels.to_int_vector();
-    int64_t correct = 0;
-    for (int64_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
+    const int64_t correct = count_correct(logits, monitor.labels);
     return {{"step", step},
             {"rank", rank.rank},
             {"logits_norm", norm_sum / n},
@@ -492,9 +489,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                 loss.backward();
                 optimizer->step();
                 const int64_t n = batch.labels.numel();
-                std::vector<int32_t> predicted = ops::argmax_rows(logits.detach()).to_int_vector();
-                std::vector<int32_t> labels = batch.labels.to_int_vector();
-                for (int64_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
+                correct += count_correct(logits.detach(), batch.labels);
                 loss_sum += double(loss_value) * n;
                 seen += n;
                 ++steps;

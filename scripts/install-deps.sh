@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what kelvin needs from Debian's packages, by name. Safe to run again.
-# Optional extras: KELVIN_WITH_TORCH=1 also installs python3-torch (benchmark peers, golden
-# fixture generation); KELVIN_WITH_CHROMIUM=1 installs chromium (report rendering test).
+# Optional extras: KELVIN_WITH_TORCH=1 also installs python3-torch, -numpy, -scipy and -mpmath
+# (benchmark peers, golden fixture generation: tests/golden/make_*fixtures.py);
+# KELVIN_WITH_CHROMIUM=1 installs chromium (report rendering test).
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev
           libcli11-dev nlohmann-json3-dev doctest-dev libstb-dev dataset-fashion-mnist)
-[[ "${KELVIN_WITH_TORCH:-0}" == 1 ]] && packages+=(python3-torch python3-numpy)
+[[ "${KELVIN_WITH_TORCH:-0}" == 1 ]] && packages+=(python3-torch python3-numpy python3-scipy python3-mpmath)
 [[ "${KELVIN_WITH_CHROMIUM:-0}" == 1 ]] && packages+=(chromium)
 
 missing=()

@@ -88,6 +88,25 @@ std::map<std::string, double> results_from_records(const json& metrics, const js
     return out;
 }
 
+RunResults run_results_from_json(const std::string& id, const json& config, const json& metrics,
+                                 const json& diagnostics) {
+    RunResults run;
+    run.id = id;
+    if (config.is_object()) {
+        run.temperature = config.value("temperature", 1.0);
+        run.seed = config.value("seed", uint64_t{0});
+        for (const char* key : {"model", "dataset"})
+            if (config.contains(key) && config[key].is_string()) run.other[key] = config[key].get<std::string>();
+        const json& options = field(config, "model_options");
+        if (options.is_object()) {
+            run.init_scale = options.value("init_scale", 1.0);
+            run.head_norm = options.value("head_norm", std::string("none"));
+        }
+    }
+    run.results = results_from_records(metrics, diagnostics);
+    return run;
+}
+
 std::optional<double> result_value(const RunResults& run, const std::string& name) {
     if (auto it = run.results.find(name); it != run.results.end())
         return std::isfinite(it->second) ? std::optional<double>(it->second) : std::nullopt;

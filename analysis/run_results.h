@@ -46,6 +46,13 @@ struct RunResults {
 std::map<std::string, double> results_from_records(const nlohmann::json& metrics,
                                                    const nlohmann::json& diagnostics);
 
+// A run from its three record files as `kelvin train` writes them (null json where a file is
+// missing): temperature, seed, model and dataset from config.json's top level, init_scale and
+// head_norm from its model_options (defaults 1 and "none"); `other` holds model and dataset,
+// the sweep's other grid axes. The results as results_from_records.
+RunResults run_results_from_json(const std::string& id, const nlohmann::json& config,
+                                 const nlohmann::json& metrics, const nlohmann::json& diagnostics);
+
 // A result by name: the value itself when `name` is a key; otherwise the mean over the keys
 // "name/..." (so "rho" is the mean of rho over the OOD sets, "neco_auroc" NECO's mean AUROC);
 // nothing when neither exists or the value is not finite.

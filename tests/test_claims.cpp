@@ -318,6 +318,16 @@ TEST_CASE("run results: the names the claims use, read from metrics.json and dia
     CHECK(alone.at("test_acc") == 0.91);
     CHECK(alone.at("logits_norm") == 9.9);
     CHECK(results_from_records(nullptr, nullptr).empty());
+    const nlohmann::json config = {{"model", "mlp"}, {"dataset", "fashion-mnist:classes=0-4"}, {"temperature", 100.0},
+                                   {"seed", 3}, {"model_options", {{"init_scale", 0.5}, {"head_norm", "layernorm"}}}};
+    const RunResults r = run_results_from_json("mlp_T100_s3", config, metrics, diagnostics);
+    CHECK(r.id == "mlp_T100_s3");
+    CHECK(r.temperature == 100.0);
+    CHECK(r.seed == 3);
+    CHECK(r.init_scale == 0.5);
+    CHECK(r.head_norm == "layernorm");
+    CHECK(r.other == std::map<std::string, std::string>{{"model", "mlp"}, {"dataset", "fashion-mnist:classes=0-4"}});
+    CHECK(r.results == want);
 }
 
 TEST_CASE("detection intervals: DeLong and the bootstrap agree on a large sample and hold the value") {

@@ -93,7 +93,7 @@ std::string claims_markdown(const std::vector<ClaimResult>& claims) {
             const std::string e = effect_text(t);
             if (!e.empty()) effects += (effects.empty() ? "" : "; ") + (c.tests.size() > 1 ? t.result + " " : "") + e;
         }
-        if (!c.tests.empty())
+        if (!c.tests.empty() && c.min_seeds > 0)  // 0: the test stopped before counting seeds
             seeds = std::to_string(c.tests.front().seeds) + " (" + std::to_string(c.min_seeds) + ")";
         out += "| " + std::to_string(c.number) + " | " + c.statement + " | " + verdict_name(c.verdict) +
                " | " + effects + " | " + fixed(c.p_value, "%.2g") + " | " + seeds + " | " + c.reason + " |\n";

@@ -55,7 +55,9 @@ RunResults run_results_from_json(const std::string& id, const nlohmann::json& co
 
 // A result by name: the value itself when `name` is a key; otherwise the mean over the keys
 // "name/..." (so "rho" is the mean of rho over the OOD sets, "neco_auroc" NECO's mean AUROC);
-// nothing when neither exists or the value is not finite.
+// nothing when neither exists or the value is not finite. So every key under "name/" must be the
+// same quantity for another OOD set: name an interval "neco_auroc_low/<set>", not
+// "neco_auroc/<set>/low".
 std::optional<double> result_value(const RunResults& run, const std::string& name);
 
 }  // namespace kelvin::analysis

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -13,6 +15,7 @@
 #include "analysis/claims.h"
 #include "analysis/detection_intervals.h"
 #include "analysis/run_results.h"
+#include "cli_runner.h"
 #include "engine/device.h"
 #include "experiments/ood_metrics.h"
 
@@ -352,4 +355,43 @@ TEST_CASE("detection intervals: DeLong and the bootstrap agree on a large sample
     CHECK(fpr[0] <= kelvin::fpr_at_95_tpr(in, ood));
     CHECK(kelvin::fpr_at_95_tpr(in, ood) <= fpr[1]);
     CHECK(j["interval_method"]["resamples"] == 400);
+}
+
+TEST_CASE("run results: every result the claims use is found in what kelvin train --diagnose writes" *
+          doctest::skip(!std::filesystem::exists("/usr/share/datasets/fashion-mnist"))) {
+    kelvin::testing::TempDir tmp("claims-records");
+    const std::filesystem::path out = tmp.path / "run";
+    const auto r = kelvin::testing::run_kelvin(
+        "train --dataset fashion-mnist:classes=0-4 --depth 3 --width 32 --batch-size 50 --train-subset 1000 "
+        "--eval-batch-size 500 --lr 0.05 --epochs 1 --temperature 10 --seed 2 --out " + out.string() +
+        " --diagnose --ood fashion-mnist:classes=5-9 --samples 400 --probe-train-samples 400 --probe-epochs 2");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    auto read = [&](const char* name) {
+        std::ifstream in(out / name);
+        return nlohmann::json::parse(in);
+    };
+    const RunResults run = run_results_from_json("run", read("config.json"), read("metrics.json"),
+                                                 read("diagnostics.json"));
+    CHECK(run.temperature == 10.0);
+    CHECK(run.seed == 2);
+    CHECK(run.head_norm == "none");
+    CHECK(run.other.at("dataset") == "fashion-mnist:classes=0-4");
+    for (const char* name : {"test_acc", "logits_norm", "logits_norm_init", "logits_sigma_1", "rank_logits",
+                             "rank_softmax", "rank_logits/gamma=0.01", "rank_probe_last", "probe_id_last", "kappa",
+                             "rho", "neco_auroc", "neco_fpr95", "msp_auroc", "max_logit_auroc", "energy_auroc",
+                             "orthodev", "rho/fashion-mnist:classes=5-9"})
+        CHECK_MESSAGE(result_value(run, name).has_value(), name);
+    // Two hidden layers: two probe points, each with a rank and in-distribution and OOD accuracies.
+    int ranks = 0, ood_probes = 0;
+    for (const auto& [name, value] : run.results) {
+        ranks += name.rfind("rank_probe/", 0) == 0;
+        ood_probes += name.rfind("probe_ood/fashion-mnist:classes=5-9/", 0) == 0;
+    }
+    CHECK(ranks == 2);
+    CHECK(ood_probes == 2);
+    // One run: every claim is there, none testable, and each says why.
+    for (const ClaimResult& c : test_claims({run})) {
+        CHECK(c.verdict == Verdict::not_testable);
+        CHECK_FALSE(c.reason.empty());
+    }
 }

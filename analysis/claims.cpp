@@ -104,7 +104,7 @@ ClaimTest trend_claim(const Runs& runs, Factor factor, const std::string& name, 
     t.result = name;
     t.factor = factor_name(factor);
     t.expected_sign = sign;
-    t.statistic = "sum over blocks of Spearman's rho(" + t.factor + ", " + name + ")";
+    t.statistic = "Page's L over blocks: sum of rank(" + t.factor + ") x midrank(" + name + ")";
     t.effect_name = "mean within-seed Spearman rho";
     const Runs with = having(runs, name);
     if (with.empty()) return not_testable(t, "no run has the result " + name);

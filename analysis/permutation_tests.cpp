@@ -1,9 +1,11 @@
 // The permutation tests of analysis/statistics.h: the trend test with blocks kept together and
 // the sign-flip test. Both statistics are sums over independent units (a block, a pair) of a
 // contribution whose null distribution is uniform over a finite list (the block's k!
-// permutations, the pair's two signs). Contributions are rounded to integer multiples of 2^-40
-// of their scale, so that the exact null distribution is a convolution over integers and "at
-// least as extreme as observed" is decided without floating-point ties going astray.
+// permutations, the pair's two signs), so the exact null distribution is a convolution of the
+// units' distributions. It runs over integer keys: Page's L is a sum of products of midranks,
+// exactly 4 x an integer; a paired difference is rounded to a multiple of 2^-40 of the largest
+// one (sums that are equal in exact arithmetic may then differ by one key per unit, and count
+// as ties).
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -19,8 +21,6 @@ namespace {
 
 constexpr double kKeyScale = 1099511627776.0;  // 2^40
 constexpr int64_t kMaxListedPermutations = 40320;  // 8!: blocks of up to 8 runs are enumerated
-
-int64_t to_key(double v) { return std::llround(v * kKeyScale); }
 
 struct NullUnit {
     int64_t observed = 0;
@@ -46,16 +46,13 @@ bool exact_distribution(const std::vector<NullUnit>& units, int64_t max_support,
     return true;
 }
 
-PermutationTest run_test(const std::vector<NullUnit>& units, double statistic,
+// Sums within `tie` keys of the observed one count as equal to it (at least as extreme).
+PermutationTest run_test(const std::vector<NullUnit>& units, double statistic, int64_t tie,
                          const PermutationOptions& options) {
     PermutationTest test;
     test.statistic = statistic;
     int64_t observed = 0;
     for (const NullUnit& u : units) observed += u.observed;
-    // Each contribution was rounded by at most half a key unit, so sums that are equal in exact
-    // arithmetic (a sign pattern whose flipped differences cancel) differ by at most one unit per
-    // unit; anything closer than that counts as a tie, i.e. as at least as extreme.
-    const int64_t tie = static_cast<int64_t>(units.size());
     std::map<int64_t, double> distribution;
     if (options.max_exact_support > 0 &&
         exact_distribution(units, options.max_exact_support, distribution)) {
@@ -90,15 +87,19 @@ PermutationTest run_test(const std::vector<NullUnit>& units, double statistic,
     return test;
 }
 
-// Spearman's rho of a block, 0 when its values (or levels) are all equal.
-double block_rho(const std::vector<double>& levels, const std::vector<double>& values) {
-    const double rho = spearman(levels, values);
-    return std::isnan(rho) ? 0.0 : rho;
+// 4 x Page's term of a block: 4 sum_i rank(level_i) midrank(value_i), an integer (midranks are
+// multiples of 1/2) computed exactly in double for any realistic block.
+int64_t page_key(const std::vector<double>& level_ranks, const std::vector<double>& values) {
+    const std::vector<double> value_ranks = midranks(values);
+    double sum = 0;
+    for (size_t i = 0; i < values.size(); ++i) sum += level_ranks[i] * value_ranks[i];
+    return std::llround(4 * sum);
 }
 
 NullUnit block_unit(const Block& block) {
     NullUnit unit;
-    unit.observed = to_key(block_rho(block.levels, block.values));
+    const std::vector<double> level_ranks = midranks(block.levels);
+    unit.observed = page_key(level_ranks, block.values);
     const size_t k = block.values.size();
     int64_t permutations = 1;
     for (size_t i = 2; i <= k; ++i) permutations *= static_cast<int64_t>(i);
@@ -108,14 +109,14 @@ NullUnit block_unit(const Block& block) {
         std::vector<double> shuffled(k);
         do {
             for (size_t i = 0; i < k; ++i) shuffled[i] = block.values[order[i]];
-            unit.values.push_back(to_key(block_rho(block.levels, shuffled)));
+            unit.values.push_back(page_key(level_ranks, shuffled));
         } while (std::next_permutation(order.begin(), order.end()));
     }
-    unit.draw = [block](std::mt19937_64& rng) {
-        std::vector<double> shuffled = block.values;
+    unit.draw = [level_ranks, values = block.values](std::mt19937_64& rng) {
+        std::vector<double> shuffled = values;
         for (size_t i = shuffled.size() - 1; i > 0; --i)  // Fisher-Yates
             std::swap(shuffled[i], shuffled[draw_index(rng, i + 1)]);
-        return to_key(block_rho(block.levels, shuffled));
+        return page_key(level_ranks, shuffled);
     };
     return unit;
 }
@@ -134,10 +135,10 @@ PermutationTest trend_test(const std::vector<Block>& blocks, const PermutationOp
                          std::to_string(block.values.size()) + " values");
         for (double v : block.values)
             KELVIN_CHECK(std::isfinite(v), "trend_test: block " + std::to_string(b) + " has a non-finite value");
-        statistic += block_rho(block.levels, block.values);
         units.push_back(block_unit(block));
+        statistic += 0.25 * static_cast<double>(units.back().observed);
     }
-    return run_test(units, statistic, options);
+    return run_test(units, statistic, 0, options);
 }
 
 PermutationTest sign_flip_test(const std::vector<double>& differences,
@@ -151,14 +152,16 @@ PermutationTest sign_flip_test(const std::vector<double>& differences,
     }
     std::vector<NullUnit> units;
     for (double d : differences) {
-        const int64_t key = scale > 0 ? to_key(d / scale) : 0;
+        const int64_t key = scale > 0 ? std::llround(d / scale * kKeyScale) : 0;
         NullUnit unit;
         unit.observed = key;
         unit.values = {key, -key};
         unit.draw = [key](std::mt19937_64& rng) { return draw_index(rng, 2) ? -key : key; };
         units.push_back(unit);
     }
-    return run_test(units, statistic, options);
+    // Each key is rounded by at most half a unit: sums equal in exact arithmetic (a sign pattern
+    // whose flipped differences cancel) differ by at most one key per pair.
+    return run_test(units, statistic, static_cast<int64_t>(units.size()), options);
 }
 
 }  // namespace kelvin::analysis

@@ -83,7 +83,7 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y);
 // values of the statistic stays at most max_exact_support; otherwise from `draws` random
 // permutations drawn from mt19937_64(seed), p = (1 + #{stat >= observed}) / (1 + draws).
 struct PermutationOptions {
-    int64_t max_exact_support = 1'000'000;  // 0: always Monte Carlo
+    int64_t max_exact_support = 200'000;  // 0: always Monte Carlo
     int64_t draws = 20'000;
     uint64_t seed = 1;
 };
@@ -101,10 +101,12 @@ struct PermutationTest {
 
 // A block is the runs that differ only in the factor tested (for a trend across temperatures:
 // one seed with one setting of everything else); `levels` the factor's value of each run and
-// `values` the result. Statistic: the sum over blocks of Spearman's rho between level and value
-// (a block whose values are all equal contributes 0). Null: within each block the values are
-// exchangeable across levels, so the permutations shuffle values within blocks only, the runs of
-// a seed stay together. Blocks need 2+ runs.
+// `values` the result. Statistic: Page's L = sum over blocks of sum_i rank(level_i) x
+// midrank(value_i) (Page 1963, with midranks for ties); for blocks of one size without ties it
+// is an increasing affine function of the sum of the blocks' Spearman rho. Null: within each
+// block the values are exchangeable across levels, so the permutations shuffle values within
+// blocks only and the runs of a seed stay together. Large L: values rise with the level.
+// Blocks need 2+ runs.
 struct Block {
     std::vector<double> levels, values;
 };

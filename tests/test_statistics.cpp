@@ -162,11 +162,11 @@ TEST_CASE("statistics: exact trend and sign-flip p-values match full enumeration
 }
 
 TEST_CASE("statistics: hand-worked permutation p-values") {
-    // Three seeds, each strictly increasing over three temperatures: rho = 1 each, and only the
-    // identity permutation of every block reaches a sum of 3: p = (1/6)^3.
+    // Three seeds, each strictly increasing over three temperatures: Page's term 1*1 + 2*2 + 3*3
+    // = 14 per block, the largest possible, reached only by the identity: p = (1/6)^3.
     std::vector<Block> up(3, Block{{1, 10, 100}, {1, 2, 3}});
     PermutationTest t = trend_test(up);
-    CHECK(t.statistic == doctest::Approx(3.0));
+    CHECK(t.statistic == 42.0);
     CHECK(t.p_greater == doctest::Approx(1.0 / 216).epsilon(1e-12));
     CHECK(t.p_less == doctest::Approx(1.0));
     // Differences {1, 2, 3}: only the all-plus pattern sums to 6 or more: p = 1/8.
@@ -177,6 +177,12 @@ TEST_CASE("statistics: hand-worked permutation p-values") {
     t = sign_flip_test({0, 0, 0});
     CHECK(t.p_greater == 1.0);
     CHECK(t.p_less == 1.0);
+    // A block with ties, {5, 5, 4} over T = 1, 10, 100: midranks 2.5, 2.5, 1, term 10.5, the
+    // smallest of its three distinct arrangements (10.5, 12, 13.5), each with probability 1/3.
+    t = trend_test({Block{{1, 10, 100}, {5, 5, 4}}});
+    CHECK(t.statistic == 10.5);
+    CHECK(t.p_less == doctest::Approx(1.0 / 3));
+    CHECK(t.p_greater == doctest::Approx(1.0));
     CHECK_THROWS_AS(trend_test({Block{{1}, {2}}}), kelvin::Error);
 }
 

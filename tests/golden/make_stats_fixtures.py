@@ -14,7 +14,8 @@ kelvin's algorithms:
                    DeLong's variance from the pairwise kernel psi (O(m n), not midranks);
                    the stratified percentile bootstrap replayed with a Python mt19937_64 and
                    the same index map floor(x n / 2^64), quantiles by numpy (linear)
-  trend            every within-block permutation enumerated (itertools.product), rho by spearmanr
+  trend            Page's L (ranks by rankdata), every within-block permutation enumerated
+                   (itertools.product)
   sign_flip        every sign pattern enumerated
 
 Run with Debian's interpreter (python3-scipy, python3-numpy):
@@ -139,15 +140,14 @@ def score_set(inn, ood, seed):
                           "fpr95": bootstrap(inn, ood, fpr95, 400, seed)}}
 
 
-def block_rho(levels, values):
-    if len(set(values)) < 2 or len(set(levels)) < 2:
-        return 0.0
-    return float(stats.spearmanr(levels, values).correlation)
+def page_term(levels, values):
+    """Page's term of a block: sum_i rank(level_i) * midrank(value_i)."""
+    return float(np.dot(stats.rankdata(levels), stats.rankdata(values)))
 
 
 def trend(blocks):
-    observed = sum(block_rho(b["levels"], b["values"]) for b in blocks)
-    per_block = [[block_rho(b["levels"], list(p)) for p in itertools.permutations(b["values"])]
+    observed = sum(page_term(b["levels"], b["values"]) for b in blocks)
+    per_block = [[page_term(b["levels"], list(p)) for p in itertools.permutations(b["values"])]
                  for b in blocks]
     total = greater = less = 0
     for combo in itertools.product(*per_block):

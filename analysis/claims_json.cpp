@@ -89,9 +89,14 @@ std::string claims_markdown(const std::vector<ClaimResult>& claims) {
                       "|---|---|---|---|---|---|---|\n";
     for (const ClaimResult& c : claims) {
         std::string effects, seeds;
+        bool factors_differ = false;
+        for (const ClaimTest& t : c.tests) factors_differ |= t.factor != c.tests.front().factor;
         for (const ClaimTest& t : c.tests) {
             const std::string e = effect_text(t);
-            if (!e.empty()) effects += (effects.empty() ? "" : "; ") + (c.tests.size() > 1 ? t.result + " " : "") + e;
+            if (e.empty()) continue;
+            std::string label = c.tests.size() > 1 ? t.result + " " : "";
+            if (factors_differ) label += "(" + t.factor + ") ";
+            effects += (effects.empty() ? "" : "; ") + label + e;
         }
         if (!c.tests.empty() && c.min_seeds > 0)  // 0: the test stopped before counting seeds
             seeds = std::to_string(c.tests.front().seeds) + " (" + std::to_string(c.min_seeds) + ")";

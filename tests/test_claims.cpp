@@ -230,6 +230,8 @@ TEST_CASE("claims: head normalisation at high T (claim 10) against none, per nor
     CHECK(c.tests[0].effect < -0.2);
     CHECK(c.tests[1].effect > 100);
     CHECK(c.runs.size() == 15);  // 5 seeds x 3 norms at T = 100
+    CHECK(claims_markdown(claims).find("rank_probe_last (none -> normalized_logits at T=100) ") !=
+          std::string::npos);
     // LayerNorm making it worse: one test the wrong way. With 5 seeds its p (1/32) is not below
     // alpha / 4 (Bonferroni over the claim's 4 tests), so inconclusive; with 7 (1/128) contradicted.
     auto worse = [&](const Setting& s) {

@@ -10,12 +10,14 @@
 
 #include "data/dataset_spec.h"
 #include "data/loader.h"
+#include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/ops.h"
 #include "experiments/evaluate.h"
-#include "experiments/neco_fit.h"
-#include "experiments/ood_metrics.h"
-#include "experiments/spectrum.h"
+#include "analysis/neco_fit.h"
+#include "analysis/ood_metrics.h"
+#include "analysis/spectrum.h"
+#include "experiments/run_files.h"
 #include "experiments/train.h"
 #include "models/registry.h"
 
@@ -125,17 +127,17 @@ json rank_json(const RankReport& r) {
 // Rank of a feature matrix where it lies; wider than the protocol's 8000 columns, a seeded
 // subset of columns is gathered on the same device and ranked instead.
 RankReport feature_rank(const Tensor& x, double gamma, bool center, int64_t& columns_used) {
-    const int64_t rows = x.size(0), cols = x.size(1);
+    const int64_t cols = x.size(1);
     if (cols <= kMaxRankColumns) {
         columns_used = cols;
-        return rank_report(x.f32(), rows, cols, gamma, center, x.device());
+        return rank_report(x, gamma, center);
     }
     const std::vector<int64_t> chosen = subsample_columns(cols);
     const std::vector<int32_t> index(chosen.begin(), chosen.end());
     Tensor subset = ops::gather_columns(
         x, Tensor::from_vector(index, {static_cast<int64_t>(index.size())}, x.device()));
     columns_used = subset.size(1);
-    return rank_report(subset.f32(), rows, columns_used, gamma, center, x.device());
+    return rank_report(subset, gamma, center);
 }
 
 std::vector<float> softmax_rows(const std::vector<float>& logits, int64_t rows, int64_t cols,
@@ -322,11 +324,11 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     progress(say, "spectra");
     json result;
     const RankReport logits_rank =
-        rank_report(test.logits.f32(), n, classes, options.gamma, options.center, device);
+        rank_report(test.logits, options.gamma, options.center);
     std::vector<float> host_logits = test.logits.to_vector();
     std::vector<float> probabilities = softmax_rows(host_logits, n, classes, config.temperature);
     const RankReport softmax_rank =
-        rank_report(probabilities.data(), n, classes, options.gamma, options.center, Device::CPU);
+        rank_report(probabilities.data(), n, classes, options.gamma, options.center);
     json layer_ranks = json::array(), layer_spectra = json::object();
     for (size_t l = 0; l < test.layers.size(); ++l) {
         int64_t used = 0;
@@ -398,7 +400,8 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
             {"msp", msp_scores(ood_logits.data(), m, classes)},
             {"max_logit", ood_max_logit},
             {"energy", energy_scores(ood_logits.data(), m, classes)}};
-        for (const char* method : {"neco", "msp", "max_logit", "energy"}) {
+        for (const OodDetector& detector : kOodDetectors) {
+            const char* method = detector.key;
             auto in = scores_in[method].get<std::vector<double>>();
             auto out = scores_out[method].get<std::vector<double>>();
             detection[method][set.spec] = {{"auroc", auroc(in, out)},

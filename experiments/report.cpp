@@ -14,8 +14,9 @@
 #include <set>
 #include <vector>
 
-#include "engine/checkpoint.h"
+#include "engine/atomic_file.h"
 #include "engine/device.h"
+#include "experiments/run_files.h"
 #include "experiments/svg_plot.h"
 
 namespace kelvin::experiments {
@@ -28,21 +29,7 @@ using plot::escape_xml;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kLogitsNormLabel = "mean per-sample logits norm \u2016z\u2016\u2082";
 
-// The OOD detectors in diagnostics.json, with their display names; NECO first.
-constexpr const char* kDetectors[][2] = {
-    {"neco", "NECO"}, {"msp", "MSP"}, {"max_logit", "MaxLogit"}, {"energy", "Energy"}};
-
 // ---- reading ------------------------------------------------------------------------------------
-
-json read_json(const fs::path& path) {
-    std::ifstream in(path);
-    KELVIN_CHECK(in.good(), "report: cannot read " + path.string());
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error("report: " + path.string() + " is not valid JSON (" + e.what() + ")");
-    }
-}
 
 // The value at a path of object keys, or null when any step is missing.
 const json* find(const json& j, std::initializer_list<const char*> path) {
@@ -166,8 +153,7 @@ Sweep read_sweep(const fs::path& dir) {
     std::vector<fs::path> folders;
     for (const auto& entry : fs::directory_iterator(runs_dir)) {
         if (!entry.is_directory()) continue;
-        const std::string name = entry.path().filename().string();
-        if (name.size() >= 8 && name.compare(name.size() - 8, 8, ".partial") == 0) {
+        if (is_partial_run(entry.path())) {
             ++sweep.partial;
             continue;
         }
@@ -183,7 +169,7 @@ Sweep read_sweep(const fs::path& dir) {
             sweep.notes.add(r.name, "no config.json, so not shown at all");
             continue;
         }
-        r.config = read_json(folder / "config.json");
+        r.config = read_json(folder / "config.json", "report");
         r.model = text(r.config, {"model"});
         r.dataset = text(r.config, {"dataset"});
         r.temperature = number(r.config, {"temperature"});
@@ -191,7 +177,7 @@ Sweep read_sweep(const fs::path& dir) {
         r.head_norm = text(r.config, {"model_options", "head_norm"});
         r.seed = text(r.config, {"seed"});
         if (fs::exists(folder / "metrics.json")) {
-            r.metrics = read_json(folder / "metrics.json");
+            r.metrics = read_json(folder / "metrics.json", "report");
             r.has_metrics = true;
             r.status = text(r.metrics, {"status"});
             if (r.status.empty()) r.status = "unknown";
@@ -199,7 +185,7 @@ Sweep read_sweep(const fs::path& dir) {
             r.status = "no metrics.json";
         }
         if (fs::exists(folder / "diagnostics.json")) {
-            r.diagnostics = read_json(folder / "diagnostics.json");
+            r.diagnostics = read_json(folder / "diagnostics.json", "report");
             r.has_diagnostics = true;
         }
         if (!r.has_metrics) {
@@ -305,8 +291,8 @@ std::string summary_table(const Sweep& sweep) {
         o += "<tr>";
         for (size_t i = 0; i < sweep.ood.size(); ++i) {
             o += "<th class=\"num ood-first\">\u03c1</th>";
-            for (auto& m : kDetectors)
-                o += "<th class=\"num\">" + std::string(m[1]) + " AUROC</th>";
+            for (const OodDetector& m : kOodDetectors)
+                o += "<th class=\"num\">" + std::string(m.label) + " AUROC</th>";
             o += "<th class=\"num\">OrthoDev</th>";
         }
         o += "</tr>\n";
@@ -327,8 +313,8 @@ std::string summary_table(const Sweep& sweep) {
             const char* s = set.c_str();
             const json& d = r.diagnostics;
             o += cell(fixed3(number(d, {"rho", s})), "num ood-first");
-            for (auto& m : kDetectors)
-                o += cell(fixed3(number(d, {"ood_detection", m[0], s, "auroc"})), "num");
+            for (const OodDetector& m : kOodDetectors)
+                o += cell(fixed3(number(d, {"ood_detection", m.key, s, "auroc"})), "num");
             o += cell(fixed3(number(d, {"orthodev", s})), "num");
         }
         o += "</tr>\n";
@@ -725,13 +711,13 @@ private:
         spec.y_min = 0.5;
         spec.hlines.push_back({0.5, "chance"});
         if (!set.empty())
-            for (auto& m : kDetectors) {
-                plot::Series s{m[1]};
+            for (const OodDetector& m : kOodDetectors) {
+                plot::Series s{m.label};
                 s.markers = true;
                 for (double t : ts_) {
                     s.x.push_back(t);
-                    s.y.push_back(mean_of(t, {"ood_detection", m[0], set.c_str(), "auroc"},
-                                          std::string(m[1]) + " AUROC on " + set, "OOD detection"));
+                    s.y.push_back(mean_of(t, {"ood_detection", m.key, set.c_str(), "auroc"},
+                                          std::string(m.label) + " AUROC on " + set, "OOD detection"));
                 }
                 spec.series.push_back(s);
             }
@@ -789,7 +775,7 @@ std::string report_html(const std::string& dir) {
     json config;
     bool has_config = false;
     if (fs::exists(root / "sweep.json")) {
-        config = read_json(root / "sweep.json");
+        config = read_json(root / "sweep.json", "report");
         has_config = true;
     }
 

@@ -12,8 +12,9 @@
 #include <type_traits>
 
 #include "data/dataset_spec.h"
-#include "engine/checkpoint.h"
+#include "engine/atomic_file.h"
 #include "experiments/report.h"
+#include "experiments/run_files.h"
 #include "models/registry.h"
 
 namespace kelvin::experiments {
@@ -99,16 +100,6 @@ std::string sanitize(const std::string& text) {
     std::string out;
     for (char c : text) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '-';
     return out;
-}
-
-json read_json(const fs::path& path) {
-    std::ifstream in(path);
-    KELVIN_CHECK(in.good(), "cannot read " + path.string());
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error(path.string() + ": " + e.what());
-    }
 }
 
 std::string csv_field(const std::string& s) {
@@ -338,7 +329,7 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
     for (const SweepRun& run : runs) {
         ++index;
         const fs::path final_dir = runs_dir / run.name;
-        const fs::path partial = runs_dir / (run.name + ".partial");
+        const fs::path partial = runs_dir / (run.name + kPartialSuffix);
         const std::string tag = "[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " + run.name;
         if (fs::exists(final_dir)) {
             std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
@@ -396,7 +387,7 @@ json write_summary(const std::string& out_dir) {
                      " not found (expected the output folder of `kelvin sweep`)");
     for (const auto& entry : fs::directory_iterator(runs_dir)) {
         const std::string name = entry.path().filename().string();
-        if (!entry.is_directory() || entry.path().extension() == ".partial") continue;
+        if (!entry.is_directory() || is_partial_run(entry.path())) continue;
         // A hand-edited file missing a key fails inside nlohmann with no file name.
         try {
             json cfg = read_json(entry.path() / "config.json");
@@ -455,9 +446,9 @@ json write_summary(const std::string& out_dir) {
                                         "logits_norm", "kappa"};
     for (const auto& spec : ood_sets) {
         columns.push_back("rho:" + spec);
-        for (const char* m : {"neco", "msp", "max_logit", "energy"}) {
-            columns.push_back(std::string(m) + "_auroc:" + spec);
-            columns.push_back(std::string(m) + "_fpr95:" + spec);
+        for (const OodDetector& m : kOodDetectors) {
+            columns.push_back(std::string(m.key) + "_auroc:" + spec);
+            columns.push_back(std::string(m.key) + "_fpr95:" + spec);
         }
         columns.push_back("orthodev:" + spec);
     }

@@ -9,15 +9,17 @@
 
 #include "data/dataset_spec.h"
 #include "data/loader.h"
+#include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/nn/norm.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
 #include "engine/optim/optimizer.h"
+#include "engine/optim/train_step.h"
 #include "engine/optim/schedule.h"
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
-#include "experiments/spectrum.h"
+#include "analysis/spectrum.h"
 #include "models/registry.h"
 
 namespace kelvin::experiments {
@@ -282,8 +284,8 @@ json track_record(models::Model& model, const data::Batch& monitor, float temper
     model.eval();
     Tensor logits = model.forward(monitor.images);
     model.train(was_training);
-    const int64_t n = logits.size(0), c = logits.size(1);
-    RankReport rank = rank_report(logits.f32(), n, c, kRankGamma, false, logits.device());
+    const int64_t n = logits.size(0);
+    RankReport rank = rank_report(logits, kRankGamma, false);
     double norm_sum = 0.0;
     for (float v : ops::row_norms(logits).to_vector()) norm_sum += v;
     const float loss = ops::softmax_cross_entropy(logits, monitor.labels, temperature).item();
@@ -471,11 +473,11 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             while (global_step < total_steps && train_loader.next(batch)) {
                 trace::Scope step_scope("train_step", "step", device);
                 optimizer->set_lr(schedule.lr_at(global_step));
-                for (Tensor* p : model->parameters()) p->impl()->grad.reset();
-                Tensor logits = model->forward(batch.images);
-                Tensor loss = ops::softmax_cross_entropy(logits, batch.labels, config.temperature);
-                const float loss_value = loss.item();
-                if (!std::isfinite(loss_value)) {
+                const optim::StepResult step = optim::train_step(
+                    [&](const Tensor& x) { return model->forward(x); }, *optimizer, batch.images,
+                    batch.labels, config.temperature, true);
+                const float loss_value = step.loss_value;
+                if (!step.stepped) {
                     progress.finish();
                     metrics["status"] = "diverged";
                     metrics["diverged_at_step"] = global_step;
@@ -486,10 +488,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                                  std::isnan(loss_value) ? "nan" : "inf");
                     return metrics;
                 }
-                loss.backward();
-                optimizer->step();
                 const int64_t n = batch.labels.numel();
-                correct += count_correct(logits.detach(), batch.labels);
+                correct += count_correct(step.logits.detach(), batch.labels);
                 loss_sum += double(loss_value) * n;
                 seen += n;
                 ++steps;

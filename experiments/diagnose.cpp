@@ -18,6 +18,7 @@
 #include "analysis/ood_metrics.h"
 #include "analysis/spectrum.h"
 #include "experiments/run_files.h"
+#include "experiments/settings.h"
 #include "experiments/train.h"
 #include "models/registry.h"
 
@@ -414,7 +415,9 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     result["rho"] = rho;
     result["ood_detection"] = detection;
     result["orthodev"] = orthodev;
-    result["temperature"] = config.temperature;
+    // Settings as the user typed them (experiments/settings.h: the shortest float text).
+    float probe_lr = options.probe.lr, temperature = config.temperature;
+    result["temperature"] = settings::to_json(&temperature);
     result["settings"] = {
         {"gamma", options.gamma},
         {"gammas_reported", {1e-2, 1e-3, 1e-4}},
@@ -426,7 +429,7 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
         {"neco_dim", neco_d},
         {"neco_times_max_logit", times_max_logit},
         {"probe", {{"optimizer", "adam"},
-                   {"lr", options.probe.lr},
+                   {"lr", settings::to_json(&probe_lr)},
                    {"epochs", options.probe.epochs},
                    {"batch_size", options.probe.batch_size},
                    {"standardize", options.probe.standardize}}},

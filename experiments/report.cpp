@@ -17,6 +17,7 @@
 #include "engine/atomic_file.h"
 #include "engine/device.h"
 #include "experiments/run_files.h"
+#include "experiments/run_record.h"
 #include "experiments/svg_plot.h"
 
 namespace kelvin::experiments {
@@ -145,49 +146,34 @@ struct Sweep {
 };
 
 Sweep read_sweep(const fs::path& dir) {
-    const fs::path runs_dir = dir / "runs";
-    KELVIN_CHECK(fs::is_directory(runs_dir),
-                 "report: " + runs_dir.string() +
-                     " not found (expected the output folder of `kelvin sweep`)");
     Sweep sweep;
-    std::vector<fs::path> folders;
-    for (const auto& entry : fs::directory_iterator(runs_dir)) {
-        if (!entry.is_directory()) continue;
-        if (is_partial_run(entry.path())) {
-            ++sweep.partial;
-            continue;
-        }
-        folders.push_back(entry.path());
-    }
-    std::sort(folders.begin(), folders.end());
     std::set<std::string> ood;
     std::set<double> temperatures;
-    for (const fs::path& folder : folders) {
+    for (RunRecord& record : load_runs(dir, "report", &sweep.partial)) {
         Run r;
-        r.name = folder.filename().string();
-        if (!fs::exists(folder / "config.json")) {
+        r.name = record.name;
+        if (record.config_json.is_null()) {
             sweep.notes.add(r.name, "no config.json, so not shown at all");
             continue;
         }
-        r.config = read_json(folder / "config.json", "report");
+        // Read field by field, so that a hand-edited config.json still shows what it can.
+        r.config = std::move(record.config_json);
         r.model = text(r.config, {"model"});
         r.dataset = text(r.config, {"dataset"});
         r.temperature = number(r.config, {"temperature"});
         r.init_scale = number(r.config, {"model_options", "init_scale"});
         r.head_norm = text(r.config, {"model_options", "head_norm"});
         r.seed = text(r.config, {"seed"});
-        if (fs::exists(folder / "metrics.json")) {
-            r.metrics = read_json(folder / "metrics.json", "report");
-            r.has_metrics = true;
+        r.has_metrics = record.has_metrics();
+        if (r.has_metrics) {
+            r.metrics = std::move(record.metrics);
             r.status = text(r.metrics, {"status"});
             if (r.status.empty()) r.status = "unknown";
         } else {
             r.status = "no metrics.json";
         }
-        if (fs::exists(folder / "diagnostics.json")) {
-            r.diagnostics = read_json(folder / "diagnostics.json", "report");
-            r.has_diagnostics = true;
-        }
+        r.has_diagnostics = record.has_diagnostics();
+        if (r.has_diagnostics) r.diagnostics = std::move(record.diagnostics);
         if (!r.has_metrics) {
             sweep.notes.add(r.name, "no metrics.json, so left out of every plot");
         } else if (!r.complete()) {

@@ -19,6 +19,7 @@
 #include "engine/optim/schedule.h"
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
+#include "experiments/settings_tables.h"
 #include "analysis/spectrum.h"
 #include "models/registry.h"
 
@@ -30,130 +31,30 @@ namespace fs = std::filesystem;
 // ---- configuration ------------------------------------------------------------------------
 
 json config_to_json(const TrainConfig& c) {
-    const auto& m = c.model_options;
-    return {{"model", c.model},
-            {"dataset", c.dataset},
-            {"data_dir", c.data_dir},
-            {"out", c.out},
-            {"device", c.device},
-            {"temperature", c.temperature},
-            {"epochs", c.epochs},
-            {"batch_size", c.batch_size},
-            {"optimizer", c.optimizer},
-            {"lr", c.lr},
-            {"momentum", c.momentum},
-            {"weight_decay", c.weight_decay},
-            {"schedule", c.schedule},
-            {"warmup_epochs", c.warmup_epochs},
-            {"seed", c.seed},
-            {"max_steps", c.max_steps},
-            {"train_subset", c.train_subset},
-            {"eval_batch_size", c.eval_batch_size},
-            {"track_every", c.track_every},
-            {"track_samples", c.track_samples},
-            {"crop_padding", c.crop_padding},
-            {"horizontal_flip", c.horizontal_flip},
-            {"model_options",
-             {{"depth", m.depth},
-              {"width", m.width},
-              {"activation", m.activation},
-              {"init_scale", m.init_scale},
-              {"head_norm", m.head_norm},
-              {"norm", m.norm},
-              {"base_width", m.base_width},
-              {"stem", m.stem},
-              {"patch", m.patch},
-              {"vit_width", m.vit_width},
-              {"vit_depth", m.vit_depth},
-              {"vit_heads", m.vit_heads},
-              {"vit_mlp_ratio", m.vit_mlp_ratio},
-              {"vit_dropout", m.vit_dropout}}}};
+    json j = settings::write_object(c, training_settings(), settings::kRunConfig);
+    j.update(settings::write_object(c, data_settings(), settings::kRunConfig));
+    j["model_options"] =
+        settings::write_object(c.model_options, model_settings(), settings::kRunConfig);
+    return j;
 }
 
 TrainConfig config_from_json(const json& j) {
     TrainConfig c;
-    // nlohmann's type errors do not say which key was wrong.
-    auto get = [&j](const char* key, auto& field) {
-        if (!j.contains(key)) return;
-        try {
-            field = j.at(key).get<std::decay_t<decltype(field)>>();
-        } catch (const json::exception& e) {
-            throw Error(std::string("'") + key + "' = " + j.at(key).dump() + ": " + e.what());
-        }
-    };
-    get("model", c.model);
-    get("dataset", c.dataset);
-    get("data_dir", c.data_dir);
-    get("out", c.out);
-    get("device", c.device);
-    get("temperature", c.temperature);
-    get("epochs", c.epochs);
-    get("batch_size", c.batch_size);
-    get("optimizer", c.optimizer);
-    get("lr", c.lr);
-    get("momentum", c.momentum);
-    get("weight_decay", c.weight_decay);
-    get("schedule", c.schedule);
-    get("warmup_epochs", c.warmup_epochs);
-    get("seed", c.seed);
-    get("max_steps", c.max_steps);
-    get("train_subset", c.train_subset);
-    get("eval_batch_size", c.eval_batch_size);
-    get("track_every", c.track_every);
-    get("track_samples", c.track_samples);
-    get("crop_padding", c.crop_padding);
-    get("horizontal_flip", c.horizontal_flip);
+    settings::read_object(c, training_settings(), j, settings::kRunConfig, "");
+    settings::read_object(c, data_settings(), j, settings::kRunConfig, "");
     if (j.contains("model_options")) {
-        const json& m = j.at("model_options");
-        auto& o = c.model_options;
-        if (m.contains("depth")) o.depth = m.at("depth").get<int>();
-        if (m.contains("width")) o.width = m.at("width").get<int>();
-        if (m.contains("activation")) o.activation = m.at("activation").get<std::string>();
-        if (m.contains("init_scale")) o.init_scale = m.at("init_scale").get<float>();
-        if (m.contains("head_norm")) o.head_norm = m.at("head_norm").get<std::string>();
-        if (m.contains("norm")) o.norm = m.at("norm").get<std::string>();
-        auto get_model = [&m](const char* key, auto& field) {
-            if (m.contains(key)) field = m.at(key).get<std::decay_t<decltype(field)>>();
-        };
-        get_model("base_width", o.base_width);
-        get_model("stem", o.stem);
-        get_model("patch", o.patch);
-        get_model("vit_width", o.vit_width);
-        get_model("vit_depth", o.vit_depth);
-        get_model("vit_heads", o.vit_heads);
-        get_model("vit_mlp_ratio", o.vit_mlp_ratio);
-        get_model("vit_dropout", o.vit_dropout);
+        KELVIN_CHECK(j.at("model_options").is_object(),
+                     "'model_options' = " + j.at("model_options").dump() + ": expected an object");
+        settings::read_object(c.model_options, model_settings(), j.at("model_options"),
+                              settings::kRunConfig, "model_options: ");
     }
     return c;
 }
 
-namespace {
-std::string format_number(double v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", v);
-    return text;
-}
-}  // namespace
-
 void validate_config(const TrainConfig& c) {
-    KELVIN_CHECK(c.temperature > 0 && std::isfinite(c.temperature),
-                 "--temperature must be a positive number, got " + format_number(c.temperature));
-    KELVIN_CHECK(c.batch_size > 0,
-                 "--batch-size must be at least 1, got " + std::to_string(c.batch_size));
-    KELVIN_CHECK(c.epochs >= 1, "--epochs must be at least 1, got " + std::to_string(c.epochs));
-    KELVIN_CHECK(c.lr > 0 && std::isfinite(c.lr), "--lr must be a positive number");
-    KELVIN_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0");
-    KELVIN_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1)");
-    KELVIN_CHECK(c.optimizer == "sgd" || c.optimizer == "adamw",
-                 "unknown --optimizer '" + c.optimizer + "': expected sgd or adamw");
-    KELVIN_CHECK(c.max_steps >= 0 && c.train_subset >= 0 && c.warmup_epochs >= 0,
-                 "--max-steps, --train-subset and --warmup-epochs must be >= 0");
-    KELVIN_CHECK(c.eval_batch_size > 0, "--eval-batch-size must be at least 1");
-    KELVIN_CHECK(c.track_every >= 0 && c.track_samples >= 1,
-                 "--track-every must be >= 0 and --track-samples >= 1");
-    KELVIN_CHECK(c.crop_padding >= 0,
-                 "--crop-padding must be >= 0, got " + std::to_string(c.crop_padding));
-    KELVIN_CHECK(c.model_options.init_scale > 0, "--init-scale must be positive");
+    settings::validate(c, training_settings());
+    settings::validate(c, data_settings());
+    settings::validate(c.model_options, model_settings());
     KELVIN_CHECK(!c.out.empty(), "an output directory (--out) is required");
     const Device device = parse_device(c.device);
     KELVIN_CHECK(device == Device::CPU || cuda_available(),
@@ -334,7 +235,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     train_loading.seed = config.seed;
     train_loading.device = device;
     train_loading.crop_padding = config.crop_padding;
-    train_loading.horizontal_flip = config.horizontal_flip;
+    train_loading.horizontal_flip = config.flip;
     data::BatchLoader train_loader(train_set, train_loading);
     data::LoaderOptions test_loading = train_loader.options();  // the training statistics
     test_loading.crop_padding = 0;  // evaluation sees the images as they are

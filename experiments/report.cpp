@@ -3,6 +3,7 @@
 #include "experiments/report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -310,8 +311,11 @@ std::string summary_table(const Sweep& sweep) {
 
 // ---- the plots of one group ---------------------------------------------------------------------
 
+// A figure as data: what to plot (series, axes, scales, reference lines) and its caption. The
+// page inlines plot::render_svg(spec); write_report also saves each as its own SVG and CSV.
 struct Figure {
-    std::string svg, caption;
+    plot::PlotSpec spec;
+    std::string caption;
 };
 
 std::string legend_for(double t, size_t seeds) {
@@ -424,7 +428,7 @@ private:
         const double c = classes();
         if (std::isfinite(c) && c > 1)
             spec.hlines.push_back({std::log(c), "ln C = " + sig3(std::log(c)) + " (uniform)"});
-        return {plot::render_svg(spec),
+        return {spec,
                 "Loss at the training temperature on a fixed batch of test samples, every "
                 "--track-every steps. At high T the loss sits at ln C, the value of a uniform "
                 "prediction, until the logits norm has grown enough for softmax(z/T) to move "
@@ -439,7 +443,7 @@ private:
         spec.log_y = true;
         spec.x_min = 0;
         spec.series = track_series("logits_norm");
-        return {plot::render_svg(spec),
+        return {spec,
                 "The logits norm on the same monitoring batch, step by step: the growth that "
                 "high T forces on the network, and when it happens."};
     }
@@ -456,7 +460,7 @@ private:
         const double c = classes();
         if (std::isfinite(c) && c > 1)
             spec.hlines.push_back({c - 1, "C \u2212 1 = " + g(c - 1)});
-        return {plot::render_svg(spec),
+        return {spec,
                 "Numerical rank of the monitoring batch's logits (singular values above "
                 "10\u207b\u00b3 \u03c3\u2081) during training."};
     }
@@ -490,7 +494,7 @@ private:
             spec.y_max = classes;
         }
         return {
-            plot::render_svg(spec),
+            spec,
             "Rank = number of singular values above \u03b3\u00b7\u03c3\u2081 of the N\u00d7C "
             "test logits (solid) and of the softmax probabilities at the training temperature "
             "(dashed). Neural Collapse predicts C\u22121; a rank well below it after training at "
@@ -538,7 +542,7 @@ private:
             spec.series.push_back(s);
         }
         return {
-            plot::render_svg(spec),
+            spec,
             "Mean over test samples of \u2016z\u2016\u2082, the L2 norm of the logits vector, "
             "after each epoch. To lower the loss at high T the network must grow this norm, which "
             "is the paper\u2019s mechanism for the rank collapse."};
@@ -582,7 +586,7 @@ private:
             spec.series.push_back(s);
         }
         return {
-            plot::render_svg(spec),
+            spec,
             "Singular values of the test logits divided by the largest (mean over seeds). The "
             "dashed lines are the rank thresholds \u03b3 = 10\u207b\u00b2, 10\u207b\u00b3 (the "
             "default) and 10\u207b\u2074: the rank is the number of points above the line. Exact "
@@ -648,7 +652,7 @@ private:
             spec.series.push_back(solid);
             spec.series.push_back(ood);
         }
-        return {plot::render_svg(spec),
+        return {spec,
                 "Test accuracy of a linear probe trained on the frozen features after each layer "
                 "(mean over seeds). Solid: in-distribution" +
                     (set.empty() ? std::string(". No OOD set was evaluated.")
@@ -677,7 +681,7 @@ private:
             spec.series.push_back(s);
         }
         return {
-            plot::render_svg(spec),
+            spec,
             "\u03ba = l*/L, l* the first layer whose in-distribution probe reaches 95% of the last "
             "layer\u2019s accuracy; \u03c1 = (max\u2097 a\u2097 \u2212 a_L) / max\u2097 a\u2097 "
             "on the OOD probes. The paper: high T gives low \u03ba (a long tunnel) and high "
@@ -708,7 +712,7 @@ private:
                 spec.series.push_back(s);
             }
         return {
-            plot::render_svg(spec),
+            spec,
             "Area under the ROC curve for telling the in-distribution test set from " +
                 (set.empty() ? std::string("an OOD set (none was evaluated)") : set) +
                 ", mean over seeds. NECO is the paper\u2019s detector; MSP (at T = 1), MaxLogit "
@@ -755,6 +759,88 @@ ul.notes li { font-size: 13.5px; }
 
 }  // namespace
 
+namespace {
+
+struct FigureGroup {
+    std::string title;  // model, data set, init scale, head norm
+    std::vector<Figure> figures;
+};
+
+// The figures of every group of runs, groups in table order. Adds to sweep.notes what cannot
+// be plotted.
+std::vector<FigureGroup> figure_groups(Sweep& sweep) {
+    std::vector<std::pair<std::string, std::vector<const Run*>>> groups;
+    for (const Run& r : sweep.runs) {
+        const std::string key = group_title(r);
+        if (groups.empty() || groups.back().first != key) groups.push_back({key, {}});
+        groups.back().second.push_back(&r);
+    }
+    std::vector<FigureGroup> out;
+    for (auto& [title, runs] : groups)
+        out.push_back({title, GroupPlots(sweep, runs, sweep.notes).figures()});
+    return out;
+}
+
+// A file name from a title: ASCII letters and digits, anything else one '-'.
+std::string slug(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        const bool keep = std::isalnum(c) && c < 128;
+        if (keep) out += static_cast<char>(std::tolower(c));
+        else if (!out.empty() && out.back() != '-') out += '-';
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+}
+
+std::string csv_text(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+std::string csv_number(double v) {
+    if (!std::isfinite(v)) return "";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    return text;
+}
+
+// The points a figure plots, one row each: series, x (its category label on a categorical
+// axis), y, and the point's label when it has one.
+std::string figure_csv(const plot::PlotSpec& spec) {
+    std::string out = "series," + csv_text(spec.x_label.empty() ? "x" : spec.x_label) + "," +
+                      csv_text(spec.y_label.empty() ? "y" : spec.y_label) + ",point_label\n";
+    for (const plot::Series& s : spec.series)
+        for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+            const double x = s.x[i];
+            const bool category = !spec.x_category_labels.empty() && x >= 0 &&
+                                  x < static_cast<double>(spec.x_category_labels.size());
+            out += csv_text(s.label) + "," +
+                   (category ? csv_text(spec.x_category_labels[static_cast<size_t>(x)])
+                             : csv_number(x)) +
+                   "," + csv_number(s.y[i]) + "," +
+                   (i < s.point_labels.size() ? csv_text(s.point_labels[i]) : "") + "\n";
+        }
+    return out;
+}
+
+// The figure as a standalone SVG file (namespaced, its caption as the description).
+std::string figure_svg_file(const Figure& f) {
+    std::string svg = plot::render_svg(f.spec);
+    const size_t root = svg.find("<svg");
+    if (root != std::string::npos) {
+        svg.insert(root + 4, " xmlns=\"http://www.w3.org/2000/svg\"");
+        const size_t open_end = svg.find('>', root);
+        if (open_end != std::string::npos)
+            svg.insert(open_end + 1, "<desc>" + escape_xml(f.caption) + "</desc>");
+    }
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + svg + "\n";
+}
+
+}  // namespace
+
 std::string report_html(const std::string& dir) {
     const fs::path root(dir);
     Sweep sweep = read_sweep(root);
@@ -765,20 +851,14 @@ std::string report_html(const std::string& dir) {
         has_config = true;
     }
 
-    // Groups in table order.
-    std::vector<std::pair<std::string, std::vector<const Run*>>> groups;
-    for (const Run& r : sweep.runs) {
-        const std::string key = group_title(r);
-        if (groups.empty() || groups.back().first != key) groups.push_back({key, {}});
-        groups.back().second.push_back(&r);
-    }
     std::string sections;
-    for (auto& [title, runs] : groups) {
-        if (groups.size() > 1) sections += "<h3>" + escape_xml(title) + "</h3>\n";
+    const std::vector<FigureGroup> groups = figure_groups(sweep);
+    for (const FigureGroup& group : groups) {
+        if (groups.size() > 1) sections += "<h3>" + escape_xml(group.title) + "</h3>\n";
         sections += "<div class=\"plots\">\n";
-        for (const Figure& f : GroupPlots(sweep, runs, sweep.notes).figures())
-            sections += "<figure>\n" + f.svg + "<figcaption>" + escape_xml(f.caption) +
-                        "</figcaption>\n</figure>\n";
+        for (const Figure& f : group.figures)
+            sections += "<figure>\n" + plot::render_svg(f.spec) + "<figcaption>" +
+                        escape_xml(f.caption) + "</figcaption>\n</figure>\n";
         sections += "</div>\n";
     }
 
@@ -830,10 +910,28 @@ std::string report_html(const std::string& dir) {
     return o;
 }
 
+std::vector<std::string> write_figures(const std::string& dir) {
+    Sweep sweep = read_sweep(dir);
+    const fs::path folder = fs::path(dir) / "figures";
+    fs::create_directories(folder);
+    std::vector<std::string> written;
+    const std::vector<FigureGroup> groups = figure_groups(sweep);
+    for (size_t group = 0; group < groups.size(); ++group)
+        for (const Figure& f : groups[group].figures) {
+            const std::string stem =
+                "group" + std::to_string(group + 1) + "-" + slug(f.spec.title);
+            write_file_atomically((folder / (stem + ".svg")).string(), figure_svg_file(f));
+            write_file_atomically((folder / (stem + ".csv")).string(), figure_csv(f.spec));
+            written.push_back((folder / (stem + ".svg")).string());
+        }
+    return written;
+}
+
 std::string write_report(const std::string& dir) {
     const std::string html = report_html(dir);
     const std::string path = (fs::path(dir) / "report.html").string();
     write_file_atomically(path, html);
+    write_figures(dir);
     return path;
 }
 

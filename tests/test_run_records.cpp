@@ -94,3 +94,40 @@ TEST_CASE("run records: an old sweep folder resumes under its old sweep.json" *
     CHECK(r.exit_code == 0);
     CHECK(r.output.find("finished earlier, kept") != std::string::npos);
 }
+
+TEST_CASE("report: every figure of the page is also written as its own SVG and CSV") {
+    kelvin::testing::TempDir dir("figures");
+    fs::copy(kFixture, dir.path, fs::copy_options::recursive);
+    const std::string html = report_html(dir.path.string());
+    size_t figures_on_page = 0;
+    for (size_t at = html.find("<figure>"); at != std::string::npos; at = html.find("<figure>", at + 1))
+        ++figures_on_page;
+    write_report(dir.path.string());
+    const std::vector<std::string> svgs = write_figures(dir.path.string());
+    REQUIRE(figures_on_page > 0);
+    CHECK(svgs.size() == figures_on_page);
+    size_t rows = 0;
+    for (const std::string& svg_path : svgs) {
+        INFO(svg_path);
+        std::ifstream svg_in(svg_path);
+        std::stringstream svg;
+        svg << svg_in.rdbuf();
+        CHECK(svg.str().find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
+        CHECK(svg.str().find("<desc>") != std::string::npos);
+        const fs::path csv_path = fs::path(svg_path).replace_extension(".csv");
+        REQUIRE(fs::exists(csv_path));
+        const auto csv = read_csv(csv_path);
+        REQUIRE(!csv.empty());
+        CHECK(csv[0].front() == "series");
+        rows += csv.size() - 1;
+    }
+    CHECK(rows > 0);  // the fixture's run has ranks, norms, spectra, probes and AUROCs to plot
+    // The ranks figure of the fixture's one run: rank(logits) at T = 0.1 is diagnostics' 5.
+    bool found = false;
+    for (const std::string& svg_path : svgs) {
+        if (svg_path.find("rank") == std::string::npos) continue;
+        for (const auto& row : read_csv(fs::path(svg_path).replace_extension(".csv")))
+            found = found || (row.size() >= 3 && row[0] == "rank(logits)" && row[2] == "5");
+    }
+    CHECK(found);
+}

@@ -725,37 +725,10 @@ private:
     std::vector<double> ts_;
 };
 
-constexpr const char* kStyle = R"css(
-body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
-       color: #222; background: #fafafa; margin: 0; }
-main { max-width: 1240px; margin: 0 auto; padding: 20px 20px 48px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
-h3 { font-size: 16px; margin: 24px 0 8px; }
-p, li { font-size: 14px; line-height: 1.5; }
-.meta { color: #666; font-size: 13px; margin: 0 0 16px; }
-code { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 12.5px; }
-.table-wrap { overflow-x: auto; border: 1px solid #ddd; background: #fff; }
-table.summary { border-collapse: collapse; font-size: 12.5px; white-space: nowrap; }
-table.summary th, table.summary td { padding: 4px 8px; border-bottom: 1px solid #eee; text-align: left; }
-table.summary th { background: #f1f3f5; font-weight: 600; vertical-align: bottom; white-space: normal; }
-table.summary th.ood-set { text-align: center; border-left: 2px solid #ccc; }
-table.summary .ood-first { border-left: 2px solid #ccc; }
-table.summary th.num { text-align: right; }
-table.summary td.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.summary td.na { color: #aaa; }
-p.shared { font-size: 13.5px; margin: 6px 0 8px; }
-table.summary td.ok { color: #1a7f37; }
-table.summary td.bad { color: #b42318; font-weight: 600; }
-table.summary tbody tr:nth-child(even) { background: #fafbfc; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(470px, 1fr)); gap: 14px; }
-figure { margin: 0; background: #fff; border: 1px solid #e2e2e2; padding: 8px 8px 10px; }
-figure svg { display: block; width: 100%; height: auto; }
-figcaption { font-size: 12.5px; line-height: 1.45; color: #444; margin-top: 6px; }
-details { margin: 12px 0; }
-details pre { background: #fff; border: 1px solid #ddd; padding: 10px; overflow-x: auto; font-size: 12px; }
-ul.notes li { font-size: 13.5px; }
-)css";
+// The page's CSS lives in experiments/report.css, embedded at build time (CMakeLists.txt).
+constexpr const char* kStyle =
+#include "report_style.inc"
+    ;
 
 }  // namespace
 

@@ -5,8 +5,8 @@
 #include <random>
 #include <utility>
 
-#include "engine/dispatch.h"
-#include "kernels/augment.h"
+#include "engine/ops.h"
+#include "kernels/dropout.h"  // splitmix64, the counter-based hash the kernels draw with
 
 namespace kelvin::data {
 
@@ -104,12 +104,9 @@ Batch BatchLoader::make_batch(const std::vector<int64_t>& order, int64_t begin, 
 }
 
 void BatchLoader::augment(Batch& batch, int64_t epoch) const {
-    const Tensor& in = batch.images;
-    Tensor out = Tensor::empty(in.shape(), DType::F32, in.device());
-    KELVIN_DISPATCH(in.device(), random_crop_flip, in.f32(), out.f32(), in.size(0), in.size(1),
-                    in.size(2), in.size(3), options_.crop_padding, options_.horizontal_flip,
-                    augmentation_seed(options_.seed, epoch, batch.index));
-    batch.images = out;
+    batch.images = ops::random_crop_flip(batch.images, options_.crop_padding,
+                                         options_.horizontal_flip,
+                                         augmentation_seed(options_.seed, epoch, batch.index));
 }
 
 void BatchLoader::start_epoch(int64_t epoch) {

@@ -10,26 +10,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/atomic_file.h"
+
 namespace kelvin {
 
 namespace {
 using json = nlohmann::json;
 
 std::string safetensors_dtype(DType t) { return t == DType::F32 ? "F32" : "I32"; }
-
-// Flushes a file's or a folder's data to the disk, so that a rename that follows is never
-// persisted before the bytes it publishes (power loss, not only a killed process).
-void sync_path(const std::filesystem::path& path, bool folder) {
-    const int fd = ::open(path.c_str(), folder ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    KELVIN_CHECK(fd >= 0, "cannot open " + path.string() + " to sync it");
-    const int rc = ::fsync(fd);
-    ::close(fd);
-    KELVIN_CHECK(rc == 0, "fsync failed: " + path.string());
-}
-
-std::filesystem::path parent_folder(const std::filesystem::path& path) {
-    return path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-}
 
 // Writes head + tensor bytes to `path` and syncs it (the caller renames it into place).
 void write_bytes(const std::string& path, const std::string& head,
@@ -81,10 +69,6 @@ std::string safetensors_head(const std::vector<NamedTensorRef>& tensors,
 constexpr const char* kJournal = ".kelvin-commit";
 constexpr const char* kStagedSuffix = ".kelvin-staged";
 }  // namespace
-
-void write_file_atomically(const std::string& path, const std::string& text) {
-    write_bytes_atomically(path, text, nullptr);
-}
 
 void save_safetensors(const std::string& path, const std::vector<NamedTensorRef>& tensors,
                       const std::map<std::string, std::string>& metadata) {

@@ -28,9 +28,6 @@ struct SafetensorsFile {
 };
 SafetensorsFile load_safetensors(const std::string& path);
 
-// Writes `text` to path atomically (temporary file in the same folder, synced, then rename).
-void write_file_atomically(const std::string& path, const std::string& text);
-
 // Replaces several files of one folder as a unit, so that a process killed at any moment
 // leaves either all of the old files or all of the new ones (after recover_file_group). A run's
 // weights, optimizer state and metrics must agree on the epoch, or a resumed run would silently

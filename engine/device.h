@@ -3,8 +3,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
+
+#include "kernels/error.h"  // kelvin::Error and KELVIN_CHECK, shared with the kernels
 
 namespace kelvin {
 
@@ -22,16 +23,4 @@ bool cuda_built();
 // True when the CUDA backend is built and at least one device answers.
 bool cuda_available();
 
-// Thrown for errors a user can act on (bad input, bad options); the CLI prints `what()` alone.
-class Error : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
 }  // namespace kelvin
-
-// Checks an invariant of the caller's input; the message should say what was expected.
-#define KELVIN_CHECK(cond, msg)                                   \
-    do {                                                          \
-        if (!(cond)) throw ::kelvin::Error(std::string(msg));     \
-    } while (0)

@@ -3,6 +3,8 @@
 // kernels/cpu/<family>.cpp and kernels/cuda/<family>.cu.
 #pragma once
 
+#include <vector>
+
 #include "engine/autograd.h"
 #include "engine/tensor.h"
 
@@ -83,6 +85,22 @@ Tensor gather_rows(const Tensor& x, const Tensor& index);  // x[index[i]] along 
 Tensor gather_columns(const Tensor& x, const Tensor& index);  // x[:, index[j]] of [N, D]
 // out[..., c] = x[..., c] * scale[c] + shift[c] over the last axis (feature standardisation).
 Tensor column_affine(const Tensor& x, const Tensor& scale, const Tensor& shift);
+// Images [N, C, H, W]: each sample cropped from its zero-padded self and, with `flip`, mirrored,
+// as drawn from (seed, sample index) (engine/ops/augment.cpp, kernels/augment.h).
+Tensor random_crop_flip(const Tensor& images, int64_t padding, bool flip, uint64_t seed);
+
+// ---- spectra in float64, results on the host (engine/ops/spectrum.cpp) ------------------------
+// Singular values of the f32 matrix [rows, cols], min(rows, cols) of them, descending, computed
+// on the matrix's device. subtract_mean_row: centre every column first.
+std::vector<double> singular_values(const Tensor& matrix, bool subtract_mean_row = false);
+struct SymmetricEigen {
+    std::vector<double> eigenvalues;   // descending
+    std::vector<double> eigenvectors;  // d x d row-major, row k for eigenvalue k (sign fixed as
+                                       // in kernels/spectrum.h); empty unless asked for
+};
+// Of the host d x d symmetric float64 matrix (both triangles filled), computed on `device`.
+SymmetricEigen symmetric_eigen(const std::vector<double>& symmetric, int64_t d, Device device,
+                               bool with_vectors = true);
 
 // Shared checks with messages that say what was expected.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);

@@ -7,9 +7,10 @@
 #include <random>
 
 #include "engine/ops.h"
-#include "experiments/spectrum.h"
+#include "analysis/spectrum.h"
 #include "engine/trace.h"
 #include "engine/optim/optimizer.h"
+#include "engine/optim/train_step.h"
 #include "kernels/cuda_runtime.h"
 #include "models/registry.h"
 
@@ -68,7 +69,7 @@ BenchResult run_rank_bench(Device device, int steps, int warmup) {
     for (int i = 0; i < warmup + steps; ++i) {
         synchronize(device);
         auto start = std::chrono::steady_clock::now();
-        RankReport r = rank_report(matrix.f32(), 10000, 100, kRankGamma, false, device);
+        RankReport r = rank_report(matrix, kRankGamma, false);
         synchronize(device);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                               start).count();
@@ -124,10 +125,8 @@ BenchResult run_bench(const std::string& name, Device device, int steps, int war
         synchronize(device);
         auto start = std::chrono::steady_clock::now();
         trace::Scope step_scope("train_step", "step", device);
-        for (Tensor* p : model->parameters()) p->impl()->grad.reset();
-        Tensor loss = ops::softmax_cross_entropy(model->forward(images), labels, 10.0f);
-        loss.backward();
-        optimizer.step();
+        optim::train_step([&](const Tensor& x) { return model->forward(x); }, optimizer, images,
+                          labels, 10.0f, false);
         synchronize(device);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                               start).count();

@@ -10,12 +10,15 @@
 
 #include "data/dataset_spec.h"
 #include "data/loader.h"
+#include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/ops.h"
 #include "experiments/evaluate.h"
-#include "experiments/neco_fit.h"
-#include "experiments/ood_metrics.h"
-#include "experiments/spectrum.h"
+#include "analysis/neco_fit.h"
+#include "analysis/ood_metrics.h"
+#include "analysis/spectrum.h"
+#include "experiments/run_files.h"
+#include "experiments/settings.h"
 #include "experiments/train.h"
 #include "models/registry.h"
 
@@ -125,17 +128,17 @@ json rank_json(const RankReport& r) {
 // Rank of a feature matrix where it lies; wider than the protocol's 8000 columns, a seeded
 // subset of columns is gathered on the same device and ranked instead.
 RankReport feature_rank(const Tensor& x, double gamma, bool center, int64_t& columns_used) {
-    const int64_t rows = x.size(0), cols = x.size(1);
+    const int64_t cols = x.size(1);
     if (cols <= kMaxRankColumns) {
         columns_used = cols;
-        return rank_report(x.f32(), rows, cols, gamma, center, x.device());
+        return rank_report(x, gamma, center);
     }
     const std::vector<int64_t> chosen = subsample_columns(cols);
     const std::vector<int32_t> index(chosen.begin(), chosen.end());
     Tensor subset = ops::gather_columns(
         x, Tensor::from_vector(index, {static_cast<int64_t>(index.size())}, x.device()));
     columns_used = subset.size(1);
-    return rank_report(subset.f32(), rows, columns_used, gamma, center, x.device());
+    return rank_report(subset, gamma, center);
 }
 
 std::vector<float> softmax_rows(const std::vector<float>& logits, int64_t rows, int64_t cols,
@@ -219,74 +222,87 @@ void prepare_run_from_checkpoint(const std::string& checkpoint, TrainConfig conf
                   fs::copy_options::overwrite_existing);
 }
 
-json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
-    const auto start = std::chrono::steady_clock::now();
-    const fs::path run_dir(run_dir_text);
-    TrainConfig config = load_run_config(run_dir_text);
-    const Device device = parse_device(options.device.empty() ? config.device : options.device);
-    KELVIN_CHECK(device == Device::CPU || cuda_available(),
-                 "diagnose --device cuda: no CUDA device is available");
-    validate_diagnose_options(options);
-    const fs::path weights_path = run_dir / "model.safetensors";
-    KELVIN_CHECK(fs::exists(weights_path),
-                 "diagnose: " + weights_path.string() + " not found (has the run finished an epoch?)");
-    // A run still training (or stopped) is measured at its last finished epoch: say so, here and
-    // in the file, so the numbers are not taken for the finished run's.
-    std::string run_status = "unknown (no metrics.json: a checkpoint trained elsewhere)";
-    int64_t epochs_done = -1;
-    if (fs::exists(run_dir / "metrics.json")) {
-        std::ifstream in(run_dir / "metrics.json");
-        const json metrics = json::parse(in, nullptr, false);
-        if (metrics.is_discarded()) {
-            run_status = "unknown (metrics.json is not valid JSON)";
-        } else {
-            run_status = metrics.contains("status") && metrics["status"].is_string()
-                             ? metrics["status"].get<std::string>()
-                             : "unknown";
-            if (metrics.contains("epochs") && metrics["epochs"].is_array())
-                epochs_done = static_cast<int64_t>(metrics["epochs"].size());
-        }
-        if (run_status != "complete") {
-            const std::string done = epochs_done >= 0 ? std::to_string(epochs_done) : "?";
-            std::fprintf(stderr,
-                         "diagnose: warning: %s is %s, not complete; measuring the weights of its "
-                         "last finished epoch (%s of %d)\n",
-                         run_dir_text.c_str(), run_status.c_str(), done.c_str(), config.epochs);
-        }
-    }
+namespace {
 
-    // ---- data and model, all validated before any work ----
-    const data::DatasetSpec id_spec = data::parse_dataset_spec(config.dataset);
-    data::HostDataset id_train = data::load_dataset(id_spec, config.data_dir, true);
-    if (config.train_subset > 0 && config.train_subset < id_train.count) {
-        id_train.count = config.train_subset;
-        id_train.pixels.resize(id_train.count * id_train.image_size());
-        id_train.labels.resize(id_train.count);
+// A run still training (or stopped) is measured at its last finished epoch: say so, here and
+// in the file, so the numbers are not taken for the finished run's.
+struct RunState {
+    std::string status = "unknown (no metrics.json: a checkpoint trained elsewhere)";
+    int64_t epochs_done = -1;
+};
+
+RunState read_run_state(const fs::path& run_dir, const TrainConfig& config) {
+    RunState state;
+    if (!fs::exists(run_dir / "metrics.json")) return state;
+    std::ifstream in(run_dir / "metrics.json");
+    const json metrics = json::parse(in, nullptr, false);
+    if (metrics.is_discarded()) {
+        state.status = "unknown (metrics.json is not valid JSON)";
+    } else {
+        state.status = metrics.contains("status") && metrics["status"].is_string()
+                           ? metrics["status"].get<std::string>()
+                           : "unknown";
+        if (metrics.contains("epochs") && metrics["epochs"].is_array())
+            state.epochs_done = static_cast<int64_t>(metrics["epochs"].size());
     }
-    const data::HostDataset id_test = data::load_dataset(id_spec, config.data_dir, false);
-    data::print_notes({&id_train, &id_test});
-    struct OodSet {
-        std::string spec;
-        data::HostDataset train, test;
-    };
-    std::vector<OodSet> ood_sets;
+    if (state.status != "complete") {
+        const std::string done = state.epochs_done >= 0 ? std::to_string(state.epochs_done) : "?";
+        std::fprintf(stderr,
+                     "diagnose: warning: %s is %s, not complete; measuring the weights of its "
+                     "last finished epoch (%s of %d)\n",
+                     run_dir.string().c_str(), state.status.c_str(), done.c_str(), config.epochs);
+    }
+    return state;
+}
+
+struct OodSet {
+    std::string spec;
+    data::HostDataset train, test;
+};
+
+// The run's data sets (its training set cut as it was trained) and the OOD sets, shaped like
+// the in-distribution images.
+struct DiagnoseData {
+    data::HostDataset id_train, id_test;
+    std::vector<OodSet> ood;
+};
+
+DiagnoseData load_diagnose_data(const TrainConfig& config, const DiagnoseOptions& options) {
+    DiagnoseData d;
+    const data::DatasetSpec id_spec = data::parse_dataset_spec(config.dataset);
+    d.id_train = data::load_dataset(id_spec, config.data_dir, true);
+    if (config.train_subset > 0 && config.train_subset < d.id_train.count) {
+        d.id_train.count = config.train_subset;
+        d.id_train.pixels.resize(d.id_train.count * d.id_train.image_size());
+        d.id_train.labels.resize(d.id_train.count);
+    }
+    d.id_test = data::load_dataset(id_spec, config.data_dir, false);
+    data::print_notes({&d.id_train, &d.id_test});
+    const data::HostDataset& id = d.id_test;
     for (const std::string& text : options.ood) {
         data::DatasetSpec spec = data::parse_dataset_spec(text);
         OodSet set{text,
-                   data::load_dataset(spec, options.ood_data_dir, true, int(id_test.channels),
-                                      int(id_test.height), int(id_test.width)),
-                   data::load_dataset(spec, options.ood_data_dir, false, int(id_test.channels),
-                                      int(id_test.height), int(id_test.width))};
-        KELVIN_CHECK(set.test.channels == id_test.channels && set.test.height == id_test.height &&
-                         set.test.width == id_test.width,
+                   data::load_dataset(spec, options.ood_data_dir, true, int(id.channels),
+                                      int(id.height), int(id.width)),
+                   data::load_dataset(spec, options.ood_data_dir, false, int(id.channels),
+                                      int(id.height), int(id.width))};
+        KELVIN_CHECK(set.test.channels == id.channels && set.test.height == id.height &&
+                         set.test.width == id.width,
                      "diagnose: OOD set '" + text + "' has images of " +
                          std::to_string(set.test.channels) + "x" + std::to_string(set.test.height) +
                          "x" + std::to_string(set.test.width) + ", the model takes " +
-                         std::to_string(id_test.channels) + "x" + std::to_string(id_test.height) +
-                         "x" + std::to_string(id_test.width));
+                         std::to_string(id.channels) + "x" + std::to_string(id.height) + "x" +
+                         std::to_string(id.width));
         data::print_notes({&set.train, &set.test});
-        ood_sets.push_back(std::move(set));
+        d.ood.push_back(std::move(set));
     }
+    return d;
+}
+
+// The run's architecture with the weights of weights_path, on `device`.
+std::unique_ptr<models::Model> load_trained_model(const TrainConfig& config,
+                                                  const data::HostDataset& id_train,
+                                                  const fs::path& weights_path, Device device) {
     models::ModelOptions model_options = config.model_options;
     model_options.num_classes = id_train.num_classes;
     model_options.in_channels = int(id_train.channels);
@@ -307,26 +323,19 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
         if (it != weights.tensors.end()) b.tensor->copy_from(it->second);
     }
     model->to(device);
-    const int classes = id_train.num_classes;
-    const data::LoaderOptions loading = normalisation_of(run_dir, id_train, device);
-    const bool say = options.show_progress;
+    return model;
+}
 
-    // ---- features ----
-    progress(say, "extracting features");
-    Features test = extract(*model, id_test, options.max_samples, loading, options.max_features);
-    Features train = extract(*model, id_train, options.probe_train_samples, loading, options.max_features);
+// Ranks and spectra of the logits, of softmax(logits / T) and of every probe point; the logits
+// norm; the test accuracy: diagnostics.json's rank, singular_values, logits_norm, accuracy.
+json spectra_json(const Features& test, const std::vector<std::string>& layer_names, int classes,
+                  float temperature, const DiagnoseOptions& options) {
     const int64_t n = test.logits.size(0);
-    const std::vector<std::string> layer_names = model->probe_names();
-
-    // ---- spectra and ranks ----
-    progress(say, "spectra");
-    json result;
-    const RankReport logits_rank =
-        rank_report(test.logits.f32(), n, classes, options.gamma, options.center, device);
+    const RankReport logits_rank = rank_report(test.logits, options.gamma, options.center);
     std::vector<float> host_logits = test.logits.to_vector();
-    std::vector<float> probabilities = softmax_rows(host_logits, n, classes, config.temperature);
+    std::vector<float> probabilities = softmax_rows(host_logits, n, classes, temperature);
     const RankReport softmax_rank =
-        rank_report(probabilities.data(), n, classes, options.gamma, options.center, Device::CPU);
+        rank_report(probabilities.data(), n, classes, options.gamma, options.center);
     json layer_ranks = json::array(), layer_spectra = json::object();
     for (size_t l = 0; l < test.layers.size(); ++l) {
         int64_t used = 0;
@@ -339,6 +348,7 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
         layer_spectra[layer_names[l]] = r.singular_values;
     }
     const LogitsNormStats norms = logits_norm_stats(host_logits.data(), n, classes, logits_rank);
+    json result;
     result["rank"] = {{"logits", logits_rank.rank},
                       {"softmax", softmax_rank.rank},
                       {"by_gamma", {{"logits", rank_json(logits_rank)["by_gamma"]},
@@ -352,86 +362,146 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
                              {"frobenius", norms.frobenius},
                              {"sigma_1", norms.sigma_1}};
     result["accuracy"] = double(count_correct(test.logits, test.labels)) / n;
+    return result;
+}
 
-    // ---- probes: in-distribution ----
-    progress(say, "in-distribution probes on " + std::to_string(layer_names.size()) + " layers");
-    std::vector<double> id_accuracy = probe_accuracies(train, test, classes, options.probe);
-    result["probes"] = {{"layers", layer_names}, {"id", id_accuracy}, {"ood", json::object()}};
-    result["kappa"] = effective_depth(id_accuracy);
+// NECO fitted on the training features, and how its score is formed.
+struct NecoScoring {
+    NecoModel model;
+    int dim = 0;                   // principal components kept
+    bool times_max_logit = false;  // score multiplied by the max logit
+};
 
-    // ---- OOD sets: probes (rho), detection, OrthoDev ----
+NecoScoring fit_neco_scoring(const Features& train, int classes, const std::string& model_name,
+                             const DiagnoseOptions& options) {
+    NecoScoring neco;
     const int64_t dim = train.layers.back().size(1);
-    std::vector<float> train_penultimate = train.layers.back().to_vector();
-    std::vector<int32_t> train_labels = train.labels.to_int_vector();
-    NecoModel neco = fit_neco(train.layers.back());  // on the features' device
-    const int neco_d = options.neco_dim > 0 ? std::min<int>(options.neco_dim, int(dim))
-                                            : std::min<int>(classes, int(dim));
-    const bool times_max_logit =
-        options.neco_max_logit == "yes" ||
-        (options.neco_max_logit == "auto" && config.model.rfind("resnet", 0) != 0);
-    std::vector<float> test_penultimate = test.layers.back().to_vector();
-    const std::vector<double> id_max_logit = max_logit_scores(host_logits.data(), n, classes);
-    json scores_in = {
-        {"neco", neco_scores(neco, test_penultimate.data(), n, neco_d,
-                             times_max_logit ? id_max_logit.data() : nullptr)},
-        {"msp", msp_scores(host_logits.data(), n, classes)},
-        {"max_logit", id_max_logit},
-        {"energy", energy_scores(host_logits.data(), n, classes)}};
+    neco.model = fit_neco(train.layers.back());  // on the features' device
+    neco.dim = options.neco_dim > 0 ? std::min<int>(options.neco_dim, int(dim))
+                                    : std::min<int>(classes, int(dim));
+    neco.times_max_logit = options.neco_max_logit == "yes" ||
+                           (options.neco_max_logit == "auto" && model_name.rfind("resnet", 0) != 0);
+    return neco;
+}
+
+// Every detector's score of every sample of `f` (higher = more in-distribution).
+json detector_scores(const Features& f, const NecoScoring& neco, int classes) {
+    const int64_t n = f.logits.size(0);
+    const std::vector<float> logits = f.logits.to_vector();
+    const std::vector<float> penultimate = f.layers.back().to_vector();
+    const std::vector<double> max_logit = max_logit_scores(logits.data(), n, classes);
+    return {{"neco", neco_scores(neco.model, penultimate.data(), n, neco.dim,
+                                 neco.times_max_logit ? max_logit.data() : nullptr)},
+            {"msp", msp_scores(logits.data(), n, classes)},
+            {"max_logit", max_logit},
+            {"energy", energy_scores(logits.data(), n, classes)}};
+}
+
+// Probes (rho), detection (AUROC, FPR95) and OrthoDev on every OOD set: diagnostics.json's
+// probes.ood, rho, ood_detection and orthodev.
+void ood_sections(json& result, models::Model& model, const std::string& model_name,
+                  std::vector<OodSet>& ood_sets, const Features& train, const Features& test,
+                  int classes, const data::LoaderOptions& loading, const DiagnoseOptions& options) {
+    const NecoScoring neco = fit_neco_scoring(train, classes, model_name, options);
+    const int64_t dim = train.layers.back().size(1);
+    const std::vector<float> train_penultimate = train.layers.back().to_vector();
+    const std::vector<int32_t> train_labels = train.labels.to_int_vector();
+    const json scores_in = detector_scores(test, neco, classes);
     json detection = json::object(), orthodev = json::object(), rho = json::object();
     for (OodSet& set : ood_sets) {
-        progress(say, "OOD set " + set.spec);
-        Features ood_test = extract(*model, set.test, options.max_samples, loading, options.max_features);
+        progress(options.show_progress, "OOD set " + set.spec);
+        Features ood_test =
+            extract(model, set.test, options.max_samples, loading, options.max_features);
         Features ood_train =
-            extract(*model, set.train, options.probe_train_samples, loading, options.max_features);
+            extract(model, set.train, options.probe_train_samples, loading, options.max_features);
         std::vector<double> ood_accuracy =
             probe_accuracies(ood_train, ood_test, set.train.num_classes, options.probe);
         result["probes"]["ood"][set.spec] = ood_accuracy;
         rho[set.spec] = ood_generalization_drop(ood_accuracy);
-
-        const int64_t m = ood_test.logits.size(0);
-        std::vector<float> ood_logits = ood_test.logits.to_vector();
-        std::vector<float> ood_penultimate = ood_test.layers.back().to_vector();
-        const std::vector<double> ood_max_logit = max_logit_scores(ood_logits.data(), m, classes);
-        json scores_out = {
-            {"neco", neco_scores(neco, ood_penultimate.data(), m, neco_d,
-                                 times_max_logit ? ood_max_logit.data() : nullptr)},
-            {"msp", msp_scores(ood_logits.data(), m, classes)},
-            {"max_logit", ood_max_logit},
-            {"energy", energy_scores(ood_logits.data(), m, classes)}};
-        for (const char* method : {"neco", "msp", "max_logit", "energy"}) {
+        const json scores_out = detector_scores(ood_test, neco, classes);
+        for (const OodDetector& detector : kOodDetectors) {
+            const char* method = detector.key;
             auto in = scores_in[method].get<std::vector<double>>();
             auto out = scores_out[method].get<std::vector<double>>();
             detection[method][set.spec] = {{"auroc", auroc(in, out)},
                                            {"fpr95", fpr_at_95_tpr(in, out)}};
         }
+        const std::vector<float> ood_penultimate = ood_test.layers.back().to_vector();
         orthodev[set.spec] = ortho_dev(train_penultimate.data(), train_labels.data(),
                                        train.layers.back().size(0), classes,
-                                       ood_penultimate.data(), m, dim);
+                                       ood_penultimate.data(), ood_test.logits.size(0), dim);
     }
     result["rho"] = rho;
     result["ood_detection"] = detection;
     result["orthodev"] = orthodev;
-    result["temperature"] = config.temperature;
-    result["settings"] = {
-        {"gamma", options.gamma},
-        {"gammas_reported", {1e-2, 1e-3, 1e-4}},
-        {"centered", options.center},
-        {"samples_ranked", n},
-        {"probe_train_samples", train.logits.size(0)},
-        {"max_features", options.max_features},
-        {"max_rank_columns", kMaxRankColumns},
-        {"neco_dim", neco_d},
-        {"neco_times_max_logit", times_max_logit},
-        {"probe", {{"optimizer", "adam"},
-                   {"lr", options.probe.lr},
-                   {"epochs", options.probe.epochs},
-                   {"batch_size", options.probe.batch_size},
-                   {"standardize", options.probe.standardize}}},
-        {"kappa_fraction", 0.95},
-        {"ood", options.ood},
-        {"device", device_name(device)},
-        {"run_status", run_status},
-        {"run_epochs_done", epochs_done}};
+    result["settings"]["neco_dim"] = neco.dim;
+    result["settings"]["neco_times_max_logit"] = neco.times_max_logit;
+}
+
+// The settings the numbers were computed with, as the user typed them (experiments/settings.h).
+json settings_json(const DiagnoseOptions& options, const Features& train, int64_t n,
+                   Device device, const RunState& run) {
+    float probe_lr = options.probe.lr;
+    return {{"gamma", options.gamma},
+            {"gammas_reported", {1e-2, 1e-3, 1e-4}},
+            {"centered", options.center},
+            {"samples_ranked", n},
+            {"probe_train_samples", train.logits.size(0)},
+            {"max_features", options.max_features},
+            {"max_rank_columns", kMaxRankColumns},
+            {"probe", {{"optimizer", "adam"},
+                       {"lr", settings::to_json(&probe_lr)},
+                       {"epochs", options.probe.epochs},
+                       {"batch_size", options.probe.batch_size},
+                       {"standardize", options.probe.standardize}}},
+            {"kappa_fraction", 0.95},
+            {"ood", options.ood},
+            {"device", device_name(device)},
+            {"run_status", run.status},
+            {"run_epochs_done", run.epochs_done}};
+}
+
+}  // namespace
+
+json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
+    const auto start = std::chrono::steady_clock::now();
+    const fs::path run_dir(run_dir_text);
+    TrainConfig config = load_run_config(run_dir_text);
+    const Device device = parse_device(options.device.empty() ? config.device : options.device);
+    KELVIN_CHECK(device == Device::CPU || cuda_available(),
+                 "diagnose --device cuda: no CUDA device is available");
+    validate_diagnose_options(options);
+    const fs::path weights_path = run_dir / "model.safetensors";
+    KELVIN_CHECK(fs::exists(weights_path),
+                 "diagnose: " + weights_path.string() + " not found (has the run finished an epoch?)");
+    const RunState run = read_run_state(run_dir, config);
+
+    // ---- data and model, all validated before any work ----
+    DiagnoseData data = load_diagnose_data(config, options);
+    auto model = load_trained_model(config, data.id_train, weights_path, device);
+    const int classes = data.id_train.num_classes;
+    const data::LoaderOptions loading = normalisation_of(run_dir, data.id_train, device);
+    const bool say = options.show_progress;
+
+    progress(say, "extracting features");
+    Features test =
+        extract(*model, data.id_test, options.max_samples, loading, options.max_features);
+    Features train =
+        extract(*model, data.id_train, options.probe_train_samples, loading, options.max_features);
+    const std::vector<std::string> layer_names = model->probe_names();
+
+    progress(say, "spectra");
+    json result = spectra_json(test, layer_names, classes, config.temperature, options);
+
+    progress(say, "in-distribution probes on " + std::to_string(layer_names.size()) + " layers");
+    std::vector<double> id_accuracy = probe_accuracies(train, test, classes, options.probe);
+    result["probes"] = {{"layers", layer_names}, {"id", id_accuracy}, {"ood", json::object()}};
+    result["kappa"] = effective_depth(id_accuracy);
+
+    result["settings"] = settings_json(options, train, test.logits.size(0), device, run);
+    ood_sections(result, *model, config.model, data.ood, train, test, classes, loading, options);
+    float temperature = config.temperature;
+    result["temperature"] = settings::to_json(&temperature);
     result["seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     write_file_atomically((run_dir / "diagnostics.json").string(), result.dump(2) + "\n");

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/probes.h"
+#include "analysis/probes.h"
 #include "experiments/train.h"
 
 namespace kelvin::experiments {

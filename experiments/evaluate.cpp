@@ -7,14 +7,6 @@
 
 namespace kelvin::experiments {
 
-int64_t count_correct(const Tensor& logits, const Tensor& labels) {
-    const std::vector<int32_t> predicted = ops::argmax_rows(logits).to_int_vector();
-    const std::vector<int32_t> truth = labels.to_int_vector();
-    int64_t correct = 0;
-    for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
-    return correct;
-}
-
 Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature) {
     NoGradGuard no_grad;
     trace::PhaseScope phase("eval");

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "analysis/accuracy.h"  // count_correct
 #include "data/loader.h"
 #include "models/model.h"
 
@@ -16,9 +17,6 @@ struct Evaluation {
     double logits_norm_frobenius = 0.0;
     int64_t samples = 0;
 };
-
-// How many rows of `logits` have their largest value at the row's label (labels i32 [N]).
-int64_t count_correct(const Tensor& logits, const Tensor& labels);
 
 // `loader` is consumed from the start of epoch 0 (give it shuffle = false for a fixed order).
 Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature);

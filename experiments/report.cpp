@@ -3,6 +3,7 @@
 #include "experiments/report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -14,8 +15,10 @@
 #include <set>
 #include <vector>
 
-#include "engine/checkpoint.h"
+#include "engine/atomic_file.h"
 #include "engine/device.h"
+#include "experiments/run_files.h"
+#include "experiments/run_record.h"
 #include "experiments/svg_plot.h"
 
 namespace kelvin::experiments {
@@ -28,21 +31,7 @@ using plot::escape_xml;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kLogitsNormLabel = "mean per-sample logits norm \u2016z\u2016\u2082";
 
-// The OOD detectors in diagnostics.json, with their display names; NECO first.
-constexpr const char* kDetectors[][2] = {
-    {"neco", "NECO"}, {"msp", "MSP"}, {"max_logit", "MaxLogit"}, {"energy", "Energy"}};
-
 // ---- reading ------------------------------------------------------------------------------------
-
-json read_json(const fs::path& path) {
-    std::ifstream in(path);
-    KELVIN_CHECK(in.good(), "report: cannot read " + path.string());
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error("report: " + path.string() + " is not valid JSON (" + e.what() + ")");
-    }
-}
 
 // The value at a path of object keys, or null when any step is missing.
 const json* find(const json& j, std::initializer_list<const char*> path) {
@@ -158,50 +147,34 @@ struct Sweep {
 };
 
 Sweep read_sweep(const fs::path& dir) {
-    const fs::path runs_dir = dir / "runs";
-    KELVIN_CHECK(fs::is_directory(runs_dir),
-                 "report: " + runs_dir.string() +
-                     " not found (expected the output folder of `kelvin sweep`)");
     Sweep sweep;
-    std::vector<fs::path> folders;
-    for (const auto& entry : fs::directory_iterator(runs_dir)) {
-        if (!entry.is_directory()) continue;
-        const std::string name = entry.path().filename().string();
-        if (name.size() >= 8 && name.compare(name.size() - 8, 8, ".partial") == 0) {
-            ++sweep.partial;
-            continue;
-        }
-        folders.push_back(entry.path());
-    }
-    std::sort(folders.begin(), folders.end());
     std::set<std::string> ood;
     std::set<double> temperatures;
-    for (const fs::path& folder : folders) {
+    for (RunRecord& record : load_runs(dir, "report", &sweep.partial)) {
         Run r;
-        r.name = folder.filename().string();
-        if (!fs::exists(folder / "config.json")) {
+        r.name = record.name;
+        if (record.config_json.is_null()) {
             sweep.notes.add(r.name, "no config.json, so not shown at all");
             continue;
         }
-        r.config = read_json(folder / "config.json");
+        // Read field by field, so that a hand-edited config.json still shows what it can.
+        r.config = std::move(record.config_json);
         r.model = text(r.config, {"model"});
         r.dataset = text(r.config, {"dataset"});
         r.temperature = number(r.config, {"temperature"});
         r.init_scale = number(r.config, {"model_options", "init_scale"});
         r.head_norm = text(r.config, {"model_options", "head_norm"});
         r.seed = text(r.config, {"seed"});
-        if (fs::exists(folder / "metrics.json")) {
-            r.metrics = read_json(folder / "metrics.json");
-            r.has_metrics = true;
+        r.has_metrics = record.has_metrics();
+        if (r.has_metrics) {
+            r.metrics = std::move(record.metrics);
             r.status = text(r.metrics, {"status"});
             if (r.status.empty()) r.status = "unknown";
         } else {
             r.status = "no metrics.json";
         }
-        if (fs::exists(folder / "diagnostics.json")) {
-            r.diagnostics = read_json(folder / "diagnostics.json");
-            r.has_diagnostics = true;
-        }
+        r.has_diagnostics = record.has_diagnostics();
+        if (r.has_diagnostics) r.diagnostics = std::move(record.diagnostics);
         if (!r.has_metrics) {
             sweep.notes.add(r.name, "no metrics.json, so left out of every plot");
         } else if (!r.complete()) {
@@ -305,8 +278,8 @@ std::string summary_table(const Sweep& sweep) {
         o += "<tr>";
         for (size_t i = 0; i < sweep.ood.size(); ++i) {
             o += "<th class=\"num ood-first\">\u03c1</th>";
-            for (auto& m : kDetectors)
-                o += "<th class=\"num\">" + std::string(m[1]) + " AUROC</th>";
+            for (const OodDetector& m : kOodDetectors)
+                o += "<th class=\"num\">" + std::string(m.label) + " AUROC</th>";
             o += "<th class=\"num\">OrthoDev</th>";
         }
         o += "</tr>\n";
@@ -327,8 +300,8 @@ std::string summary_table(const Sweep& sweep) {
             const char* s = set.c_str();
             const json& d = r.diagnostics;
             o += cell(fixed3(number(d, {"rho", s})), "num ood-first");
-            for (auto& m : kDetectors)
-                o += cell(fixed3(number(d, {"ood_detection", m[0], s, "auroc"})), "num");
+            for (const OodDetector& m : kOodDetectors)
+                o += cell(fixed3(number(d, {"ood_detection", m.key, s, "auroc"})), "num");
             o += cell(fixed3(number(d, {"orthodev", s})), "num");
         }
         o += "</tr>\n";
@@ -338,8 +311,11 @@ std::string summary_table(const Sweep& sweep) {
 
 // ---- the plots of one group ---------------------------------------------------------------------
 
+// A figure as data: what to plot (series, axes, scales, reference lines) and its caption. The
+// page inlines plot::render_svg(spec); write_report also saves each as its own SVG and CSV.
 struct Figure {
-    std::string svg, caption;
+    plot::PlotSpec spec;
+    std::string caption;
 };
 
 std::string legend_for(double t, size_t seeds) {
@@ -452,7 +428,7 @@ private:
         const double c = classes();
         if (std::isfinite(c) && c > 1)
             spec.hlines.push_back({std::log(c), "ln C = " + sig3(std::log(c)) + " (uniform)"});
-        return {plot::render_svg(spec),
+        return {spec,
                 "Loss at the training temperature on a fixed batch of test samples, every "
                 "--track-every steps. At high T the loss sits at ln C, the value of a uniform "
                 "prediction, until the logits norm has grown enough for softmax(z/T) to move "
@@ -467,7 +443,7 @@ private:
         spec.log_y = true;
         spec.x_min = 0;
         spec.series = track_series("logits_norm");
-        return {plot::render_svg(spec),
+        return {spec,
                 "The logits norm on the same monitoring batch, step by step: the growth that "
                 "high T forces on the network, and when it happens."};
     }
@@ -484,7 +460,7 @@ private:
         const double c = classes();
         if (std::isfinite(c) && c > 1)
             spec.hlines.push_back({c - 1, "C \u2212 1 = " + g(c - 1)});
-        return {plot::render_svg(spec),
+        return {spec,
                 "Numerical rank of the monitoring batch's logits (singular values above "
                 "10\u207b\u00b3 \u03c3\u2081) during training."};
     }
@@ -518,7 +494,7 @@ private:
             spec.y_max = classes;
         }
         return {
-            plot::render_svg(spec),
+            spec,
             "Rank = number of singular values above \u03b3\u00b7\u03c3\u2081 of the N\u00d7C "
             "test logits (solid) and of the softmax probabilities at the training temperature "
             "(dashed). Neural Collapse predicts C\u22121; a rank well below it after training at "
@@ -566,7 +542,7 @@ private:
             spec.series.push_back(s);
         }
         return {
-            plot::render_svg(spec),
+            spec,
             "Mean over test samples of \u2016z\u2016\u2082, the L2 norm of the logits vector, "
             "after each epoch. To lower the loss at high T the network must grow this norm, which "
             "is the paper\u2019s mechanism for the rank collapse."};
@@ -610,7 +586,7 @@ private:
             spec.series.push_back(s);
         }
         return {
-            plot::render_svg(spec),
+            spec,
             "Singular values of the test logits divided by the largest (mean over seeds). The "
             "dashed lines are the rank thresholds \u03b3 = 10\u207b\u00b2, 10\u207b\u00b3 (the "
             "default) and 10\u207b\u2074: the rank is the number of points above the line. Exact "
@@ -676,7 +652,7 @@ private:
             spec.series.push_back(solid);
             spec.series.push_back(ood);
         }
-        return {plot::render_svg(spec),
+        return {spec,
                 "Test accuracy of a linear probe trained on the frozen features after each layer "
                 "(mean over seeds). Solid: in-distribution" +
                     (set.empty() ? std::string(". No OOD set was evaluated.")
@@ -705,7 +681,7 @@ private:
             spec.series.push_back(s);
         }
         return {
-            plot::render_svg(spec),
+            spec,
             "\u03ba = l*/L, l* the first layer whose in-distribution probe reaches 95% of the last "
             "layer\u2019s accuracy; \u03c1 = (max\u2097 a\u2097 \u2212 a_L) / max\u2097 a\u2097 "
             "on the OOD probes. The paper: high T gives low \u03ba (a long tunnel) and high "
@@ -725,18 +701,18 @@ private:
         spec.y_min = 0.5;
         spec.hlines.push_back({0.5, "chance"});
         if (!set.empty())
-            for (auto& m : kDetectors) {
-                plot::Series s{m[1]};
+            for (const OodDetector& m : kOodDetectors) {
+                plot::Series s{m.label};
                 s.markers = true;
                 for (double t : ts_) {
                     s.x.push_back(t);
-                    s.y.push_back(mean_of(t, {"ood_detection", m[0], set.c_str(), "auroc"},
-                                          std::string(m[1]) + " AUROC on " + set, "OOD detection"));
+                    s.y.push_back(mean_of(t, {"ood_detection", m.key, set.c_str(), "auroc"},
+                                          std::string(m.label) + " AUROC on " + set, "OOD detection"));
                 }
                 spec.series.push_back(s);
             }
         return {
-            plot::render_svg(spec),
+            spec,
             "Area under the ROC curve for telling the in-distribution test set from " +
                 (set.empty() ? std::string("an OOD set (none was evaluated)") : set) +
                 ", mean over seeds. NECO is the paper\u2019s detector; MSP (at T = 1), MaxLogit "
@@ -749,37 +725,92 @@ private:
     std::vector<double> ts_;
 };
 
-constexpr const char* kStyle = R"css(
-body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
-       color: #222; background: #fafafa; margin: 0; }
-main { max-width: 1240px; margin: 0 auto; padding: 20px 20px 48px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
-h3 { font-size: 16px; margin: 24px 0 8px; }
-p, li { font-size: 14px; line-height: 1.5; }
-.meta { color: #666; font-size: 13px; margin: 0 0 16px; }
-code { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 12.5px; }
-.table-wrap { overflow-x: auto; border: 1px solid #ddd; background: #fff; }
-table.summary { border-collapse: collapse; font-size: 12.5px; white-space: nowrap; }
-table.summary th, table.summary td { padding: 4px 8px; border-bottom: 1px solid #eee; text-align: left; }
-table.summary th { background: #f1f3f5; font-weight: 600; vertical-align: bottom; white-space: normal; }
-table.summary th.ood-set { text-align: center; border-left: 2px solid #ccc; }
-table.summary .ood-first { border-left: 2px solid #ccc; }
-table.summary th.num { text-align: right; }
-table.summary td.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.summary td.na { color: #aaa; }
-p.shared { font-size: 13.5px; margin: 6px 0 8px; }
-table.summary td.ok { color: #1a7f37; }
-table.summary td.bad { color: #b42318; font-weight: 600; }
-table.summary tbody tr:nth-child(even) { background: #fafbfc; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(470px, 1fr)); gap: 14px; }
-figure { margin: 0; background: #fff; border: 1px solid #e2e2e2; padding: 8px 8px 10px; }
-figure svg { display: block; width: 100%; height: auto; }
-figcaption { font-size: 12.5px; line-height: 1.45; color: #444; margin-top: 6px; }
-details { margin: 12px 0; }
-details pre { background: #fff; border: 1px solid #ddd; padding: 10px; overflow-x: auto; font-size: 12px; }
-ul.notes li { font-size: 13.5px; }
-)css";
+// The page's CSS lives in experiments/report.css, embedded at build time (CMakeLists.txt).
+constexpr const char* kStyle =
+#include "report_style.inc"
+    ;
+
+}  // namespace
+
+namespace {
+
+struct FigureGroup {
+    std::string title;  // model, data set, init scale, head norm
+    std::vector<Figure> figures;
+};
+
+// The figures of every group of runs, groups in table order. Adds to sweep.notes what cannot
+// be plotted.
+std::vector<FigureGroup> figure_groups(Sweep& sweep) {
+    std::vector<std::pair<std::string, std::vector<const Run*>>> groups;
+    for (const Run& r : sweep.runs) {
+        const std::string key = group_title(r);
+        if (groups.empty() || groups.back().first != key) groups.push_back({key, {}});
+        groups.back().second.push_back(&r);
+    }
+    std::vector<FigureGroup> out;
+    for (auto& [title, runs] : groups)
+        out.push_back({title, GroupPlots(sweep, runs, sweep.notes).figures()});
+    return out;
+}
+
+// A file name from a title: ASCII letters and digits, anything else one '-'.
+std::string slug(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        const bool keep = std::isalnum(c) && c < 128;
+        if (keep) out += static_cast<char>(std::tolower(c));
+        else if (!out.empty() && out.back() != '-') out += '-';
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+}
+
+std::string csv_text(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+std::string csv_number(double v) {
+    if (!std::isfinite(v)) return "";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    return text;
+}
+
+// The points a figure plots, one row each: series, x (its category label on a categorical
+// axis), y, and the point's label when it has one.
+std::string figure_csv(const plot::PlotSpec& spec) {
+    std::string out = "series," + csv_text(spec.x_label.empty() ? "x" : spec.x_label) + "," +
+                      csv_text(spec.y_label.empty() ? "y" : spec.y_label) + ",point_label\n";
+    for (const plot::Series& s : spec.series)
+        for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+            const double x = s.x[i];
+            const bool category = !spec.x_category_labels.empty() && x >= 0 &&
+                                  x < static_cast<double>(spec.x_category_labels.size());
+            out += csv_text(s.label) + "," +
+                   (category ? csv_text(spec.x_category_labels[static_cast<size_t>(x)])
+                             : csv_number(x)) +
+                   "," + csv_number(s.y[i]) + "," +
+                   (i < s.point_labels.size() ? csv_text(s.point_labels[i]) : "") + "\n";
+        }
+    return out;
+}
+
+// The figure as a standalone SVG file (namespaced, its caption as the description).
+std::string figure_svg_file(const Figure& f) {
+    std::string svg = plot::render_svg(f.spec);
+    const size_t root = svg.find("<svg");
+    if (root != std::string::npos) {
+        svg.insert(root + 4, " xmlns=\"http://www.w3.org/2000/svg\"");
+        const size_t open_end = svg.find('>', root);
+        if (open_end != std::string::npos)
+            svg.insert(open_end + 1, "<desc>" + escape_xml(f.caption) + "</desc>");
+    }
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + svg + "\n";
+}
 
 }  // namespace
 
@@ -789,24 +820,18 @@ std::string report_html(const std::string& dir) {
     json config;
     bool has_config = false;
     if (fs::exists(root / "sweep.json")) {
-        config = read_json(root / "sweep.json");
+        config = read_json(root / "sweep.json", "report");
         has_config = true;
     }
 
-    // Groups in table order.
-    std::vector<std::pair<std::string, std::vector<const Run*>>> groups;
-    for (const Run& r : sweep.runs) {
-        const std::string key = group_title(r);
-        if (groups.empty() || groups.back().first != key) groups.push_back({key, {}});
-        groups.back().second.push_back(&r);
-    }
     std::string sections;
-    for (auto& [title, runs] : groups) {
-        if (groups.size() > 1) sections += "<h3>" + escape_xml(title) + "</h3>\n";
+    const std::vector<FigureGroup> groups = figure_groups(sweep);
+    for (const FigureGroup& group : groups) {
+        if (groups.size() > 1) sections += "<h3>" + escape_xml(group.title) + "</h3>\n";
         sections += "<div class=\"plots\">\n";
-        for (const Figure& f : GroupPlots(sweep, runs, sweep.notes).figures())
-            sections += "<figure>\n" + f.svg + "<figcaption>" + escape_xml(f.caption) +
-                        "</figcaption>\n</figure>\n";
+        for (const Figure& f : group.figures)
+            sections += "<figure>\n" + plot::render_svg(f.spec) + "<figcaption>" +
+                        escape_xml(f.caption) + "</figcaption>\n</figure>\n";
         sections += "</div>\n";
     }
 
@@ -858,10 +883,28 @@ std::string report_html(const std::string& dir) {
     return o;
 }
 
+std::vector<std::string> write_figures(const std::string& dir) {
+    Sweep sweep = read_sweep(dir);
+    const fs::path folder = fs::path(dir) / "figures";
+    fs::create_directories(folder);
+    std::vector<std::string> written;
+    const std::vector<FigureGroup> groups = figure_groups(sweep);
+    for (size_t group = 0; group < groups.size(); ++group)
+        for (const Figure& f : groups[group].figures) {
+            const std::string stem =
+                "group" + std::to_string(group + 1) + "-" + slug(f.spec.title);
+            write_file_atomically((folder / (stem + ".svg")).string(), figure_svg_file(f));
+            write_file_atomically((folder / (stem + ".csv")).string(), figure_csv(f.spec));
+            written.push_back((folder / (stem + ".svg")).string());
+        }
+    return written;
+}
+
 std::string write_report(const std::string& dir) {
     const std::string html = report_html(dir);
     const std::string path = (fs::path(dir) / "report.html").string();
     write_file_atomically(path, html);
+    write_figures(dir);
     return path;
 }
 

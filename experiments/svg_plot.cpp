@@ -246,297 +246,347 @@ Axis log_axis(double lo, double hi) {
 
 // ---- the chart ----------------------------------------------------------------------------------
 
-std::string render_svg(const PlotSpec& spec, int width, int height) {
-    const double W = width, H = height;
-    const bool categorical = !spec.x_category_labels.empty();
-    const bool log_x = spec.log_x && !categorical, log_y = spec.log_y;
-    auto usable_x = [&](double v) { return std::isfinite(v) && (!log_x || v > 0); };
-    auto usable_y = [&](double v) { return std::isfinite(v) && (!log_y || v > 0); };
+namespace {
 
-    // ---- the drawable points of each series, in runs split at skipped points ----
-    std::vector<std::vector<std::vector<size_t>>> runs(spec.series.size());
+// What the drawing stages share: the spec, its drawable points, the axes and the pixel layout.
+struct Layout {
+    const PlotSpec& spec;
+    double W = 0, H = 0;
+    bool categorical = false, log_x = false, log_y = false;
+    // The drawable points of each series, in runs split at skipped points.
+    std::vector<std::vector<std::vector<size_t>>> runs = {};
+    bool any_point = false;
+    Axis x_axis = {}, y_axis = {};
+    std::vector<size_t> legend = {};  // the series with a label
+    double legend_width = 0;
+    bool rotate = false;  // category labels rotated
+    size_t label_every = 1;
+    double px0 = 0, px1 = 0, py0 = 0, py1 = 0;
+    Scale sx{0, 1, 0, 1, false}, sy{0, 1, 0, 1, false};
+
+    bool usable_x(double v) const { return std::isfinite(v) && (!log_x || v > 0); }
+    bool usable_y(double v) const { return std::isfinite(v) && (!log_y || v > 0); }
+};
+
+constexpr size_t kRotatedChars = 16;
+
+struct Bounds {
     double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
-    for (size_t s = 0; s < spec.series.size(); ++s) {
-        const Series& series = spec.series[s];
+};
+
+Bounds collect_runs(Layout& L) {
+    Bounds b;
+    L.runs.assign(L.spec.series.size(), {});
+    for (size_t s = 0; s < L.spec.series.size(); ++s) {
+        const Series& series = L.spec.series[s];
         std::vector<size_t> current;
         for (size_t i = 0; i < std::min(series.x.size(), series.y.size()); ++i) {
             const double x = series.x[i], y = series.y[i];
-            if (usable_x(x) && usable_y(y)) {
+            if (L.usable_x(x) && L.usable_y(y)) {
                 current.push_back(i);
-                x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
-                y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
+                b.x_lo = std::min(b.x_lo, x), b.x_hi = std::max(b.x_hi, x);
+                b.y_lo = std::min(b.y_lo, y), b.y_hi = std::max(b.y_hi, y);
             } else if (!current.empty()) {
-                runs[s].push_back(std::move(current));
+                L.runs[s].push_back(std::move(current));
                 current.clear();
             }
         }
-        if (!current.empty()) runs[s].push_back(std::move(current));
+        if (!current.empty()) L.runs[s].push_back(std::move(current));
     }
-    const bool any_point = x_lo <= x_hi;
+    L.any_point = b.x_lo <= b.x_hi;
+    return b;
+}
 
-    // ---- axes ----
-    Axis x_axis, y_axis;
-    if (any_point) {
-        for (const ReferenceLine& ref : spec.hlines)
-            if (usable_y(ref.y)) y_lo = std::min(y_lo, ref.y), y_hi = std::max(y_hi, ref.y);
-        if (usable_y(spec.y_min)) y_lo = std::min(y_lo, spec.y_min);
-        if (usable_y(spec.y_max)) y_hi = std::max(y_hi, spec.y_max);
-        if (usable_x(spec.x_min)) x_lo = std::min(x_lo, spec.x_min);
-        if (usable_x(spec.x_max)) x_hi = std::max(x_hi, spec.x_max);
-        pad(y_lo, y_hi, log_y);
-        for (const Series& series : spec.series)  // room above the top point for its label
-            if (!series.point_labels.empty() && !log_y) {
-                y_hi += 0.05 * (y_hi - y_lo);
-                break;
-            }
-        y_axis = log_y ? log_axis(y_lo, y_hi) : linear_axis(y_lo, y_hi, 5, spec.y_integer);
-        if (categorical) {
-            x_axis.lo = std::min(-0.5, x_lo - 0.5);
-            x_axis.hi =
-                std::max(static_cast<double>(spec.x_category_labels.size()) - 0.5, x_hi + 0.5);
-            for (size_t i = 0; i < spec.x_category_labels.size(); ++i) {
-                x_axis.ticks.push_back(static_cast<double>(i));
-                x_axis.labels.push_back(spec.x_category_labels[i]);
-            }
-        } else {
-            pad(x_lo, x_hi, log_x);
-            x_axis = log_x ? log_axis(x_lo, x_hi) : linear_axis(x_lo, x_hi, 6, spec.x_integer);
+void make_axes(Layout& L, Bounds b) {
+    const PlotSpec& spec = L.spec;
+    for (const ReferenceLine& ref : spec.hlines)
+        if (L.usable_y(ref.y)) b.y_lo = std::min(b.y_lo, ref.y), b.y_hi = std::max(b.y_hi, ref.y);
+    if (L.usable_y(spec.y_min)) b.y_lo = std::min(b.y_lo, spec.y_min);
+    if (L.usable_y(spec.y_max)) b.y_hi = std::max(b.y_hi, spec.y_max);
+    if (L.usable_x(spec.x_min)) b.x_lo = std::min(b.x_lo, spec.x_min);
+    if (L.usable_x(spec.x_max)) b.x_hi = std::max(b.x_hi, spec.x_max);
+    pad(b.y_lo, b.y_hi, L.log_y);
+    for (const Series& series : spec.series)  // room above the top point for its label
+        if (!series.point_labels.empty() && !L.log_y) {
+            b.y_hi += 0.05 * (b.y_hi - b.y_lo);
+            break;
         }
+    L.y_axis = L.log_y ? log_axis(b.y_lo, b.y_hi) : linear_axis(b.y_lo, b.y_hi, 5, spec.y_integer);
+    if (L.categorical) {
+        L.x_axis.lo = std::min(-0.5, b.x_lo - 0.5);
+        L.x_axis.hi =
+            std::max(static_cast<double>(spec.x_category_labels.size()) - 0.5, b.x_hi + 0.5);
+        for (size_t i = 0; i < spec.x_category_labels.size(); ++i) {
+            L.x_axis.ticks.push_back(static_cast<double>(i));
+            L.x_axis.labels.push_back(spec.x_category_labels[i]);
+        }
+    } else {
+        pad(b.x_lo, b.x_hi, L.log_x);
+        L.x_axis = L.log_x ? log_axis(b.x_lo, b.x_hi)
+                           : linear_axis(b.x_lo, b.x_hi, 6, spec.x_integer);
     }
+}
 
-    // ---- layout: margins from the text they hold ----
-    std::vector<size_t> legend;
+// Margins from the text they hold; category labels horizontal when they fit, else rotated (and
+// every k-th when crowded).
+void make_margins(Layout& L) {
+    const PlotSpec& spec = L.spec;
     for (size_t s = 0; s < spec.series.size(); ++s)
-        if (!spec.series[s].label.empty()) legend.push_back(s);
-    double legend_width = 0;
-    for (size_t s : legend)
-        legend_width = std::max(legend_width, text_width(spec.series[s].label, kLegendFont) + 34);
-    legend_width = std::min(legend_width, 0.3 * W);
+        if (!spec.series[s].label.empty()) L.legend.push_back(s);
+    for (size_t s : L.legend)
+        L.legend_width = std::max(L.legend_width, text_width(spec.series[s].label, kLegendFont) + 34);
+    L.legend_width = std::min(L.legend_width, 0.3 * L.W);
     double y_tick_width = 0;
-    for (const std::string& label : y_axis.labels)
+    for (const std::string& label : L.y_axis.labels)
         y_tick_width = std::max(y_tick_width, text_width(label, kTickFont));
     const double left = 10 + kLabelFont + 10 + y_tick_width + 8;
-    const double right = legend.empty() ? 16 : legend_width + 20;
+    const double right = L.legend.empty() ? 16 : L.legend_width + 20;
     const double top = 34;
-    const double plot_w = std::max(40.0, W - left - right);
-
-    // Category labels: horizontal when they fit, else rotated (and every k-th when crowded).
-    bool rotate = false;
-    size_t label_every = 1;
+    const double plot_w = std::max(40.0, L.W - left - right);
     double x_tick_height = kTickFont + 6;
-    const size_t kRotatedChars = 16;
-    if (categorical && any_point) {
-        const size_t n = x_axis.labels.size();
+    if (L.categorical && L.any_point) {
+        const size_t n = L.x_axis.labels.size();
         double widest = 0;
-        for (const std::string& label : x_axis.labels)
+        for (const std::string& label : L.x_axis.labels)
             widest = std::max(widest, text_width(label, kTickFont));
         if ((widest + 8) * n > plot_w) {
-            rotate = true;
-            label_every = static_cast<size_t>(std::ceil((kTickFont + 4) * n / plot_w));
+            L.rotate = true;
+            L.label_every = static_cast<size_t>(std::ceil((kTickFont + 4) * n / plot_w));
             widest = std::min(widest, text_width(std::string(kRotatedChars, 'x'), kTickFont));
             x_tick_height = widest * std::sin(kRotation * kPi / 180) + kTickFont + 4;
         }
     }
     const double bottom = 8 + x_tick_height + kLabelFont + 12;
-    const double px0 = left, px1 = left + plot_w, py0 = top, py1 = std::max(top + 40, H - bottom);
-    const Scale sx{x_axis.lo, x_axis.hi, px0, px1, log_x},
-        sy{y_axis.lo, y_axis.hi, py1, py0, log_y};
+    L.px0 = left, L.px1 = left + plot_w, L.py0 = top, L.py1 = std::max(top + 40, L.H - bottom);
+    L.sx = Scale{L.x_axis.lo, L.x_axis.hi, L.px0, L.px1, L.log_x};
+    L.sy = Scale{L.y_axis.lo, L.y_axis.hi, L.py1, L.py0, L.log_y};
+}
 
-    // ---- frame, title ----
+std::string frame_svg(const Layout& L, int width, int height) {
     std::string o;
     o += "<svg class=\"plot\" width=\"" + std::to_string(width) + "\" height=\"" +
          std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " +
          std::to_string(height) + "\" role=\"img\" font-family=\"" + kFont + "\">\n";
-    o += "<title>" + escape_xml(spec.title) + "</title>\n";
+    o += "<title>" + escape_xml(L.spec.title) + "</title>\n";
     o += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
-    {
-        const double size = text_width(spec.title, kTitleFont) > W - 16 ? 12 : kTitleFont;
-        o += "<text class=\"plot-title\"" + attr("x", W / 2) + " y=\"21\" text-anchor=\"middle\"" +
-             attr("font-size", size) + " font-weight=\"600\" fill=\"#222\">" +
-             escape_xml(truncate_text(spec.title, chars_that_fit(W - 16, size))) + "</text>\n";
-    }
-    o += "<rect" + attr("x", px0) + attr("y", py0) + attr("width", px1 - px0) +
-         attr("height", py1 - py0) + " fill=\"none\" stroke=\"#c8c8c8\"/>\n";
-    if (!any_point)
-        o += "<text class=\"no-data\"" + attr("x", (px0 + px1) / 2) + attr("y", (py0 + py1) / 2) +
+    const double size = text_width(L.spec.title, kTitleFont) > L.W - 16 ? 12 : kTitleFont;
+    o += "<text class=\"plot-title\"" + attr("x", L.W / 2) + " y=\"21\" text-anchor=\"middle\"" +
+         attr("font-size", size) + " font-weight=\"600\" fill=\"#222\">" +
+         escape_xml(truncate_text(L.spec.title, chars_that_fit(L.W - 16, size))) + "</text>\n";
+    o += "<rect" + attr("x", L.px0) + attr("y", L.py0) + attr("width", L.px1 - L.px0) +
+         attr("height", L.py1 - L.py0) + " fill=\"none\" stroke=\"#c8c8c8\"/>\n";
+    if (!L.any_point)
+        o += "<text class=\"no-data\"" + attr("x", (L.px0 + L.px1) / 2) +
+             attr("y", (L.py0 + L.py1) / 2) +
              " text-anchor=\"middle\" font-size=\"13\" fill=\"#888\">no data</text>\n";
+    return o;
+}
 
-    // ---- grid, ticks, tick labels ----
-    if (any_point) {
-        o += "<g class=\"grid\" stroke=\"#ececec\">\n";
-        for (double v : y_axis.ticks) o += line(px0, sy(v), px1, sy(v)) + "\n";
-        for (double v : x_axis.ticks) o += line(sx(v), py0, sx(v), py1) + "\n";
-        o += "</g>\n<g class=\"axes\" stroke=\"#444\">\n";
-        o += line(px0, py1, px1, py1) + line(px0, py0, px0, py1) + "\n";
-        for (double v : y_axis.ticks) o += line(px0 - 5, sy(v), px0, sy(v));
-        for (double v : y_axis.minor) o += line(px0 - 3, sy(v), px0, sy(v));
-        for (double v : x_axis.ticks) o += line(sx(v), py1, sx(v), py1 + 5);
-        for (double v : x_axis.minor) o += line(sx(v), py1, sx(v), py1 + 3);
-        o +=
-            "\n</g>\n<g class=\"tick-labels\"" + attr("font-size", kTickFont) + " fill=\"#333\">\n";
-        for (size_t i = 0; i < y_axis.ticks.size(); ++i)
-            o += "<text" + attr("x", px0 - 8) + attr("y", sy(y_axis.ticks[i]) + 4) +
-                 " text-anchor=\"end\">" + escape_xml(y_axis.labels[i]) + "</text>\n";
-        for (size_t i = 0; i < x_axis.ticks.size(); i += label_every) {
-            const double x = sx(x_axis.ticks[i]);
-            const std::string& label = x_axis.labels[i];
-            if (rotate) {
-                const double y = py1 + 13;
-                o += "<text" + attr("x", x + 3) + attr("y", y) +
-                     " text-anchor=\"end\" transform=\"rotate(-" + fmt(kRotation) + " " +
-                     fmt(x + 3) + " " + fmt(y) + ")\">" +
-                     escape_xml(truncate_text(label, kRotatedChars)) + "</text>\n";
-            } else {
-                o += "<text" + attr("x", x) + attr("y", py1 + 8 + kTickFont) +
-                     " text-anchor=\"middle\">" + escape_xml(label) + "</text>\n";
-            }
+std::string grid_svg(const Layout& L) {
+    const double px0 = L.px0, px1 = L.px1, py0 = L.py0, py1 = L.py1;
+    std::string o = "<g class=\"grid\" stroke=\"#ececec\">\n";
+    for (double v : L.y_axis.ticks) o += line(px0, L.sy(v), px1, L.sy(v)) + "\n";
+    for (double v : L.x_axis.ticks) o += line(L.sx(v), py0, L.sx(v), py1) + "\n";
+    o += "</g>\n<g class=\"axes\" stroke=\"#444\">\n";
+    o += line(px0, py1, px1, py1) + line(px0, py0, px0, py1) + "\n";
+    for (double v : L.y_axis.ticks) o += line(px0 - 5, L.sy(v), px0, L.sy(v));
+    for (double v : L.y_axis.minor) o += line(px0 - 3, L.sy(v), px0, L.sy(v));
+    for (double v : L.x_axis.ticks) o += line(L.sx(v), py1, L.sx(v), py1 + 5);
+    for (double v : L.x_axis.minor) o += line(L.sx(v), py1, L.sx(v), py1 + 3);
+    o += "\n</g>\n<g class=\"tick-labels\"" + attr("font-size", kTickFont) + " fill=\"#333\">\n";
+    for (size_t i = 0; i < L.y_axis.ticks.size(); ++i)
+        o += "<text" + attr("x", px0 - 8) + attr("y", L.sy(L.y_axis.ticks[i]) + 4) +
+             " text-anchor=\"end\">" + escape_xml(L.y_axis.labels[i]) + "</text>\n";
+    for (size_t i = 0; i < L.x_axis.ticks.size(); i += L.label_every) {
+        const double x = L.sx(L.x_axis.ticks[i]);
+        const std::string& label = L.x_axis.labels[i];
+        if (L.rotate) {
+            const double y = py1 + 13;
+            o += "<text" + attr("x", x + 3) + attr("y", y) +
+                 " text-anchor=\"end\" transform=\"rotate(-" + fmt(kRotation) + " " + fmt(x + 3) +
+                 " " + fmt(y) + ")\">" + escape_xml(truncate_text(label, kRotatedChars)) +
+                 "</text>\n";
+        } else {
+            o += "<text" + attr("x", x) + attr("y", py1 + 8 + kTickFont) +
+                 " text-anchor=\"middle\">" + escape_xml(label) + "</text>\n";
         }
-        o += "</g>\n";
     }
+    return o + "</g>\n";
+}
 
-    // ---- reference lines (their labels go on top of the series, drawn last) ----
+// The series as pixel polylines, sampled every few pixels, to keep labels off the data.
+std::vector<Point> ink_of(const Layout& L) {
+    std::vector<Point> ink;
+    const PlotSpec& spec = L.spec;
+    for (size_t s = 0; s < spec.series.size(); ++s)
+        for (const auto& run : L.runs[s])
+            for (size_t k = 0; k < run.size(); ++k) {
+                const Point b{L.sx(spec.series[s].x[run[k]]), L.sy(spec.series[s].y[run[k]])};
+                if (k == 0 || !spec.series[s].lines) {
+                    ink.push_back(b);
+                    continue;
+                }
+                const Point a{L.sx(spec.series[s].x[run[k - 1]]),
+                              L.sy(spec.series[s].y[run[k - 1]])};
+                const int steps = std::max(1, static_cast<int>(std::hypot(b.x - a.x, b.y - a.y) / 3));
+                for (int i = 1; i <= steps; ++i)
+                    ink.push_back({a.x + (b.x - a.x) * i / steps, a.y + (b.y - a.y) * i / steps});
+            }
+    return ink;
+}
+
+// Reference lines into `o`; their labels (returned) go on top of the series, drawn last. A
+// label takes the right or left end, above or below its line: the first place clear of data
+// and of other labels, else the least crowded.
+std::string reference_lines_svg(const Layout& L, std::string& o) {
+    const std::vector<Point> ink = ink_of(L);
     std::string reference_labels;
-    if (any_point) {
-        // The series as pixel polylines, sampled every few pixels, to keep labels off the data.
-        std::vector<Point> ink;
-        for (size_t s = 0; s < spec.series.size(); ++s)
-            for (const auto& run : runs[s])
-                for (size_t k = 0; k < run.size(); ++k) {
-                    const Point b{sx(spec.series[s].x[run[k]]), sy(spec.series[s].y[run[k]])};
-                    if (k == 0 || !spec.series[s].lines) {
-                        ink.push_back(b);
-                        continue;
-                    }
-                    const Point a{sx(spec.series[s].x[run[k - 1]]),
-                                  sy(spec.series[s].y[run[k - 1]])};
-                    const int steps =
-                        std::max(1, static_cast<int>(std::hypot(b.x - a.x, b.y - a.y) / 3));
-                    for (int i = 1; i <= steps; ++i)
-                        ink.push_back(
-                            {a.x + (b.x - a.x) * i / steps, a.y + (b.y - a.y) * i / steps});
-                }
-        std::vector<Box> placed;
-        for (const ReferenceLine& ref : spec.hlines) {
-            if (!usable_y(ref.y)) continue;
-            const double y = sy(ref.y);
-            o += "<g class=\"reference\">" +
-                 line(px0, y, px1, y, " stroke=\"#666\" stroke-dasharray=\"4 3\"") + "</g>\n";
-            if (ref.label.empty()) continue;
-            // Right or left end, above or below the line: the first place clear of data and of
-            // other labels, else the least crowded.
-            const double w = text_width(ref.label, kReferenceFont), h = kReferenceFont + 2;
-            const Box candidates[] = {{px1 - 4 - w, y - 2 - h, px1 - 4, y - 2},
-                                      {px0 + 4, y - 2 - h, px0 + 4 + w, y - 2},
-                                      {px1 - 4 - w, y + 2, px1 - 4, y + 2 + h},
-                                      {px0 + 4, y + 2, px0 + 4 + w, y + 2 + h}};
-            double best_cost = INFINITY;
-            Box best = candidates[0];
-            for (const Box& box : candidates) {
-                if (box.y0 < py0 || box.y1 > py1) continue;
-                double cost = 0;
-                const Box near{box.x0 - 3, box.y0 - 3, box.x1 + 3, box.y1 + 3};
-                for (const Point& p : ink) cost += near.overlaps({p.x, p.y, p.x, p.y}) ? 1 : 0;
-                for (const Box& other : placed) cost += box.overlaps(other) ? 1000 : 0;
-                if (cost < best_cost) best_cost = cost, best = box;
-            }
-            placed.push_back(best);
-            reference_labels +=
-                "<text class=\"reference-label\"" + attr("x", best.x0) + attr("y", best.y1 - 2) +
-                attr("font-size", kReferenceFont) +
-                " fill=\"#555\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">" +
-                escape_xml(ref.label) + "</text>\n";
+    std::vector<Box> placed;
+    for (const ReferenceLine& ref : L.spec.hlines) {
+        if (!L.usable_y(ref.y)) continue;
+        const double y = L.sy(ref.y), px0 = L.px0, px1 = L.px1;
+        o += "<g class=\"reference\">" +
+             line(px0, y, px1, y, " stroke=\"#666\" stroke-dasharray=\"4 3\"") + "</g>\n";
+        if (ref.label.empty()) continue;
+        const double w = text_width(ref.label, kReferenceFont), h = kReferenceFont + 2;
+        const Box candidates[] = {{px1 - 4 - w, y - 2 - h, px1 - 4, y - 2},
+                                  {px0 + 4, y - 2 - h, px0 + 4 + w, y - 2},
+                                  {px1 - 4 - w, y + 2, px1 - 4, y + 2 + h},
+                                  {px0 + 4, y + 2, px0 + 4 + w, y + 2 + h}};
+        double best_cost = INFINITY;
+        Box best = candidates[0];
+        for (const Box& box : candidates) {
+            if (box.y0 < L.py0 || box.y1 > L.py1) continue;
+            double cost = 0;
+            const Box near{box.x0 - 3, box.y0 - 3, box.x1 + 3, box.y1 + 3};
+            for (const Point& p : ink) cost += near.overlaps({p.x, p.y, p.x, p.y}) ? 1 : 0;
+            for (const Box& other : placed) cost += box.overlaps(other) ? 1000 : 0;
+            if (cost < best_cost) best_cost = cost, best = box;
         }
+        placed.push_back(best);
+        reference_labels +=
+            "<text class=\"reference-label\"" + attr("x", best.x0) + attr("y", best.y1 - 2) +
+            attr("font-size", kReferenceFont) +
+            " fill=\"#555\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">" +
+            escape_xml(ref.label) + "</text>\n";
     }
+    return reference_labels;
+}
 
-    // ---- series ----
-    for (size_t s = 0; s < spec.series.size(); ++s) {
-        if (runs[s].empty()) continue;
-        const Series& series = spec.series[s];
-        const std::string colour = colour_of(series, s);
-        o += "<g class=\"series\" data-label=\"" + escape_xml(series.label) + "\">\n";
-        if (series.lines) {
-            std::string d;
-            for (const auto& run : runs[s])
-                for (size_t k = 0; k < run.size(); ++k)
-                    d += (k == 0 ? "M" : "L") + fmt(sx(series.x[run[k]])) + "," +
-                         fmt(sy(series.y[run[k]])) + " ";
-            d.pop_back();
-            o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + colour +
-                 "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"" +
-                 (series.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
-        }
-        for (const auto& run : runs[s]) {
-            const bool dot = series.markers || !series.lines || run.size() == 1;
-            for (size_t i : run) {
-                const double x = sx(series.x[i]), y = sy(series.y[i]);
-                if (dot)
-                    o += "<circle" + attr("cx", x) + attr("cy", y) + " r=\"3.5\" fill=\"" + colour +
-                         "\" stroke=\"#fff\" stroke-width=\"1\"/>\n";
-                if (i < series.point_labels.size() && !series.point_labels[i].empty()) {
-                    const std::string& label = series.point_labels[i];
-                    const bool flip = x + 7 + text_width(label, kPointFont) > px1;
-                    o += "<text" + attr("x", flip ? x - 7 : x + 7) + attr("y", y - 6) +
-                         attr("font-size", kPointFont) + " fill=\"#222\" text-anchor=\"" +
-                         (flip ? "end" : "start") +
-                         "\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">" +
-                         escape_xml(label) + "</text>\n";
-                }
+std::string series_svg(const Layout& L, size_t s) {
+    const Series& series = L.spec.series[s];
+    const std::string colour = colour_of(series, s);
+    std::string o = "<g class=\"series\" data-label=\"" + escape_xml(series.label) + "\">\n";
+    if (series.lines) {
+        std::string d;
+        for (const auto& run : L.runs[s])
+            for (size_t k = 0; k < run.size(); ++k)
+                d += (k == 0 ? "M" : "L") + fmt(L.sx(series.x[run[k]])) + "," +
+                     fmt(L.sy(series.y[run[k]])) + " ";
+        d.pop_back();
+        o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + colour +
+             "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"" +
+             (series.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
+    }
+    for (const auto& run : L.runs[s]) {
+        const bool dot = series.markers || !series.lines || run.size() == 1;
+        for (size_t i : run) {
+            const double x = L.sx(series.x[i]), y = L.sy(series.y[i]);
+            if (dot)
+                o += "<circle" + attr("cx", x) + attr("cy", y) + " r=\"3.5\" fill=\"" + colour +
+                     "\" stroke=\"#fff\" stroke-width=\"1\"/>\n";
+            if (i < series.point_labels.size() && !series.point_labels[i].empty()) {
+                const std::string& label = series.point_labels[i];
+                const bool flip = x + 7 + text_width(label, kPointFont) > L.px1;
+                o += "<text" + attr("x", flip ? x - 7 : x + 7) + attr("y", y - 6) +
+                     attr("font-size", kPointFont) + " fill=\"#222\" text-anchor=\"" +
+                     (flip ? "end" : "start") +
+                     "\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">" +
+                     escape_xml(label) + "</text>\n";
             }
         }
-        o += "</g>\n";
     }
+    return o + "</g>\n";
+}
 
-    o += reference_labels;
-
-    // ---- axis labels ----
-    if (!spec.x_label.empty())
-        o += "<text class=\"x-label\"" + attr("x", (px0 + px1) / 2) + attr("y", H - 10) +
+std::string axis_labels_svg(const Layout& L) {
+    std::string o;
+    if (!L.spec.x_label.empty())
+        o += "<text class=\"x-label\"" + attr("x", (L.px0 + L.px1) / 2) + attr("y", L.H - 10) +
              " text-anchor=\"middle\"" + attr("font-size", kLabelFont) + " fill=\"#222\">" +
-             escape_xml(spec.x_label) + "</text>\n";
-    if (!spec.y_label.empty()) {
-        const double x = 10 + kLabelFont - 2, y = (py0 + py1) / 2;
-        const size_t fits = chars_that_fit(py1 - py0 + 30, kLabelFont);
+             escape_xml(L.spec.x_label) + "</text>\n";
+    if (!L.spec.y_label.empty()) {
+        const double x = 10 + kLabelFont - 2, y = (L.py0 + L.py1) / 2;
+        const size_t fits = chars_that_fit(L.py1 - L.py0 + 30, kLabelFont);
         o += "<text class=\"y-label\"" + attr("x", x) + attr("y", y) + " transform=\"rotate(-90 " +
              fmt(x) + " " + fmt(y) + ")\" text-anchor=\"middle\"" + attr("font-size", kLabelFont) +
-             " fill=\"#222\">" + escape_xml(truncate_text(spec.y_label, fits)) + "</text>\n";
+             " fill=\"#222\">" + escape_xml(truncate_text(L.spec.y_label, fits)) + "</text>\n";
     }
+    return o;
+}
 
-    // ---- legend, right of the plot area; long labels wrap to two lines ----
-    if (!legend.empty()) {
-        const double lx = px1 + 12, line_height = kLegendFont + 3, gap = 5;
-        const size_t fits = chars_that_fit(legend_width - 30, kLegendFont);
-        o += "<g class=\"legend\"" + attr("font-size", kLegendFont) + " fill=\"#222\">\n";
-        double y = py0 + 8;
-        size_t shown = 0;
-        for (; shown < legend.size(); ++shown) {
-            const Series& series = spec.series[legend[shown]];
-            const std::vector<std::string> lines = wrap_two_lines(series.label, fits);
-            const double needed =
-                lines.size() * line_height + (shown + 1 < legend.size() ? line_height : 0);
-            if (y + needed > H - 6) break;  // keep room for "+ k more"
-            const std::string colour = colour_of(series, legend[shown]);
-            o += "<g class=\"legend-entry\">";
-            if (series.lines)
-                o += line(lx, y, lx + 22, y,
-                          std::string(" stroke=\"") + colour + "\" stroke-width=\"2\"" +
-                              (series.dashed ? " stroke-dasharray=\"6 4\"" : ""));
-            if (series.markers || !series.lines)
-                o += "<circle" + attr("cx", lx + 11) + attr("cy", y) + " r=\"3.5\" fill=\"" +
-                     colour + "\"/>";
-            o += "<text" + attr("x", lx + 28) + attr("y", y + 4) + ">";
-            if (text_length(series.label) > fits)
-                o += "<title>" + escape_xml(series.label) + "</title>";
-            for (size_t k = 0; k < lines.size(); ++k)
-                o += "<tspan" + attr("x", lx + 28) + attr("y", y + 4 + k * line_height) + ">" +
-                     escape_xml(lines[k]) + "</tspan>";
-            o += "</text></g>\n";
-            y += lines.size() * line_height + gap;
-        }
-        if (shown < legend.size())
-            o += "<text" + attr("x", lx) + attr("y", y + 4) + " fill=\"#666\">+ " +
-                 std::to_string(legend.size() - shown) + " more</text>\n";
-        o += "</g>\n";
+std::string legend_entry_svg(const Series& series, const std::string& colour, double lx,
+                             double y, const std::vector<std::string>& lines, size_t fits,
+                             double line_height) {
+    std::string o = "<g class=\"legend-entry\">";
+    if (series.lines)
+        o += line(lx, y, lx + 22, y,
+                  std::string(" stroke=\"") + colour + "\" stroke-width=\"2\"" +
+                      (series.dashed ? " stroke-dasharray=\"6 4\"" : ""));
+    if (series.markers || !series.lines)
+        o += "<circle" + attr("cx", lx + 11) + attr("cy", y) + " r=\"3.5\" fill=\"" + colour +
+             "\"/>";
+    o += "<text" + attr("x", lx + 28) + attr("y", y + 4) + ">";
+    if (text_length(series.label) > fits) o += "<title>" + escape_xml(series.label) + "</title>";
+    for (size_t k = 0; k < lines.size(); ++k)
+        o += "<tspan" + attr("x", lx + 28) + attr("y", y + 4 + k * line_height) + ">" +
+             escape_xml(lines[k]) + "</tspan>";
+    return o + "</text></g>\n";
+}
+
+// The legend, right of the plot area; long labels wrap to two lines.
+std::string legend_svg(const Layout& L) {
+    if (L.legend.empty()) return "";
+    const double lx = L.px1 + 12, line_height = kLegendFont + 3, gap = 5;
+    const size_t fits = chars_that_fit(L.legend_width - 30, kLegendFont);
+    std::string o = "<g class=\"legend\"" + attr("font-size", kLegendFont) + " fill=\"#222\">\n";
+    double y = L.py0 + 8;
+    size_t shown = 0;
+    for (; shown < L.legend.size(); ++shown) {
+        const Series& series = L.spec.series[L.legend[shown]];
+        const std::vector<std::string> lines = wrap_two_lines(series.label, fits);
+        const double needed =
+            lines.size() * line_height + (shown + 1 < L.legend.size() ? line_height : 0);
+        if (y + needed > L.H - 6) break;  // keep room for "+ k more"
+        o += legend_entry_svg(series, colour_of(series, L.legend[shown]), lx, y, lines, fits,
+                              line_height);
+        y += lines.size() * line_height + gap;
     }
+    if (shown < L.legend.size())
+        o += "<text" + attr("x", lx) + attr("y", y + 4) + " fill=\"#666\">+ " +
+             std::to_string(L.legend.size() - shown) + " more</text>\n";
+    return o + "</g>\n";
+}
+
+}  // namespace
+
+std::string render_svg(const PlotSpec& spec, int width, int height) {
+    Layout L{spec};
+    L.W = width, L.H = height;
+    L.categorical = !spec.x_category_labels.empty();
+    L.log_x = spec.log_x && !L.categorical, L.log_y = spec.log_y;
+    const Bounds bounds = collect_runs(L);
+    if (L.any_point) make_axes(L, bounds);
+    make_margins(L);
+
+    std::string o = frame_svg(L, width, height);
+    if (L.any_point) o += grid_svg(L);
+    const std::string reference_labels = L.any_point ? reference_lines_svg(L, o) : "";
+    for (size_t s = 0; s < spec.series.size(); ++s)
+        if (!L.runs[s].empty()) o += series_svg(L, s);
+    o += reference_labels;
+    o += axis_labels_svg(L);
+    o += legend_svg(L);
     return o + "</svg>\n";
 }
 

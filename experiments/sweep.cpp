@@ -12,8 +12,11 @@
 #include <type_traits>
 
 #include "data/dataset_spec.h"
-#include "engine/checkpoint.h"
+#include "engine/atomic_file.h"
 #include "experiments/report.h"
+#include "experiments/run_files.h"
+#include "experiments/run_record.h"
+#include "experiments/settings_tables.h"
 #include "models/registry.h"
 
 namespace kelvin::experiments {
@@ -23,14 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kAllowedKeys = {
-    "models", "datasets", "ood", "temperatures", "init_scales", "head_norms", "seeds",
-    "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
-    "warmup_epochs", "device", "max_steps", "train_subset", "eval_batch_size", "depth", "width",
-    "activation", "norm", "base_width", "stem", "patch", "vit_width", "vit_depth", "vit_heads",
-    "vit_mlp_ratio", "vit_dropout", "data_dir", "ood_data_dir", "diagnose", "samples",
-    "probe_train_samples", "probe_epochs", "probe_lr", "neco_dim", "gamma", "crop_padding", "flip",
-    "track_every", "track_samples"};
 const std::vector<std::string> kHeadNorms = {"none", "layernorm", "normalized_logits"};
 
 std::string join(const std::vector<std::string>& items) {
@@ -45,70 +40,10 @@ std::string format_number(double v) {
     return text;
 }
 
-// `v` as a T. Integers must be written as integers that fit: nlohmann's get<int> would truncate
-// an epochs of 2.5 and wrap a seed of -1 into 18446744073709551615 without a word.
-template <typename T>
-bool read_value(const json& v, T& out) {
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-        // Parsed text holds non-negative integers as unsigned, a json built in C++ as signed.
-        if (!v.is_number_integer()) return false;
-        const bool negative = !v.is_number_unsigned() && v.get<int64_t>() < 0;
-        const bool fits =
-            negative ? std::is_signed_v<T> &&
-                           v.get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min())
-                     : v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
-        if (fits) out = v.get<T>();
-        return fits;
-    } else {
-        try {
-            out = v.get<T>();
-            return true;
-        } catch (const json::exception&) {
-            return false;
-        }
-    }
-}
-
-// A list-valued key; a single value is accepted as a one-element list.
-template <typename T>
-std::vector<T> read_list(const json& j, const std::string& key, const std::string& source,
-                         const char* what) {
-    const json& value = j.at(key);
-    json items = value.is_array() ? value : json::array({value});
-    KELVIN_CHECK(!items.empty(), source + ": '" + key + "' is empty; give at least one " + what);
-    std::vector<T> out;
-    for (size_t i = 0; i < items.size(); ++i) {
-        T item{};
-        if (!read_value(items[i], item))
-            throw Error(source + ": " + key + "[" + std::to_string(i) + "] = " + items[i].dump() +
-                        ": expected " + what);
-        out.push_back(item);
-    }
-    return out;
-}
-
-template <typename T>
-void read_scalar(const json& j, const std::string& key, T& field, const std::string& source,
-                 const char* what) {
-    if (!j.contains(key)) return;
-    if (!read_value(j.at(key), field))
-        throw Error(source + ": '" + key + "' = " + j.at(key).dump() + ": expected " + what);
-}
-
 std::string sanitize(const std::string& text) {
     std::string out;
     for (char c : text) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '-';
     return out;
-}
-
-json read_json(const fs::path& path) {
-    std::ifstream in(path);
-    KELVIN_CHECK(in.good(), "cannot read " + path.string());
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error(path.string() + ": " + e.what());
-    }
 }
 
 std::string csv_field(const std::string& s) {
@@ -130,6 +65,14 @@ std::string cell(const json& v, bool readable) {
     return v.dump();
 }
 
+// Equal, or the same float32 setting printed two ways: an older kelvin wrote a float's exact
+// double expansion (0.05000000074505806), this one the shortest text that reads back (0.05).
+bool same_setting(const json& a, const json& b) {
+    if (a == b) return true;
+    return a.is_number_float() && b.is_number() &&
+           static_cast<float>(a.get<double>()) == static_cast<float>(b.get<double>());
+}
+
 // A rerun may grow the grid (more models, temperatures, seeds), but the runs it keeps were
 // trained and diagnosed with the settings in `path`: other settings would put runs made two
 // ways under one sweep.json and one summary. Where and device may change; keys `previous`
@@ -142,13 +85,19 @@ void check_same_settings(const json& previous, const json& now, const fs::path& 
     };
     if (previous.value("ood", json::array()) != now.value("ood", json::array()))
         changed.push_back(describe("ood", previous.value("ood", json()), now.value("ood", json())));
-    const json a = previous.flatten(), b = now.flatten();
+    json a = previous.flatten();
+    const json b = now.flatten();
+    if (a.contains("/training/horizontal_flip")) {  // its name before issue 10
+        a["/training/flip"] = a["/training/horizontal_flip"];
+        a.erase("/training/horizontal_flip");
+    }
     for (auto& [pointer, value] : a.items()) {
         const bool shared = pointer.rfind("/training/", 0) == 0 ||
                             pointer.rfind("/diagnostics/", 0) == 0 || pointer == "/diagnose";
         if (!shared || pointer == "/training/device" || pointer == "/training/data_dir") continue;
         const json other = b.contains(pointer) ? b.at(pointer) : json();
-        if (value != other) changed.push_back(describe(pointer.substr(1), value, other));
+        if (!same_setting(value, other))
+            changed.push_back(describe(pointer.substr(1), value, other));
     }
     KELVIN_CHECK(changed.empty(), path.string() + ": this folder holds a sweep made with other " +
                                       "settings (" + join(changed) +
@@ -159,60 +108,19 @@ void check_same_settings(const json& previous, const json& now, const fs::path& 
 
 SweepConfig parse_sweep_config(const json& j, const std::string& source) {
     KELVIN_CHECK(j.is_object(), source + ": expected a JSON object at the top level");
+    const std::vector<std::string> allowed = sweep_keys();
     for (auto& [key, value] : j.items())
-        KELVIN_CHECK(std::find(kAllowedKeys.begin(), kAllowedKeys.end(), key) != kAllowedKeys.end(),
-                     source + ": unknown key '" + key + "'; allowed keys: " + join(kAllowedKeys));
+        KELVIN_CHECK(std::find(allowed.begin(), allowed.end(), key) != allowed.end(),
+                     source + ": unknown key '" + key + "'; allowed keys: " + join(allowed));
     SweepConfig c;
     TrainConfig& t = c.train;
-    if (j.contains("models")) c.models = read_list<std::string>(j, "models", source, "a model name");
-    if (j.contains("datasets"))
-        c.datasets = read_list<std::string>(j, "datasets", source, "a data set spec");
-    if (j.contains("ood")) c.ood = read_list<std::string>(j, "ood", source, "a data set spec");
-    if (j.contains("temperatures"))
-        c.temperatures = read_list<float>(j, "temperatures", source, "a number");
-    if (j.contains("init_scales"))
-        c.init_scales = read_list<float>(j, "init_scales", source, "a number");
-    if (j.contains("head_norms"))
-        c.head_norms = read_list<std::string>(j, "head_norms", source, "a string");
-    if (j.contains("seeds")) c.seeds = read_list<uint64_t>(j, "seeds", source, "a non-negative integer");
-    read_scalar(j, "epochs", t.epochs, source, "an integer");
-    read_scalar(j, "batch_size", t.batch_size, source, "an integer");
-    read_scalar(j, "lr", t.lr, source, "a number");
-    read_scalar(j, "optimizer", t.optimizer, source, "sgd or adamw");
-    read_scalar(j, "momentum", t.momentum, source, "a number");
-    read_scalar(j, "weight_decay", t.weight_decay, source, "a number");
-    read_scalar(j, "schedule", t.schedule, source, "constant, step or cosine");
-    read_scalar(j, "warmup_epochs", t.warmup_epochs, source, "a number");
-    read_scalar(j, "device", t.device, source, "cpu or cuda");
-    read_scalar(j, "max_steps", t.max_steps, source, "an integer");
-    read_scalar(j, "train_subset", t.train_subset, source, "an integer");
-    read_scalar(j, "eval_batch_size", t.eval_batch_size, source, "an integer");
-    read_scalar(j, "crop_padding", t.crop_padding, source, "an integer");
-    read_scalar(j, "flip", t.horizontal_flip, source, "true or false");
-    read_scalar(j, "track_every", t.track_every, source, "an integer");
-    read_scalar(j, "track_samples", t.track_samples, source, "an integer");
-    read_scalar(j, "depth", t.model_options.depth, source, "an integer");
-    read_scalar(j, "width", t.model_options.width, source, "an integer");
-    read_scalar(j, "activation", t.model_options.activation, source, "relu or gelu");
-    read_scalar(j, "norm", t.model_options.norm, source, "none, batchnorm or layernorm");
-    read_scalar(j, "base_width", t.model_options.base_width, source, "an integer");
-    read_scalar(j, "stem", t.model_options.stem, source, "cifar or imagenet");
-    read_scalar(j, "patch", t.model_options.patch, source, "an integer");
-    read_scalar(j, "vit_width", t.model_options.vit_width, source, "an integer");
-    read_scalar(j, "vit_depth", t.model_options.vit_depth, source, "an integer");
-    read_scalar(j, "vit_heads", t.model_options.vit_heads, source, "an integer");
-    read_scalar(j, "vit_mlp_ratio", t.model_options.vit_mlp_ratio, source, "a number");
-    read_scalar(j, "vit_dropout", t.model_options.vit_dropout, source, "a number");
-    read_scalar(j, "data_dir", t.data_dir, source, "a path");
     auto& d = c.diagnose_options;
-    read_scalar(j, "ood_data_dir", d.ood_data_dir, source, "a path");
-    read_scalar(j, "diagnose", c.diagnose, source, "true or false");
-    read_scalar(j, "samples", d.max_samples, source, "an integer");
-    read_scalar(j, "probe_train_samples", d.probe_train_samples, source, "an integer");
-    read_scalar(j, "probe_epochs", d.probe.epochs, source, "an integer");
-    read_scalar(j, "probe_lr", d.probe.lr, source, "a number");
-    read_scalar(j, "neco_dim", d.neco_dim, source, "an integer");
-    read_scalar(j, "gamma", d.gamma, source, "a number");
+    const std::string where = source + ": ";
+    settings::read_object(c, sweep_settings(), j, settings::kSweep, where);
+    settings::read_object(t, training_settings(), j, settings::kSweep, where);
+    settings::read_object(t, data_settings(), j, settings::kSweep, where);
+    settings::read_object(t.model_options, model_settings(), j, settings::kSweep, where);
+    settings::read_object(d, diagnose_settings(), j, settings::kSweep, where);
     d.ood = c.ood;
 
     // Values: every error names the key and what is allowed.
@@ -277,29 +185,15 @@ SweepConfig load_sweep_config(const std::string& path) {
 }
 
 json sweep_config_to_json(const SweepConfig& c) {
-    json train = config_to_json(c.train);
-    train.erase("out");
-    train.erase("model");
-    train.erase("dataset");
-    train.erase("temperature");
-    train.erase("seed");
-    const auto& d = c.diagnose_options;
-    return {{"models", c.models},
-            {"datasets", c.datasets},
-            {"ood", c.ood},
-            {"temperatures", c.temperatures},
-            {"init_scales", c.init_scales},
-            {"head_norms", c.head_norms},
-            {"seeds", c.seeds},
-            {"training", train},
-            {"diagnose", c.diagnose},
-            {"diagnostics",
-             {{"samples", d.max_samples},
-              {"probe_train_samples", d.probe_train_samples},
-              {"probe_epochs", d.probe.epochs},
-              {"probe_lr", d.probe.lr},
-              {"neco_dim", d.neco_dim},
-              {"gamma", d.gamma}}}};
+    json out = settings::write_object(c, sweep_settings(), settings::kSweepRecord);
+    json& train = out["training"] =
+        settings::write_object(c.train, training_settings(), settings::kSweepRecord);
+    train.update(settings::write_object(c.train, data_settings(), settings::kSweepRecord));
+    train["model_options"] =
+        settings::write_object(c.train.model_options, model_settings(), settings::kSweepRecord);
+    out["diagnostics"] =
+        settings::write_object(c.diagnose_options, diagnose_settings(), settings::kSweepRecord);
+    return out;
 }
 
 std::vector<SweepRun> expand_sweep(const SweepConfig& c) {
@@ -338,7 +232,7 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
     for (const SweepRun& run : runs) {
         ++index;
         const fs::path final_dir = runs_dir / run.name;
-        const fs::path partial = runs_dir / (run.name + ".partial");
+        const fs::path partial = runs_dir / (run.name + kPartialSuffix);
         const std::string tag = "[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " + run.name;
         if (fs::exists(final_dir)) {
             std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
@@ -386,58 +280,62 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
     return rows;
 }
 
+namespace {
+
+// A run's row of the summary table: its settings, then what metrics.json and diagnostics.json
+// say, one column per value (OOD values per set, as "<value>:<set>").
+json summary_row(const RunRecord& r, std::set<std::string>& ood_sets) {
+    KELVIN_CHECK(r.config.has_value(), "report: " + r.config_error);
+    KELVIN_CHECK(r.has_metrics(), "report: cannot read " + (r.dir / "metrics.json").string());
+    const TrainConfig& c = *r.config;
+    float temperature = c.temperature, init_scale = c.model_options.init_scale;
+    json row = {{"name", r.name},
+                {"model", c.model},
+                {"dataset", c.dataset},
+                {"temperature", settings::to_json(&temperature)},
+                {"init_scale", settings::to_json(&init_scale)},
+                {"head_norm", c.model_options.head_norm},
+                {"seed", c.seed},
+                {"status", r.status()}};
+    // Copies: operator[] on a missing key of a hand-edited file then fails as a json::exception
+    // the caller names the folder in, rather than reading out of bounds.
+    json metrics = r.metrics, diag = r.diagnostics;
+    if (metrics.contains("final")) {
+        for (const char* key : {"test_acc", "logits_norm", "logits_norm_init", "seconds"})
+            row[key] = metrics["final"][key];
+    }
+    if (metrics.contains("diverged_at_step")) row["diverged_at_step"] = metrics["diverged_at_step"];
+    if (r.has_diagnostics() && !diag.empty()) {
+        row["rank_logits"] = diag["rank"]["logits"];
+        row["rank_softmax"] = diag["rank"]["softmax"];
+        row["classes"] = diag["rank"]["classes"];
+        row["kappa"] = diag["kappa"];
+        row["seconds"] = row.value("seconds", 0.0) + diag.value("seconds", 0.0);
+        for (auto& [spec, value] : diag["rho"].items()) {
+            ood_sets.insert(spec);
+            row["rho:" + spec] = value;
+            row["orthodev:" + spec] = diag["orthodev"][spec];
+            for (auto& [method, sets] : diag["ood_detection"].items()) {
+                row[method + "_auroc:" + spec] = sets[spec]["auroc"];
+                row[method + "_fpr95:" + spec] = sets[spec]["fpr95"];
+            }
+        }
+    }
+    return row;
+}
+
+}  // namespace
+
 json write_summary(const std::string& out_dir) {
-    const fs::path runs_dir = fs::path(out_dir) / "runs";
     json rows = json::array();
     std::set<std::string> ood_sets;
-    // Checked before summary.csv is written into a folder that is not a sweep's.
-    KELVIN_CHECK(fs::is_directory(runs_dir),
-                 "report: " + runs_dir.string() +
-                     " not found (expected the output folder of `kelvin sweep`)");
-    for (const auto& entry : fs::directory_iterator(runs_dir)) {
-        const std::string name = entry.path().filename().string();
-        if (!entry.is_directory() || entry.path().extension() == ".partial") continue;
+    // Checked (by load_runs) before summary.csv is written into a folder that is not a sweep's.
+    for (const RunRecord& run : load_runs(out_dir, "report")) {
         // A hand-edited file missing a key fails inside nlohmann with no file name.
         try {
-            json cfg = read_json(entry.path() / "config.json");
-            json metrics = read_json(entry.path() / "metrics.json");
-            json diag = fs::exists(entry.path() / "diagnostics.json")
-                            ? read_json(entry.path() / "diagnostics.json")
-                            : json::object();
-            json row = {{"name", name},
-                        {"model", cfg.value("model", "")},
-                        {"dataset", cfg.value("dataset", "")},
-                        {"temperature", cfg.value("temperature", 0.0)},
-                        {"init_scale", cfg["model_options"].value("init_scale", 1.0)},
-                        {"head_norm", cfg["model_options"].value("head_norm", "none")},
-                        {"seed", cfg.value("seed", 0)},
-                        {"status", metrics.value("status", "")}};
-            if (metrics.contains("final")) {
-                row["test_acc"] = metrics["final"]["test_acc"];
-                row["logits_norm"] = metrics["final"]["logits_norm"];
-                row["logits_norm_init"] = metrics["final"]["logits_norm_init"];
-                row["seconds"] = metrics["final"]["seconds"];
-            }
-            if (metrics.contains("diverged_at_step")) row["diverged_at_step"] = metrics["diverged_at_step"];
-            if (!diag.empty()) {
-                row["rank_logits"] = diag["rank"]["logits"];
-                row["rank_softmax"] = diag["rank"]["softmax"];
-                row["classes"] = diag["rank"]["classes"];
-                row["kappa"] = diag["kappa"];
-                row["seconds"] = row.value("seconds", 0.0) + diag.value("seconds", 0.0);
-                for (auto& [spec, value] : diag["rho"].items()) {
-                    ood_sets.insert(spec);
-                    row["rho:" + spec] = value;
-                    row["orthodev:" + spec] = diag["orthodev"][spec];
-                    for (auto& [method, sets] : diag["ood_detection"].items()) {
-                        row[method + "_auroc:" + spec] = sets[spec]["auroc"];
-                        row[method + "_fpr95:" + spec] = sets[spec]["fpr95"];
-                    }
-                }
-            }
-            rows.push_back(row);
+            rows.push_back(summary_row(run, ood_sets));
         } catch (const json::exception& e) {
-            throw Error("report: " + entry.path().string() + ": " + e.what());
+            throw Error("report: " + run.dir.string() + ": " + e.what());
         }
     }
     std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) {
@@ -455,9 +353,9 @@ json write_summary(const std::string& out_dir) {
                                         "logits_norm", "kappa"};
     for (const auto& spec : ood_sets) {
         columns.push_back("rho:" + spec);
-        for (const char* m : {"neco", "msp", "max_logit", "energy"}) {
-            columns.push_back(std::string(m) + "_auroc:" + spec);
-            columns.push_back(std::string(m) + "_fpr95:" + spec);
+        for (const OodDetector& m : kOodDetectors) {
+            columns.push_back(std::string(m.key) + "_auroc:" + spec);
+            columns.push_back(std::string(m.key) + "_fpr95:" + spec);
         }
         columns.push_back("orthodev:" + spec);
     }

@@ -9,15 +9,18 @@
 
 #include "data/dataset_spec.h"
 #include "data/loader.h"
+#include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/nn/norm.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
 #include "engine/optim/optimizer.h"
+#include "engine/optim/train_step.h"
 #include "engine/optim/schedule.h"
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
-#include "experiments/spectrum.h"
+#include "experiments/settings_tables.h"
+#include "analysis/spectrum.h"
 #include "models/registry.h"
 
 namespace kelvin::experiments {
@@ -28,130 +31,30 @@ namespace fs = std::filesystem;
 // ---- configuration ------------------------------------------------------------------------
 
 json config_to_json(const TrainConfig& c) {
-    const auto& m = c.model_options;
-    return {{"model", c.model},
-            {"dataset", c.dataset},
-            {"data_dir", c.data_dir},
-            {"out", c.out},
-            {"device", c.device},
-            {"temperature", c.temperature},
-            {"epochs", c.epochs},
-            {"batch_size", c.batch_size},
-            {"optimizer", c.optimizer},
-            {"lr", c.lr},
-            {"momentum", c.momentum},
-            {"weight_decay", c.weight_decay},
-            {"schedule", c.schedule},
-            {"warmup_epochs", c.warmup_epochs},
-            {"seed", c.seed},
-            {"max_steps", c.max_steps},
-            {"train_subset", c.train_subset},
-            {"eval_batch_size", c.eval_batch_size},
-            {"track_every", c.track_every},
-            {"track_samples", c.track_samples},
-            {"crop_padding", c.crop_padding},
-            {"horizontal_flip", c.horizontal_flip},
-            {"model_options",
-             {{"depth", m.depth},
-              {"width", m.width},
-              {"activation", m.activation},
-              {"init_scale", m.init_scale},
-              {"head_norm", m.head_norm},
-              {"norm", m.norm},
-              {"base_width", m.base_width},
-              {"stem", m.stem},
-              {"patch", m.patch},
-              {"vit_width", m.vit_width},
-              {"vit_depth", m.vit_depth},
-              {"vit_heads", m.vit_heads},
-              {"vit_mlp_ratio", m.vit_mlp_ratio},
-              {"vit_dropout", m.vit_dropout}}}};
+    json j = settings::write_object(c, training_settings(), settings::kRunConfig);
+    j.update(settings::write_object(c, data_settings(), settings::kRunConfig));
+    j["model_options"] =
+        settings::write_object(c.model_options, model_settings(), settings::kRunConfig);
+    return j;
 }
 
 TrainConfig config_from_json(const json& j) {
     TrainConfig c;
-    // nlohmann's type errors do not say which key was wrong.
-    auto get = [&j](const char* key, auto& field) {
-        if (!j.contains(key)) return;
-        try {
-            field = j.at(key).get<std::decay_t<decltype(field)>>();
-        } catch (const json::exception& e) {
-            throw Error(std::string("'") + key + "' = " + j.at(key).dump() + ": " + e.what());
-        }
-    };
-    get("model", c.model);
-    get("dataset", c.dataset);
-    get("data_dir", c.data_dir);
-    get("out", c.out);
-    get("device", c.device);
-    get("temperature", c.temperature);
-    get("epochs", c.epochs);
-    get("batch_size", c.batch_size);
-    get("optimizer", c.optimizer);
-    get("lr", c.lr);
-    get("momentum", c.momentum);
-    get("weight_decay", c.weight_decay);
-    get("schedule", c.schedule);
-    get("warmup_epochs", c.warmup_epochs);
-    get("seed", c.seed);
-    get("max_steps", c.max_steps);
-    get("train_subset", c.train_subset);
-    get("eval_batch_size", c.eval_batch_size);
-    get("track_every", c.track_every);
-    get("track_samples", c.track_samples);
-    get("crop_padding", c.crop_padding);
-    get("horizontal_flip", c.horizontal_flip);
+    settings::read_object(c, training_settings(), j, settings::kRunConfig, "");
+    settings::read_object(c, data_settings(), j, settings::kRunConfig, "");
     if (j.contains("model_options")) {
-        const json& m = j.at("model_options");
-        auto& o = c.model_options;
-        if (m.contains("depth")) o.depth = m.at("depth").get<int>();
-        if (m.contains("width")) o.width = m.at("width").get<int>();
-        if (m.contains("activation")) o.activation = m.at("activation").get<std::string>();
-        if (m.contains("init_scale")) o.init_scale = m.at("init_scale").get<float>();
-        if (m.contains("head_norm")) o.head_norm = m.at("head_norm").get<std::string>();
-        if (m.contains("norm")) o.norm = m.at("norm").get<std::string>();
-        auto get_model = [&m](const char* key, auto& field) {
-            if (m.contains(key)) field = m.at(key).get<std::decay_t<decltype(field)>>();
-        };
-        get_model("base_width", o.base_width);
-        get_model("stem", o.stem);
-        get_model("patch", o.patch);
-        get_model("vit_width", o.vit_width);
-        get_model("vit_depth", o.vit_depth);
-        get_model("vit_heads", o.vit_heads);
-        get_model("vit_mlp_ratio", o.vit_mlp_ratio);
-        get_model("vit_dropout", o.vit_dropout);
+        KELVIN_CHECK(j.at("model_options").is_object(),
+                     "'model_options' = " + j.at("model_options").dump() + ": expected an object");
+        settings::read_object(c.model_options, model_settings(), j.at("model_options"),
+                              settings::kRunConfig, "model_options: ");
     }
     return c;
 }
 
-namespace {
-std::string format_number(double v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", v);
-    return text;
-}
-}  // namespace
-
 void validate_config(const TrainConfig& c) {
-    KELVIN_CHECK(c.temperature > 0 && std::isfinite(c.temperature),
-                 "--temperature must be a positive number, got " + format_number(c.temperature));
-    KELVIN_CHECK(c.batch_size > 0,
-                 "--batch-size must be at least 1, got " + std::to_string(c.batch_size));
-    KELVIN_CHECK(c.epochs >= 1, "--epochs must be at least 1, got " + std::to_string(c.epochs));
-    KELVIN_CHECK(c.lr > 0 && std::isfinite(c.lr), "--lr must be a positive number");
-    KELVIN_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0");
-    KELVIN_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1)");
-    KELVIN_CHECK(c.optimizer == "sgd" || c.optimizer == "adamw",
-                 "unknown --optimizer '" + c.optimizer + "': expected sgd or adamw");
-    KELVIN_CHECK(c.max_steps >= 0 && c.train_subset >= 0 && c.warmup_epochs >= 0,
-                 "--max-steps, --train-subset and --warmup-epochs must be >= 0");
-    KELVIN_CHECK(c.eval_batch_size > 0, "--eval-batch-size must be at least 1");
-    KELVIN_CHECK(c.track_every >= 0 && c.track_samples >= 1,
-                 "--track-every must be >= 0 and --track-samples >= 1");
-    KELVIN_CHECK(c.crop_padding >= 0,
-                 "--crop-padding must be >= 0, got " + std::to_string(c.crop_padding));
-    KELVIN_CHECK(c.model_options.init_scale > 0, "--init-scale must be positive");
+    settings::validate(c, training_settings());
+    settings::validate(c, data_settings());
+    settings::validate(c.model_options, model_settings());
     KELVIN_CHECK(!c.out.empty(), "an output directory (--out) is required");
     const Device device = parse_device(c.device);
     KELVIN_CHECK(device == Device::CPU || cuda_available(),
@@ -282,8 +185,8 @@ json track_record(models::Model& model, const data::Batch& monitor, float temper
     model.eval();
     Tensor logits = model.forward(monitor.images);
     model.train(was_training);
-    const int64_t n = logits.size(0), c = logits.size(1);
-    RankReport rank = rank_report(logits.f32(), n, c, kRankGamma, false, logits.device());
+    const int64_t n = logits.size(0);
+    RankReport rank = rank_report(logits, kRankGamma, false);
     double norm_sum = 0.0;
     for (float v : ops::row_norms(logits).to_vector()) norm_sum += v;
     const float loss = ops::softmax_cross_entropy(logits, monitor.labels, temperature).item();
@@ -302,15 +205,20 @@ void write_metrics(const fs::path& dir, const json& metrics) {
 
 }  // namespace
 
-json train(const TrainConfig& config, const TrainOptions& options) {
-    using clock = std::chrono::steady_clock;
-    validate_config(config);
-    const Device device = parse_device(config.device);
+namespace {
 
-    // Everything that can fail on bad input happens before the run directory is touched.
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The training and test sets, the training set cut to --train-subset.
+std::pair<data::HostDataset, data::HostDataset> load_run_data(const TrainConfig& config,
+                                                              const TrainOptions& options) {
     const data::DatasetSpec spec = data::parse_dataset_spec(config.dataset);
     data::HostDataset train_set = data::load_dataset(spec, config.data_dir, true);
-    const data::HostDataset test_set = data::load_dataset(spec, config.data_dir, false);
+    data::HostDataset test_set = data::load_dataset(spec, config.data_dir, false);
     data::print_notes({&train_set, &test_set});
     if (config.train_subset > 0 && config.train_subset < train_set.count) {
         train_set.count = config.train_subset;
@@ -323,125 +231,277 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                      "is one step on all of them\n",
                      static_cast<long long>(config.batch_size),
                      static_cast<long long>(train_set.count));
-    std::unique_ptr<models::Model> model = build_model_for(config, train_set);
-    model->to(device);
-    std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, *model);
+    return {std::move(train_set), std::move(test_set)};
+}
 
-    data::LoaderOptions train_loading;
-    train_loading.batch_size = config.batch_size;
-    train_loading.seed = config.seed;
-    train_loading.device = device;
-    train_loading.crop_padding = config.crop_padding;
-    train_loading.horizontal_flip = config.horizontal_flip;
-    data::BatchLoader train_loader(train_set, train_loading);
-    data::LoaderOptions test_loading = train_loader.options();  // the training statistics
-    test_loading.crop_padding = 0;  // evaluation sees the images as they are
-    test_loading.horizontal_flip = false;
-    test_loading.batch_size = config.eval_batch_size;
-    test_loading.shuffle = false;
-    data::BatchLoader test_loader(test_set, test_loading);
+data::LoaderOptions training_loading(const TrainConfig& config, Device device) {
+    data::LoaderOptions o;
+    o.batch_size = config.batch_size;
+    o.seed = config.seed;
+    o.device = device;
+    o.crop_padding = config.crop_padding;
+    o.horizontal_flip = config.flip;
+    return o;
+}
 
-    const int64_t steps_per_epoch = train_loader.batches_per_epoch();
-    int64_t total_steps = steps_per_epoch * config.epochs;
-    if (config.max_steps > 0) total_steps = std::min(total_steps, config.max_steps);
+// Evaluation: the training set's normalisation, no augmentation, a fixed order.
+data::LoaderOptions evaluation_loading(const TrainConfig& config, data::LoaderOptions o) {
+    o.crop_padding = 0;  // evaluation sees the images as they are
+    o.horizontal_flip = false;
+    o.batch_size = config.eval_batch_size;
+    o.shuffle = false;
+    return o;
+}
+
+optim::Schedule make_schedule(const TrainConfig& config, int64_t steps_per_epoch,
+                              int64_t total_steps) {
     optim::Schedule schedule;
     schedule.kind = config.schedule;
     schedule.base_lr = config.lr;
     schedule.total_steps = total_steps;
     schedule.warmup_steps = static_cast<int64_t>(config.warmup_epochs * steps_per_epoch);
     schedule.step_size = std::max<int64_t>(1, steps_per_epoch * std::max(1, config.epochs / 3));
-    // BatchNorm cannot normalise a batch of one sample: found here rather than at the end of the
-    // first epoch (the last batch holds what the batch size leaves over).
-    const int64_t last_batch = train_set.count - (steps_per_epoch - 1) * config.batch_size;
+    return schedule;
+}
+
+// BatchNorm cannot normalise a batch of one sample: found here rather than at the end of the
+// first epoch (the last batch holds what the batch size leaves over).
+void check_batch_norm_batches(const TrainConfig& config, models::Model& model,
+                              int64_t train_count, int64_t steps_per_epoch, int64_t total_steps) {
+    const int64_t last_batch = train_count - (steps_per_epoch - 1) * config.batch_size;
     const int64_t smallest_batch = total_steps >= steps_per_epoch
                                        ? last_batch
-                                       : std::min<int64_t>(config.batch_size, train_set.count);
+                                       : std::min<int64_t>(config.batch_size, train_count);
     bool has_batch_norm = false;
-    for (auto& [name, module] : model->named_modules())
+    for (auto& [name, module] : model.named_modules())
         has_batch_norm = has_batch_norm || dynamic_cast<nn::BatchNorm2d*>(module) != nullptr;
     KELVIN_CHECK(!has_batch_norm || smallest_batch > 1,
                  config.model + " has BatchNorm, which needs at least 2 samples per batch, but " +
                      (config.batch_size == 1
                           ? std::string("--batch-size is 1")
                           : "the last batch of each epoch holds 1 sample (" +
-                                std::to_string(train_set.count) + " training samples, --batch-size " +
+                                std::to_string(train_count) + " training samples, --batch-size " +
                                 std::to_string(config.batch_size) + ")") +
                      "; choose another --batch-size or --train-subset");
+}
+
+// Where a resumed run continues.
+struct RunPosition {
+    int64_t first_epoch = 0, global_step = 0;
+};
+
+// Whether --resume finds a run to continue in `dir` (one killed before its first metrics has
+// nothing to lose and starts over).
+bool can_resume(const fs::path& dir) {
+    KELVIN_CHECK(fs::is_directory(dir), "--resume: " + dir.string() + " is not a folder");
+    recover_file_group(dir);
+    const bool resuming = fs::exists(dir / "metrics.json");
+    if (!resuming)
+        std::fprintf(stderr, "%s: no metrics.json yet, so training starts from the beginning\n",
+                     dir.string().c_str());
+    return resuming;
+}
+
+json read_resumed_metrics(const fs::path& dir) {
+    std::ifstream in(dir / "metrics.json");
+    KELVIN_CHECK(in.good(), "--resume: cannot read " + (dir / "metrics.json").string());
+    try {
+        return json::parse(in);
+    } catch (const json::exception& e) {
+        throw Error("--resume: " + (dir / "metrics.json").string() + ": " + e.what());
+    }
+}
+
+// Weights, optimizer state and dropout calls of the last finished epoch, into model and
+// optimizer; returns the epoch and step they belong to.
+RunPosition load_checkpoint(const fs::path& dir, models::Model& model, optim::Optimizer& optimizer) {
+    RunPosition at;
+    SafetensorsFile weights = load_safetensors((dir / "model.safetensors").string());
+    std::vector<std::pair<std::string, Tensor*>> targets;
+    for (auto& p : model.named_parameters()) targets.emplace_back(p.name, p.tensor);
+    for (auto& b : model.named_buffers()) targets.emplace_back(b.name, b.tensor);
+    load_into(targets, weights, (dir / "model.safetensors").string());
+    SafetensorsFile state = load_safetensors((dir / "optimizer.safetensors").string());
+    load_into(optimizer.state(), state, (dir / "optimizer.safetensors").string());
+    at.first_epoch = std::stoll(state.metadata.at("epochs_done"));
+    // Checkpoints from before group commits carry no epoch in the weights file.
+    auto weights_epoch = weights.metadata.find("epochs_done");
+    KELVIN_CHECK(weights_epoch == weights.metadata.end() ||
+                     std::stoll(weights_epoch->second) == at.first_epoch,
+                 "--resume: " + dir.string() + " holds weights of epoch " +
+                     (weights_epoch == weights.metadata.end() ? "" : weights_epoch->second) +
+                     " but optimizer state of epoch " + std::to_string(at.first_epoch) +
+                     "; the checkpoint is inconsistent");
+    at.global_step = std::stoll(state.metadata.at("global_step"));
+    optimizer.set_steps_taken(std::stoll(state.metadata.at("optimizer_steps")));
+    // Checkpoints from before dropout state was saved carry none (models without dropout need
+    // none).
+    auto dropout_state = state.metadata.find("dropout_calls");
+    if (dropout_state != state.metadata.end())
+        restore_dropout_calls(model, json::parse(dropout_state->second),
+                              (dir / "optimizer.safetensors").string());
+    return at;
+}
+
+// Epoch and track records past the checkpoint (none, normally) are redone.
+void drop_records_after(json& metrics, const RunPosition& at) {
+    json kept = json::array();
+    for (auto& e : metrics["epochs"])
+        if (e.at("epoch").get<int64_t>() <= at.first_epoch) kept.push_back(e);
+    metrics["epochs"] = kept;
+    if (metrics.contains("track")) {
+        json kept_track = json::array();
+        for (auto& t : metrics["track"])
+            if (t.at("step").get<int64_t>() <= at.global_step) kept_track.push_back(t);
+        metrics["track"] = kept_track;
+    }
+}
+
+// A new run: config.json (with the input normalisation the model is trained with, so that
+// diagnostics reproduce it) and metrics.json with the evaluation at initialisation.
+json start_run(const TrainConfig& config, const fs::path& dir, models::Model& model,
+               const data::LoaderOptions& train_loading, data::BatchLoader& test_loader) {
+    // Never overwrite a run: its checkpoint and metrics may be all a researcher has of it.
+    KELVIN_CHECK(!fs::exists(dir / "metrics.json"),
+                 config.out + " already holds a run (metrics.json); continue it with --resume " +
+                     config.out + ", or choose another --out");
+    fs::create_directories(dir);
+    json written = config_to_json(config);
+    written["normalization"] = {{"mean", train_loading.mean}, {"std", train_loading.std}};
+    write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
+    json metrics = {{"status", "running"}, {"epochs", json::array()}};
+    metrics["init"] = evaluation_json(evaluate(model, test_loader, config.temperature));
+    write_metrics(dir, metrics);
+    return metrics;
+}
+
+// Everything one epoch's training needs and changes.
+struct EpochLoop {
+    const TrainConfig& config;
+    models::Model& model;
+    optim::Optimizer& optimizer;
+    const optim::Schedule& schedule;
+    data::BatchLoader& loader;
+    const data::Batch& monitor;
+    Device device;
+    int64_t total_steps;
+    int64_t& global_step;
+    json& metrics;
+};
+
+struct EpochTotals {
+    double loss_sum = 0.0;
+    int64_t correct = 0, seen = 0, steps = 0;
+    bool diverged = false;
+    float diverged_loss = 0.0f;
+};
+
+// The steps of one epoch (until the loader or the step budget ends, or the loss diverges).
+EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch, bool bar) {
+    const auto epoch_start = Clock::now();
+    const TrainConfig& config = loop.config;
+    loop.model.train();
+    loop.loader.start_epoch(epoch);
+    ProgressBar progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config.epochs),
+                         std::min(steps_per_epoch, loop.total_steps - loop.global_step), bar);
+    EpochTotals totals;
+    data::Batch batch;
+    while (loop.global_step < loop.total_steps && loop.loader.next(batch)) {
+        trace::Scope step_scope("train_step", "step", loop.device);
+        loop.optimizer.set_lr(loop.schedule.lr_at(loop.global_step));
+        const optim::StepResult step = optim::train_step(
+            [&](const Tensor& x) { return loop.model.forward(x); }, loop.optimizer, batch.images,
+            batch.labels, config.temperature, true);
+        if (!step.stepped) {
+            progress.finish();
+            totals.diverged = true;
+            totals.diverged_loss = step.loss_value;
+            return totals;
+        }
+        const int64_t n = batch.labels.numel();
+        totals.correct += count_correct(step.logits.detach(), batch.labels);
+        totals.loss_sum += double(step.loss_value) * n;
+        totals.seen += n;
+        ++totals.steps;
+        ++loop.global_step;
+        if (config.track_every > 0 && loop.global_step % config.track_every == 0)
+            loop.metrics["track"].push_back(
+                track_record(loop.model, loop.monitor, config.temperature, loop.global_step));
+        if (bar) {
+            char status[128];
+            std::snprintf(status, sizeof status, "loss %.4f  %.0f samples/s",
+                          totals.loss_sum / totals.seen,
+                          totals.seen / std::max(seconds_since(epoch_start), 1e-9));
+            progress.update(totals.steps, status);
+        }
+    }
+    progress.finish();
+    return totals;
+}
+
+json epoch_record(const Evaluation& test, const EpochTotals& t, int64_t epoch, float lr,
+                  double seconds, double train_seconds) {
+    json record = evaluation_json(test);
+    record["epoch"] = epoch + 1;
+    record["steps"] = t.steps;
+    record["train_loss"] = t.seen ? t.loss_sum / t.seen : 0.0;
+    record["train_acc"] = t.seen ? double(t.correct) / t.seen : 0.0;
+    record["lr"] = lr;
+    record["seconds"] = seconds;
+    record["train_seconds"] = train_seconds;
+    record["samples_per_second"] = t.seen / std::max(train_seconds, 1e-9);
+    return record;
+}
+
+void mark_diverged(json& metrics, const fs::path& dir, int64_t step, float loss) {
+    metrics["status"] = "diverged";
+    metrics["diverged_at_step"] = step;
+    metrics["diverged_loss"] = std::isnan(loss) ? "nan" : "inf";
+    write_metrics(dir, metrics);
+    std::fprintf(stderr, "diverged at step %lld (loss %s)\n", static_cast<long long>(step),
+                 std::isnan(loss) ? "nan" : "inf");
+}
+
+json final_record(const json& metrics, int64_t global_step, double run_seconds) {
+    const json& last = metrics["epochs"].back();
+    return {{"test_acc", last["test_acc"]},
+            {"test_loss", last["test_loss"]},
+            {"train_acc", last["train_acc"]},
+            {"train_loss", last["train_loss"]},
+            {"logits_norm", last["logits_norm"]},
+            {"logits_norm_init", metrics["init"]["logits_norm"]},
+            {"steps", global_step},
+            {"seconds", run_seconds}};
+}
+
+}  // namespace
+
+json train(const TrainConfig& config, const TrainOptions& options) {
+    validate_config(config);
+    const Device device = parse_device(config.device);
+    // Everything that can fail on bad input happens before the run directory is touched.
+    auto [train_set, test_set] = load_run_data(config, options);
+    std::unique_ptr<models::Model> model = build_model_for(config, train_set);
+    model->to(device);
+    std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, *model);
+    data::BatchLoader train_loader(train_set, training_loading(config, device));
+    data::BatchLoader test_loader(test_set, evaluation_loading(config, train_loader.options()));
+    const int64_t steps_per_epoch = train_loader.batches_per_epoch();
+    int64_t total_steps = steps_per_epoch * config.epochs;
+    if (config.max_steps > 0) total_steps = std::min(total_steps, config.max_steps);
+    const optim::Schedule schedule = make_schedule(config, steps_per_epoch, total_steps);
+    check_batch_norm_batches(config, *model, train_set.count, steps_per_epoch, total_steps);
 
     const fs::path dir(config.out);
     json metrics;
-    int64_t first_epoch = 0, global_step = 0;
-    bool resuming = false;
-    if (options.resume) {
-        KELVIN_CHECK(fs::is_directory(dir), "--resume: " + dir.string() + " is not a folder");
-        recover_file_group(dir);
-        // A run killed before its first metrics were written has nothing to lose: start over.
-        resuming = fs::exists(dir / "metrics.json");
-        if (!resuming)
-            std::fprintf(stderr, "%s: no metrics.json yet, so training starts from the beginning\n",
-                         dir.string().c_str());
-    }
-    if (resuming) {
-        std::ifstream in(dir / "metrics.json");
-        KELVIN_CHECK(in.good(), "--resume: cannot read " + (dir / "metrics.json").string());
-        try {
-            metrics = json::parse(in);
-        } catch (const json::exception& e) {
-            throw Error("--resume: " + (dir / "metrics.json").string() + ": " + e.what());
-        }
+    RunPosition at;
+    if (options.resume && can_resume(dir)) {
+        metrics = read_resumed_metrics(dir);
         if (metrics.value("status", "") == "complete") return metrics;
-        if (fs::exists(dir / "model.safetensors")) {
-            SafetensorsFile weights = load_safetensors((dir / "model.safetensors").string());
-            std::vector<std::pair<std::string, Tensor*>> targets;
-            for (auto& p : model->named_parameters()) targets.emplace_back(p.name, p.tensor);
-            for (auto& b : model->named_buffers()) targets.emplace_back(b.name, b.tensor);
-            load_into(targets, weights, (dir / "model.safetensors").string());
-            SafetensorsFile state = load_safetensors((dir / "optimizer.safetensors").string());
-            load_into(optimizer->state(), state, (dir / "optimizer.safetensors").string());
-            first_epoch = std::stoll(state.metadata.at("epochs_done"));
-            // Checkpoints from before group commits carry no epoch in the weights file.
-            auto weights_epoch = weights.metadata.find("epochs_done");
-            KELVIN_CHECK(weights_epoch == weights.metadata.end() ||
-                             std::stoll(weights_epoch->second) == first_epoch,
-                         "--resume: " + dir.string() + " holds weights of epoch " +
-                             (weights_epoch == weights.metadata.end() ? "" : weights_epoch->second) +
-                             " but optimizer state of epoch " + std::to_string(first_epoch) +
-                             "; the checkpoint is inconsistent");
-            global_step = std::stoll(state.metadata.at("global_step"));
-            optimizer->set_steps_taken(std::stoll(state.metadata.at("optimizer_steps")));
-            // Checkpoints from before dropout state was saved carry none (models without
-            // dropout need none).
-            auto dropout_state = state.metadata.find("dropout_calls");
-            if (dropout_state != state.metadata.end())
-                restore_dropout_calls(*model, json::parse(dropout_state->second),
-                                      (dir / "optimizer.safetensors").string());
-        }
-        // Epoch records past the checkpoint (none, normally) are redone.
-        json kept = json::array();
-        for (auto& e : metrics["epochs"])
-            if (e.at("epoch").get<int64_t>() <= first_epoch) kept.push_back(e);
-        metrics["epochs"] = kept;
-        if (metrics.contains("track")) {
-            json kept_track = json::array();
-            for (auto& t : metrics["track"])
-                if (t.at("step").get<int64_t>() <= global_step) kept_track.push_back(t);
-            metrics["track"] = kept_track;
-        }
+        if (fs::exists(dir / "model.safetensors")) at = load_checkpoint(dir, *model, *optimizer);
+        drop_records_after(metrics, at);
     } else {
-        // Never overwrite a run: its checkpoint and metrics may be all a researcher has of it.
-        KELVIN_CHECK(!fs::exists(dir / "metrics.json"),
-                     config.out + " already holds a run (metrics.json); continue it with --resume " +
-                         config.out + ", or choose another --out");
-        fs::create_directories(dir);
-        json written = config_to_json(config);
-        // The input normalisation the model was trained with, so diagnostics reproduce it.
-        written["normalization"] = {{"mean", train_loader.options().mean},
-                                    {"std", train_loader.options().std}};
-        write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
-        metrics = {{"status", "running"}, {"epochs", json::array()}};
-        Evaluation init = evaluate(*model, test_loader, config.temperature);
-        metrics["init"] = evaluation_json(init);
-        write_metrics(dir, metrics);
+        metrics = start_run(config, dir, *model, train_loader.options(), test_loader);
     }
     metrics["status"] = "running";
     data::Batch monitor;
@@ -449,79 +509,31 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         monitor = test_loader.fixed_batch(config.track_samples);
         if (!metrics.contains("track")) metrics["track"] = json::array();
         // Step 0 once: a run resumed before its first checkpoint already holds that record.
-        if (global_step == 0 && metrics["track"].empty())
+        if (at.global_step == 0 && metrics["track"].empty())
             metrics["track"].push_back(track_record(*model, monitor, config.temperature, 0));
     }
 
-    const bool bar = options.show_progress;
     double run_seconds = 0.0;
     for (auto& e : metrics["epochs"]) run_seconds += e.value("seconds", 0.0);
+    int64_t global_step = at.global_step;
+    EpochLoop loop{config,      *model, *optimizer,  schedule,    train_loader,
+                   monitor,     device, total_steps, global_step, metrics};
     try {
-        for (int64_t epoch = first_epoch; epoch < config.epochs && global_step < total_steps;
+        for (int64_t epoch = at.first_epoch; epoch < config.epochs && global_step < total_steps;
              ++epoch) {
-            const auto epoch_start = clock::now();
-            model->train();
-            train_loader.start_epoch(epoch);
-            ProgressBar progress("epoch " + std::to_string(epoch + 1) + "/" +
-                                     std::to_string(config.epochs),
-                                 std::min(steps_per_epoch, total_steps - global_step), bar);
-            double loss_sum = 0.0;
-            int64_t correct = 0, seen = 0, steps = 0;
-            data::Batch batch;
-            while (global_step < total_steps && train_loader.next(batch)) {
-                trace::Scope step_scope("train_step", "step", device);
-                optimizer->set_lr(schedule.lr_at(global_step));
-                for (Tensor* p : model->parameters()) p->impl()->grad.reset();
-                Tensor logits = model->forward(batch.images);
-                Tensor loss = ops::softmax_cross_entropy(logits, batch.labels, config.temperature);
-                const float loss_value = loss.item();
-                if (!std::isfinite(loss_value)) {
-                    progress.finish();
-                    metrics["status"] = "diverged";
-                    metrics["diverged_at_step"] = global_step;
-                    metrics["diverged_loss"] = std::isnan(loss_value) ? "nan" : "inf";
-                    write_metrics(dir, metrics);
-                    std::fprintf(stderr, "diverged at step %lld (loss %s)\n",
-                                 static_cast<long long>(global_step),
-                                 std::isnan(loss_value) ? "nan" : "inf");
-                    return metrics;
-                }
-                loss.backward();
-                optimizer->step();
-                const int64_t n = batch.labels.numel();
-                correct += count_correct(logits.detach(), batch.labels);
-                loss_sum += double(loss_value) * n;
-                seen += n;
-                ++steps;
-                ++global_step;
-                if (config.track_every > 0 && global_step % config.track_every == 0)
-                    metrics["track"].push_back(
-                        track_record(*model, monitor, config.temperature, global_step));
-                if (bar) {
-                    const double secs =
-                        std::chrono::duration<double>(clock::now() - epoch_start).count();
-                    char status[128];
-                    std::snprintf(status, sizeof status, "loss %.4f  %.0f samples/s",
-                                  loss_sum / seen, seen / std::max(secs, 1e-9));
-                    progress.update(steps, status);
-                }
+            const auto epoch_start = Clock::now();
+            const EpochTotals totals = train_epoch(loop, epoch, steps_per_epoch,
+                                                   options.show_progress);
+            if (totals.diverged) {
+                mark_diverged(metrics, dir, global_step, totals.diverged_loss);
+                return metrics;
             }
-            progress.finish();
-            const double train_seconds =
-                std::chrono::duration<double>(clock::now() - epoch_start).count();
+            const double train_seconds = seconds_since(epoch_start);
             Evaluation test = evaluate(*model, test_loader, config.temperature);
-            const double seconds =
-                std::chrono::duration<double>(clock::now() - epoch_start).count();
+            const double seconds = seconds_since(epoch_start);
             run_seconds += seconds;
-            json record = evaluation_json(test);
-            record["epoch"] = epoch + 1;
-            record["steps"] = steps;
-            record["train_loss"] = seen ? loss_sum / seen : 0.0;
-            record["train_acc"] = seen ? double(correct) / seen : 0.0;
-            record["lr"] = optimizer->lr();
-            record["seconds"] = seconds;
-            record["train_seconds"] = train_seconds;
-            record["samples_per_second"] = seen / std::max(train_seconds, 1e-9);
+            const json record =
+                epoch_record(test, totals, epoch, optimizer->lr(), seconds, train_seconds);
             metrics["epochs"].push_back(record);
             save_epoch(dir, *model, *optimizer, epoch + 1, global_step, metrics);
             if (options.print_epochs)
@@ -538,15 +550,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         write_metrics(dir, metrics);
         throw;
     }
-    const json& last = metrics["epochs"].back();
-    metrics["final"] = {{"test_acc", last["test_acc"]},
-                        {"test_loss", last["test_loss"]},
-                        {"train_acc", last["train_acc"]},
-                        {"train_loss", last["train_loss"]},
-                        {"logits_norm", last["logits_norm"]},
-                        {"logits_norm_init", metrics["init"]["logits_norm"]},
-                        {"steps", global_step},
-                        {"seconds", run_seconds}};
+    metrics["final"] = final_record(metrics, global_step, run_seconds);
     metrics["status"] = "complete";
     write_metrics(dir, metrics);
     return metrics;

@@ -42,12 +42,15 @@ struct TrainConfig {
     int64_t track_samples = 512;    // size of that monitoring batch
     // Training augmentation, on the training batches only (data/loader.h): a random crop of the
     // image zero-padded by crop_padding pixels (0: off; below the image's height and width),
-    // then a random left-right flip when horizontal_flip.
+    // then a random left-right flip when flip.
     int64_t crop_padding = 0;
-    bool horizontal_flip = false;
+    bool flip = false;
     models::ModelOptions model_options;
 };
 
+// config.json, both ways, from the training, data and model settings tables
+// (experiments/settings_tables.h). Reading is strict: a value of the wrong type names its key;
+// keys written by an older kelvin under another name (horizontal_flip) are still read.
 nlohmann::json config_to_json(const TrainConfig& config);
 TrainConfig config_from_json(const nlohmann::json& j);
 // Throws kelvin::Error naming the first bad setting and what is allowed.

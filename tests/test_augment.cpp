@@ -247,23 +247,26 @@ TEST_CASE("loader: crop padding must be >= 0 and smaller than the images") {
 
 // ---- training settings ------------------------------------------------------------------------
 
-TEST_CASE("train config: crop_padding and horizontal_flip are saved, loaded and validated") {
+TEST_CASE("train config: crop_padding and flip are saved, loaded and validated") {
     experiments::TrainConfig c;
     c.out = "unused";
     c.crop_padding = 4;
-    c.horizontal_flip = true;
+    c.flip = true;
     const nlohmann::json j = experiments::config_to_json(c);
     CHECK(j.at("crop_padding") == 4);
-    CHECK(j.at("horizontal_flip") == true);
+    CHECK(j.at("flip") == true);
     const experiments::TrainConfig back = experiments::config_from_json(j);
     CHECK(back.crop_padding == 4);
-    CHECK(back.horizontal_flip);
+    CHECK(back.flip);
     // A config.json written before augmentation existed loads as "no augmentation".
     nlohmann::json old = j;
     old.erase("crop_padding");
-    old.erase("horizontal_flip");
+    old.erase("flip");
     CHECK(experiments::config_from_json(old).crop_padding == 0);
-    CHECK_FALSE(experiments::config_from_json(old).horizontal_flip);
+    CHECK_FALSE(experiments::config_from_json(old).flip);
+    // config.json files written before the rename (issue 10) still load.
+    old["horizontal_flip"] = true;
+    CHECK(experiments::config_from_json(old).flip);
     CHECK_NOTHROW(experiments::validate_config(c));
     c.crop_padding = -1;
     CHECK_THROWS_WITH_AS(experiments::validate_config(c), doctest::Contains("--crop-padding"),
@@ -275,7 +278,7 @@ TEST_CASE("sweep config: crop_padding and flip keys" *
     const experiments::SweepConfig c = experiments::parse_sweep_config(
         nlohmann::json::parse(R"({"crop_padding": 2, "flip": true})"), "sweep.json");
     CHECK(c.train.crop_padding == 2);
-    CHECK(c.train.horizontal_flip);
+    CHECK(c.train.flip);
     CHECK_THROWS_WITH_AS(experiments::parse_sweep_config(
                              nlohmann::json::parse(R"({"flip": 3})"), "sweep.json"),
                          doctest::Contains("'flip'"), Error);
@@ -297,7 +300,7 @@ TEST_CASE("train --crop-padding --flip: saved in config.json, evaluation left un
     };
     const nlohmann::json config = read(fs::path(tmp.str("augmented")) / "config.json");
     CHECK(config.at("crop_padding") == 3);
-    CHECK(config.at("horizontal_flip") == true);
+    CHECK(config.at("flip") == true);
     const nlohmann::json a = read(fs::path(tmp.str("plain")) / "metrics.json");
     const nlohmann::json b = read(fs::path(tmp.str("augmented")) / "metrics.json");
     // Same seed, same initial weights: the evaluation before training sees the same test images.

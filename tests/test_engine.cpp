@@ -8,6 +8,7 @@
 #include <set>
 
 #include "data/loader.h"
+#include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/nn/linear.h"
 #include "engine/ops.h"

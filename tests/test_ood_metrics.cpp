@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/device.h"
-#include "experiments/ood_metrics.h"
+#include "analysis/ood_metrics.h"
 
 namespace {
 
@@ -218,7 +218,7 @@ TEST_CASE("effective depth kappa and OOD drop rho on hand examples") {
 }
 
 #include "engine/tensor.h"
-#include "experiments/neco_fit.h"
+#include "analysis/neco_fit.h"
 
 TEST_CASE("NECO fitted on a tensor (the device path) matches the float64 host fit") {
     // Correlated features with different scales and offsets, one of them constant.

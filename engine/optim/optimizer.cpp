@@ -8,7 +8,7 @@
 namespace kelvin::optim {
 
 void Optimizer::zero_grad() {
-    for (Tensor* p : params_) p->zero_grad();
+    for (Tensor* p : params_) p->set_grad(Tensor());
 }
 
 Sgd::Sgd(std::vector<Tensor*> params, SgdOptions options)

@@ -18,6 +18,8 @@ public:
     explicit Optimizer(std::vector<Tensor*> params) : params_(std::move(params)) {}
     virtual ~Optimizer() = default;
     virtual void step() = 0;
+    // Sets every parameter's gradient to none (PyTorch's set_to_none): the next backward
+    // writes fresh gradients instead of adding to stale ones, and no memory is filled.
     void zero_grad();
     void set_lr(float lr) { lr_ = lr; }
     float lr() const { return lr_; }

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/device.h"
+#include "kernels/error.h"
 
 namespace kelvin::cpu {
 namespace {

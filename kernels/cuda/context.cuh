@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "engine/device.h"
+#include "kernels/error.h"
 #include "kernels/cuda_runtime.h"
 
 namespace kelvin::cuda {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/device.h"
+#include "kernels/error.h"
 #include "kernels/cuda/context.cuh"
 
 namespace kelvin::cuda {

@@ -1,4 +1,4 @@
-#include "experiments/probes.h"
+#include "analysis/probes.h"
 
 #include <cmath>
 #include <numeric>
@@ -7,9 +7,10 @@
 #include "engine/nn/linear.h"
 #include "engine/ops.h"
 #include "engine/optim/optimizer.h"
-#include "experiments/evaluate.h"
+#include "engine/optim/train_step.h"
+#include "analysis/accuracy.h"
 
-namespace kelvin::experiments {
+namespace kelvin {
 
 namespace {
 
@@ -84,9 +85,8 @@ ProbeResult train_linear_probe(const Tensor& train_x_raw, const Tensor& train_y,
             const int64_t end = std::min(n, begin + options.batch_size);
             Tensor xb = epoch_x.rows(begin, end);
             Tensor yb = epoch_y.rows(begin, end);
-            for (Tensor* p : probe.parameters()) p->impl()->grad.reset();
-            ops::softmax_cross_entropy(probe.forward(xb), yb, 1.0f).backward();
-            optimizer.step();
+            optim::train_step([&](const Tensor& x) { return probe.forward(x); }, optimizer, xb, yb,
+                              1.0f, false);
         }
     }
     NoGradGuard no_grad;
@@ -96,4 +96,4 @@ ProbeResult train_linear_probe(const Tensor& train_x_raw, const Tensor& train_y,
     return result;
 }
 
-}  // namespace kelvin::experiments
+}  // namespace kelvin

@@ -9,7 +9,7 @@
 
 #include "engine/tensor.h"
 
-namespace kelvin::experiments {
+namespace kelvin {
 
 struct ProbeOptions {
     int epochs = 30;
@@ -28,4 +28,4 @@ struct ProbeResult {
 ProbeResult train_linear_probe(const Tensor& train_x, const Tensor& train_y, const Tensor& test_x,
                                const Tensor& test_y, int num_classes, const ProbeOptions& options);
 
-}  // namespace kelvin::experiments
+}  // namespace kelvin

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/options.h"
 #include "engine/device.h"
 #include "engine/runtime_settings.h"
 #include "engine/trace.h"
@@ -13,6 +14,7 @@
 #include "experiments/demo.h"
 #include "experiments/diagnose.h"
 #include "experiments/progress.h"
+#include "experiments/settings_tables.h"
 #include "experiments/report.h"
 #include "experiments/sweep.h"
 #include "experiments/train.h"
@@ -22,105 +24,16 @@ using namespace kelvin;
 
 namespace {
 
+// The settings of one training run, from the tables (experiments/settings_tables.h); --out
+// among them, since a resumed run takes it from its config.json too.
 void add_train_options(CLI::App& cmd, experiments::TrainConfig& c) {
-    auto& m = c.model_options;
-    std::string models;
-    for (const auto& n : models::model_names()) models += (models.empty() ? "" : " | ") + n;
-    cmd.add_option("--model", c.model, "architecture: " + models)->capture_default_str();
-    cmd.add_option("--dataset", c.dataset,
-                   "fashion-mnist | mnist | cifar10 | cifar100 | folder:PATH, optionally with "
-                   ":classes=0-4 or :classes=0,3,7")
-        ->capture_default_str();
-    cmd.add_option("--data-dir", c.data_dir,
-                   "where the data set's files are (default: /usr/share/datasets/fashion-mnist "
-                   "for fashion-mnist)");
-    cmd.add_option("--temperature,-T", c.temperature, "softmax temperature T (> 0)")
-        ->capture_default_str();
-    cmd.add_option("--epochs", c.epochs, "training epochs")->capture_default_str();
-    cmd.add_option("--batch-size", c.batch_size, "samples per step")->capture_default_str();
-    cmd.add_option("--lr", c.lr, "learning rate")->capture_default_str();
-    cmd.add_option("--optimizer", c.optimizer, "sgd | adamw")->capture_default_str();
-    cmd.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
-    cmd.add_option("--weight-decay", c.weight_decay, "weight decay (decoupled for adamw)")
-        ->capture_default_str();
-    cmd.add_option("--schedule", c.schedule,
-                   "lr schedule: constant | step (x0.1 after each third of training) | cosine "
-                   "(to 0)")
-        ->capture_default_str();
-    cmd.add_option("--warmup-epochs", c.warmup_epochs, "linear lr warm-up, in epochs")
-        ->capture_default_str();
-    cmd.add_option("--seed", c.seed, "seed for initialisation and data order")
-        ->capture_default_str();
-    cmd.add_option("--device", c.device, "cpu | cuda")->capture_default_str();
-    cmd.add_option("--max-steps", c.max_steps, "stop after this many steps (0: no limit)")
-        ->capture_default_str();
-    cmd.add_option("--train-subset", c.train_subset,
-                   "train on the first N samples only (0: all)")
-        ->capture_default_str();
-    cmd.add_option("--crop-padding", c.crop_padding,
-                   "augment training batches with a random crop of the image zero-padded by N "
-                   "pixels (0: off; 4 for CIFAR)")
-        ->capture_default_str();
-    cmd.add_flag("--flip", c.horizontal_flip,
-                 "augment training batches with random left-right flips");
-    cmd.add_option("--eval-batch-size", c.eval_batch_size, "batch size for evaluation")
-        ->capture_default_str();
-    cmd.add_option("--track-every", c.track_every,
-                   "every K steps, log the rank and norm of the logits of a fixed monitoring "
-                   "batch to metrics.json's \"track\" (0: off)")
-        ->capture_default_str();
-    cmd.add_option("--track-samples", c.track_samples, "size of that monitoring batch")
-        ->capture_default_str();
-    cmd.add_option("--depth", m.depth, "mlp: linear layers, classifier included")
-        ->capture_default_str();
-    cmd.add_option("--width", m.width, "mlp: hidden units per layer")->capture_default_str();
-    cmd.add_option("--activation", m.activation, "mlp: relu | gelu")->capture_default_str();
-    cmd.add_option("--norm", m.norm, "mlp: normalisation after each hidden linear layer: "
-                                     "none | batchnorm | layernorm")
-        ->capture_default_str();
-    cmd.add_option("--head-norm", m.head_norm,
-                   "classifier head: none | layernorm (before the classifier) | "
-                   "normalized_logits (unit-norm logits)")
-        ->capture_default_str();
-    cmd.add_option("--base-width", m.base_width,
-                   "vgg/resnet: channels of the first stage (64 in the papers)")
-        ->capture_default_str();
-    cmd.add_option("--stem", m.stem, "resnet: cifar (3x3 conv) | imagenet (7x7/2 + max-pool)")
-        ->capture_default_str();
-    cmd.add_option("--patch", m.patch, "vit: patch side")->capture_default_str();
-    cmd.add_option("--vit-width", m.vit_width, "vit: token dimension")->capture_default_str();
-    cmd.add_option("--vit-depth", m.vit_depth, "vit: transformer blocks")->capture_default_str();
-    cmd.add_option("--vit-heads", m.vit_heads, "vit: attention heads")->capture_default_str();
-    cmd.add_option("--vit-mlp-ratio", m.vit_mlp_ratio, "vit: MLP hidden units per token unit")
-        ->capture_default_str();
-    cmd.add_option("--vit-dropout", m.vit_dropout, "vit: dropout probability (seeded masks)")
-        ->capture_default_str()
-        ->check(CLI::Range(0.0, 0.99));
-    cmd.add_option("--init-scale", m.init_scale,
-                   "multiplier on the default initialisation (an implicit temperature)")
-        ->capture_default_str();
+    cli::add_settings(cmd, experiments::training_settings(), c);
+    cli::add_settings(cmd, experiments::data_settings(), c);
+    cli::add_settings(cmd, experiments::model_settings(), c.model_options);
 }
 
 void add_diagnose_options(CLI::App& cmd, experiments::DiagnoseOptions& d) {
-    cmd.add_option("--ood", d.ood,
-                   "out-of-distribution data set spec(s), e.g. fashion-mnist:classes=5-9");
-    cmd.add_option("--ood-data-dir", d.ood_data_dir, "data directory for the --ood specs");
-    cmd.add_option("--gamma", d.gamma, "rank threshold: sigma_i > gamma * sigma_1")
-        ->capture_default_str();
-    cmd.add_flag("--center", d.center, "subtract the mean row before the SVD");
-    cmd.add_option("--samples", d.max_samples, "test samples ranked and scored")
-        ->capture_default_str();
-    cmd.add_option("--probe-train-samples", d.probe_train_samples,
-                   "training samples for the probes and NECO's fit")
-        ->capture_default_str();
-    cmd.add_option("--probe-epochs", d.probe.epochs, "linear probe epochs (Adam)")
-        ->capture_default_str();
-    cmd.add_option("--probe-lr", d.probe.lr, "linear probe learning rate")->capture_default_str();
-    cmd.add_option("--neco-dim", d.neco_dim, "principal components NECO keeps (0: classes)")
-        ->capture_default_str();
-    cmd.add_option("--neco-max-logit", d.neco_max_logit,
-                   "multiply NECO by the max logit: auto (all but resnets) | yes | no")
-        ->capture_default_str();
+    cli::add_settings(cmd, experiments::diagnose_settings(), d);
 }
 
 }  // namespace
@@ -138,7 +51,6 @@ int main(int argc, char** argv) {
     std::string resume_dir;
     CLI::App* train = app.add_subcommand("train", "train a model and write RUN_DIR/{config,metrics}.json");
     add_train_options(*train, train_config);
-    train->add_option("--out", train_config.out, "run directory")->capture_default_str();
     // A resumed run takes every one of these from its config.json (see the check below).
     const std::vector<CLI::Option*> run_settings = train->get_options();
     train->add_option("--resume", resume_dir,
@@ -164,21 +76,12 @@ int main(int argc, char** argv) {
                          "diagnose this safetensors file (e.g. saved by PyTorch with kelvin's "
                          "parameter names); RUN_DIR is created with a config.json built from "
                          "--model, --dataset, --data-dir, -T and the model options");
-    {
-        auto& m = checkpoint_config.model_options;
-        diagnose->add_option("--model", checkpoint_config.model, "with --from-checkpoint")
-            ->capture_default_str();
-        diagnose->add_option("--dataset", checkpoint_config.dataset, "with --from-checkpoint")
-            ->capture_default_str();
-        diagnose->add_option("--data-dir", checkpoint_config.data_dir, "with --from-checkpoint");
-        diagnose->add_option("--temperature,-T", checkpoint_config.temperature,
-                             "with --from-checkpoint: the training temperature")
-            ->capture_default_str();
-        diagnose->add_option("--depth", m.depth, "with --from-checkpoint (mlp)");
-        diagnose->add_option("--width", m.width, "with --from-checkpoint (mlp)");
-        diagnose->add_option("--base-width", m.base_width, "with --from-checkpoint (vgg, resnet)");
-        diagnose->add_option("--head-norm", m.head_norm, "with --from-checkpoint");
-    }
+    cli::add_settings(*diagnose, experiments::training_settings(), checkpoint_config,
+                      {"model", "temperature"}, "with --from-checkpoint");
+    cli::add_settings(*diagnose, experiments::data_settings(), checkpoint_config,
+                      {"dataset", "data_dir"}, "with --from-checkpoint");
+    cli::add_settings(*diagnose, experiments::model_settings(), checkpoint_config.model_options,
+                      {"depth", "width", "base_width", "head_norm"}, "with --from-checkpoint");
     add_diagnose_options(*diagnose, diagnose_options);
 
     std::string sweep_config_path, sweep_out = "runs/sweep";

@@ -1,4 +1,4 @@
-#include "experiments/spectrum.h"
+#include "analysis/spectrum.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <random>
 #include <string>
 
-#include "kernels/spectrum.h"
+#include "engine/ops.h"
 
 namespace kelvin {
 
@@ -40,21 +40,26 @@ RankReport rank_report_from_singular_values(std::vector<double> sv_descending, i
     return report;
 }
 
-RankReport rank_report(const float* matrix, int64_t rows, int64_t cols, double gamma, bool center,
-                       Device device) {
-    KELVIN_CHECK(rows > 0 && cols > 0, "rank_report: empty matrix " + std::to_string(rows) + " x " +
-                                           std::to_string(cols));
-    std::vector<double> sv(static_cast<size_t>(std::min(rows, cols)));
-    if (device == Device::CPU) {
-        cpu::singular_values(matrix, rows, cols, center, sv.data());
-    } else {
-#if KELVIN_CUDA
-        cuda::singular_values(matrix, rows, cols, center, sv.data());
-#else
-        throw Error("rank_report: this kelvin was built without CUDA; use device cpu");
-#endif
-    }
-    return rank_report_from_singular_values(std::move(sv), rows, cols, gamma, center);
+RankReport rank_report(const Tensor& matrix, double gamma, bool center) {
+    KELVIN_CHECK(matrix.ndim() == 2 && matrix.size(0) > 0 && matrix.size(1) > 0,
+                 "rank_report: expected a non-empty matrix, got " + matrix.describe());
+    return rank_report_from_singular_values(ops::singular_values(matrix, center), matrix.size(0),
+                                            matrix.size(1), gamma, center);
+}
+
+namespace {
+// A host array as a CPU tensor (one copy; the SVD that follows costs far more).
+Tensor host_matrix_tensor(const float* host_matrix, int64_t rows, int64_t cols, const char* what) {
+    KELVIN_CHECK(rows > 0 && cols > 0, std::string(what) + ": empty matrix " +
+                                           std::to_string(rows) + " x " + std::to_string(cols));
+    return Tensor::from_vector(std::vector<float>(host_matrix, host_matrix + rows * cols),
+                               {rows, cols});
+}
+}  // namespace
+
+RankReport rank_report(const float* host_matrix, int64_t rows, int64_t cols, double gamma,
+                       bool center) {
+    return rank_report(host_matrix_tensor(host_matrix, rows, cols, "rank_report"), gamma, center);
 }
 
 std::vector<int64_t> subsample_columns(int64_t cols, int64_t max_cols, uint64_t seed) {
@@ -122,9 +127,8 @@ LogitsNormStats row_norm_stats(const float* logits, int64_t rows, int64_t cols) 
 
 LogitsNormStats logits_norm_stats(const float* logits, int64_t rows, int64_t cols) {
     LogitsNormStats stats = row_norm_stats(logits, rows, cols);
-    std::vector<double> sv(static_cast<size_t>(std::min(rows, cols)));
-    cpu::singular_values(logits, rows, cols, false, sv.data());
-    stats.sigma_1 = sv[0];
+    stats.sigma_1 =
+        ops::singular_values(host_matrix_tensor(logits, rows, cols, "logits_norm_stats"))[0];
     return stats;
 }
 

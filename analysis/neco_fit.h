@@ -8,7 +8,7 @@
 #pragma once
 
 #include "engine/tensor.h"
-#include "experiments/ood_metrics.h"
+#include "analysis/ood_metrics.h"
 
 namespace kelvin {
 

@@ -1,13 +1,14 @@
 // The numerical rank of a logits or feature matrix, the column subsampling used for wide feature
 // matrices, and the logits-norm statistics (docs: METHODS.md, "The logits matrix and its rank"
-// and "Logits norm"). Raw arrays in, plain structs out: no dependency on the autograd engine.
+// and "Logits norm"). Tensors (or host arrays) in, plain structs out; the spectra themselves are
+// the engine's ops::singular_values, computed on the device the matrix is on.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <vector>
 
-#include "engine/device.h"
+#include "engine/tensor.h"
 
 namespace kelvin {
 
@@ -32,14 +33,15 @@ struct RankReport {
     std::map<double, int64_t> rank_by_gamma;  // kReportedGammas, plus gamma
 };
 
-// Builds the report from a spectrum already computed (for instance by cuda::singular_values).
+// Builds the report from a spectrum already computed (for instance by ops::singular_values).
 RankReport rank_report_from_singular_values(std::vector<double> sv_descending, int64_t rows,
                                             int64_t cols, double gamma, bool centered);
 
-// Spectrum and ranks of the row-major rows x cols float32 matrix, computed in float64. The
-// matrix lives on `device` (host memory for Device::CPU, device memory for Device::CUDA).
-RankReport rank_report(const float* matrix, int64_t rows, int64_t cols, double gamma = kRankGamma,
-                       bool center = false, Device device = Device::CPU);
+// Spectrum and ranks of the f32 matrix [rows, cols], computed in float64 on its device.
+RankReport rank_report(const Tensor& matrix, double gamma = kRankGamma, bool center = false);
+// The same for a row-major rows x cols host array.
+RankReport rank_report(const float* host_matrix, int64_t rows, int64_t cols,
+                       double gamma = kRankGamma, bool center = false);
 
 // The column subset for a matrix with `cols` columns: all of them when cols <= max_cols, else
 // max_cols distinct indices drawn by a partial Fisher-Yates shuffle driven by

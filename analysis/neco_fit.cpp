@@ -1,12 +1,10 @@
-#include "experiments/neco_fit.h"
+#include "analysis/neco_fit.h"
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "engine/ops.h"
-#include "kernels/cuda_runtime.h"
-#include "kernels/spectrum.h"
 
 namespace kelvin {
 
@@ -47,26 +45,9 @@ NecoModel fit_neco(const Tensor& features) {
     for (int64_t i = 0; i < dim; ++i)  // exact symmetry for the eigensolver
         for (int64_t j = i + 1; j < dim; ++j)
             cov[i * dim + j] = cov[j * dim + i] = 0.5 * (cov[i * dim + j] + cov[j * dim + i]);
-    model.explained_variance.resize(dim);
-    model.components.resize(dim * dim);
-    if (device == Device::CUDA) {
-#if KELVIN_CUDA
-        const size_t bytes = cov.size() * sizeof(double);
-        void* on_device = cuda::allocate(bytes);
-        cuda::memcpy_host_to_device(on_device, cov.data(), bytes);
-        try {
-            cuda::symmetric_eigen(static_cast<const double*>(on_device), dim,
-                                  model.explained_variance.data(), model.components.data());
-        } catch (...) {
-            cuda::release(on_device, bytes);
-            throw;
-        }
-        cuda::release(on_device, bytes);
-#endif
-    } else {
-        cpu::symmetric_eigen(cov.data(), dim, model.explained_variance.data(),
-                             model.components.data());
-    }
+    ops::SymmetricEigen pca = ops::symmetric_eigen(cov, dim, device);
+    model.explained_variance = std::move(pca.eigenvalues);
+    model.components = std::move(pca.eigenvectors);
     return model;
 }
 

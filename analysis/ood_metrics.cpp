@@ -1,4 +1,4 @@
-#include "experiments/ood_metrics.h"
+#include "analysis/ood_metrics.h"
 
 #include <cblas.h>
 
@@ -9,8 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "engine/device.h"
-#include "kernels/spectrum.h"
+#include "engine/ops.h"
 
 namespace kelvin {
 namespace {
@@ -182,10 +181,9 @@ NecoModel fit_neco(const float* features, int64_t n, int64_t dim) {
             covariance[j * dim + i] = covariance[i * dim + j];
         }
 
-    model.explained_variance.resize(static_cast<size_t>(dim));
-    model.components.resize(static_cast<size_t>(dim * dim));
-    cpu::symmetric_eigen(covariance.data(), dim, model.explained_variance.data(),
-                         model.components.data());
+    ops::SymmetricEigen pca = ops::symmetric_eigen(covariance, dim, Device::CPU);
+    model.explained_variance = std::move(pca.eigenvalues);
+    model.components = std::move(pca.eigenvectors);
     return model;
 }
 

@@ -1,0 +1,27 @@
+// One optimisation step under a softmax temperature, the one that training, the step benchmarks
+// and the linear probes all take: gradients set to none, forward, cross-entropy at T, backward,
+// and the optimizer's update.
+#pragma once
+
+#include <functional>
+
+#include "engine/optim/optimizer.h"
+#include "engine/tensor.h"
+
+namespace kelvin::optim {
+
+struct StepResult {
+    Tensor logits;  // the forward pass's output (still recorded by autograd)
+    Tensor loss;    // scalar mean cross-entropy at the temperature
+    float loss_value = 0.0f;  // loss.item(), read only when the step checks for divergence
+    bool stepped = false;     // false when the loss was not finite and no update was made
+};
+
+// With check_finite, the loss is read on the host first (one device sync) and a NaN or infinite
+// loss returns before backward, leaving the parameters as they were; without it, every step
+// updates and loss_value is left at 0.
+StepResult train_step(const std::function<Tensor(const Tensor&)>& forward, Optimizer& optimizer,
+                      const Tensor& inputs, const Tensor& labels, float temperature,
+                      bool check_finite);
+
+}  // namespace kelvin::optim

@@ -1,0 +1,45 @@
+// The records of one run directory, read once for every command that looks at finished runs
+// (`kelvin report`, the summary a sweep writes): config.json through the settings tables,
+// metrics.json and diagnostics.json. load_runs(dir) reads a sweep folder's runs/ the one way.
+//
+// config.json is typed (TrainConfig). metrics.json and diagnostics.json keep their JSON for the
+// report's plots, which read many per-epoch and per-layer fields; the values the summary table
+// shows are read from them by the named accessors below, in one place.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "experiments/train.h"
+
+namespace kelvin::experiments {
+
+struct RunRecord {
+    std::string name;            // the folder's name, e.g. mlp_fashion-mnist_T10_init1_none_s1
+    std::filesystem::path dir;
+    // config.json: `config` when it reads through the settings tables; the raw JSON either way
+    // (null when the file is missing), and config_error saying why it did not read.
+    std::optional<TrainConfig> config;
+    nlohmann::json config_json;
+    std::string config_error;
+    nlohmann::json metrics;      // metrics.json; null when missing
+    nlohmann::json diagnostics;  // diagnostics.json; null when missing
+
+    bool has_metrics() const { return !metrics.is_null(); }
+    bool has_diagnostics() const { return !diagnostics.is_null(); }
+    std::string status() const;  // metrics.json's status; "" without one
+};
+
+// runs/<name>/ of a sweep folder, sorted by name; runs/<name>.partial/ (unfinished) are counted
+// in *partial and skipped. Throws kelvin::Error when DIR/runs is missing or a file present is
+// not valid JSON (the message names it; `who` starts it, e.g. "report").
+std::vector<RunRecord> load_runs(const std::filesystem::path& dir, const std::string& who,
+                                 int* partial = nullptr);
+
+// One run directory (no .partial test).
+RunRecord load_run(const std::filesystem::path& run_dir, const std::string& who);
+
+}  // namespace kelvin::experiments

@@ -1,0 +1,220 @@
+#include "experiments/settings_tables.h"
+
+#include "models/registry.h"
+
+namespace kelvin::experiments {
+
+using namespace settings;
+
+// The member an entry sets, as a function of its owner (members of members included).
+#define KELVIN_MEMBER(Owner, member) [](Owner& o) -> ValueRef { return &o.member; }
+
+namespace {
+
+std::string model_list() {
+    std::string out;
+    for (const auto& n : models::model_names()) out += (out.empty() ? "" : " | ") + n;
+    return out;
+}
+
+constexpr unsigned kRunOnly = kCli | kRunConfig;  // one run's own: a sweep has lists instead
+
+}  // namespace
+
+const std::vector<Setting<TrainConfig>>& training_settings() {
+    using T = TrainConfig;
+    static const std::vector<Setting<T>> table = {
+        {"model", KELVIN_MEMBER(T, model), "architecture: " + model_list(), {}, kRunOnly},
+        {"temperature", KELVIN_MEMBER(T, temperature), "softmax temperature T (> 0)",
+         {Rule::kPositive}, kRunOnly, "", "", "-T"},
+        {"seed", KELVIN_MEMBER(T, seed), "seed for initialisation and data order", {}, kRunOnly},
+        {"out", KELVIN_MEMBER(T, out), "run directory", {}, kRunOnly},
+        {"device", KELVIN_MEMBER(T, device), "cpu | cuda"},
+        {"epochs", KELVIN_MEMBER(T, epochs), "training epochs", {Rule::kAtLeastOne}},
+        {"batch_size", KELVIN_MEMBER(T, batch_size), "samples per step", {Rule::kAtLeastOne}},
+        {"optimizer", KELVIN_MEMBER(T, optimizer), "sgd | adamw",
+         {Rule::kAny, 0, 0, {"sgd", "adamw"}}},
+        {"lr", KELVIN_MEMBER(T, lr), "learning rate", {Rule::kPositive}},
+        {"momentum", KELVIN_MEMBER(T, momentum), "SGD momentum", {Rule::kHalfOpenUnit}},
+        {"weight_decay", KELVIN_MEMBER(T, weight_decay), "weight decay (decoupled for adamw)",
+         {Rule::kNonNegative}},
+        {"schedule", KELVIN_MEMBER(T, schedule),
+         "lr schedule: constant | step (x0.1 after each third of training) | cosine (to 0)", {},
+         kEverywhere, "constant, step or cosine"},
+        {"warmup_epochs", KELVIN_MEMBER(T, warmup_epochs), "linear lr warm-up, in epochs",
+         {Rule::kNonNegative}},
+        {"max_steps", KELVIN_MEMBER(T, max_steps), "stop after this many steps (0: no limit)",
+         {Rule::kNonNegative}},
+        {"track_every", KELVIN_MEMBER(T, track_every),
+         "every K steps, log the rank and norm of the logits of a fixed monitoring batch to "
+         "metrics.json's \"track\" (0: off)",
+         {Rule::kNonNegative}},
+        {"track_samples", KELVIN_MEMBER(T, track_samples), "size of that monitoring batch",
+         {Rule::kAtLeastOne}},
+    };
+    return table;
+}
+
+const std::vector<Setting<TrainConfig>>& data_settings() {
+    using T = TrainConfig;
+    static const std::vector<Setting<T>> table = {
+        {"dataset", KELVIN_MEMBER(T, dataset),
+         "fashion-mnist | mnist | cifar10 | cifar100 | folder:PATH, optionally with "
+         ":classes=0-4 or :classes=0,3,7",
+         {}, kRunOnly},
+        {"data_dir", KELVIN_MEMBER(T, data_dir),
+         "where the data set's files are (default: /usr/share/datasets/fashion-mnist for "
+         "fashion-mnist)",
+         {}, kEverywhere, "a path"},
+        {"train_subset", KELVIN_MEMBER(T, train_subset),
+         "train on the first N samples only (0: all)", {Rule::kNonNegative}},
+        {"eval_batch_size", KELVIN_MEMBER(T, eval_batch_size), "batch size for evaluation",
+         {Rule::kAtLeastOne}},
+        {"crop_padding", KELVIN_MEMBER(T, crop_padding),
+         "augment training batches with a random crop of the image zero-padded by N pixels "
+         "(0: off; 4 for CIFAR)",
+         {Rule::kNonNegative}},
+        {"flip", KELVIN_MEMBER(T, flip), "augment training batches with random left-right flips",
+         {}, kEverywhere, "", "horizontal_flip"},
+    };
+    return table;
+}
+
+const std::vector<Setting<models::ModelOptions>>& model_settings() {
+    using M = models::ModelOptions;
+    // init_scale and head_norm are lists in a sweep (init_scales, head_norms), so a sweep's
+    // sweep.json records their defaults but does not accept them as keys.
+    constexpr unsigned kNotSweepKey = kCli | kRunConfig | kSweepRecord;
+    static const std::vector<Setting<M>> table = {
+        {"depth", KELVIN_MEMBER(M, depth), "mlp: linear layers, classifier included"},
+        {"width", KELVIN_MEMBER(M, width), "mlp: hidden units per layer"},
+        {"activation", KELVIN_MEMBER(M, activation), "mlp: relu | gelu", {}, kEverywhere,
+         "relu or gelu"},
+        {"norm", KELVIN_MEMBER(M, norm),
+         "mlp: normalisation after each hidden linear layer: none | batchnorm | layernorm", {},
+         kEverywhere, "none, batchnorm or layernorm"},
+        {"head_norm", KELVIN_MEMBER(M, head_norm),
+         "classifier head: none | layernorm (before the classifier) | normalized_logits "
+         "(unit-norm logits)",
+         {}, kNotSweepKey},
+        {"init_scale", KELVIN_MEMBER(M, init_scale),
+         "multiplier on the default initialisation (an implicit temperature)", {Rule::kPositive},
+         kNotSweepKey},
+        {"base_width", KELVIN_MEMBER(M, base_width),
+         "vgg/resnet: channels of the first stage (64 in the papers)"},
+        {"stem", KELVIN_MEMBER(M, stem), "resnet: cifar (3x3 conv) | imagenet (7x7/2 + max-pool)",
+         {}, kEverywhere, "cifar or imagenet"},
+        {"patch", KELVIN_MEMBER(M, patch), "vit: patch side"},
+        {"vit_width", KELVIN_MEMBER(M, vit_width), "vit: token dimension"},
+        {"vit_depth", KELVIN_MEMBER(M, vit_depth), "vit: transformer blocks"},
+        {"vit_heads", KELVIN_MEMBER(M, vit_heads), "vit: attention heads"},
+        {"vit_mlp_ratio", KELVIN_MEMBER(M, vit_mlp_ratio), "vit: MLP hidden units per token unit"},
+        {"vit_dropout", KELVIN_MEMBER(M, vit_dropout), "vit: dropout probability (seeded masks)",
+         {Rule::kRange, 0.0, 0.99}},
+    };
+    return table;
+}
+
+const std::vector<Setting<DiagnoseOptions>>& diagnose_settings() {
+    using D = DiagnoseOptions;
+    // Not in config.json (a run's diagnostics record theirs in diagnostics.json's "settings").
+    constexpr unsigned kCliAndSweep = kCli | kSweep;
+    constexpr unsigned kDiagnose = kCli | kSweep | kSweepRecord;
+    static const std::vector<Setting<D>> table = {
+        // A sweep names its OOD sets once, in its own `ood` list.
+        {"ood", KELVIN_MEMBER(D, ood),
+         "out-of-distribution data set spec(s), e.g. fashion-mnist:classes=5-9", {}, kCli},
+        {"ood_data_dir", KELVIN_MEMBER(D, ood_data_dir), "data directory for the --ood specs", {},
+         kCliAndSweep, "a path"},
+        {"gamma", KELVIN_MEMBER(D, gamma), "rank threshold: sigma_i > gamma * sigma_1",
+         {Rule::kOpenUnit}, kDiagnose},
+        {"center", KELVIN_MEMBER(D, center), "subtract the mean row before the SVD", {}, kCli},
+        {"samples", KELVIN_MEMBER(D, max_samples), "test samples ranked and scored",
+         {Rule::kAtLeastOne}, kDiagnose},
+        {"probe_train_samples", KELVIN_MEMBER(D, probe_train_samples),
+         "training samples for the probes and NECO's fit", {Rule::kAtLeastOne}, kDiagnose},
+        {"probe_epochs", KELVIN_MEMBER(D, probe.epochs), "linear probe epochs (Adam)",
+         {Rule::kAtLeastOne}, kDiagnose},
+        {"probe_lr", KELVIN_MEMBER(D, probe.lr), "linear probe learning rate", {Rule::kPositive},
+         kDiagnose},
+        {"neco_dim", KELVIN_MEMBER(D, neco_dim), "principal components NECO keeps (0: classes)",
+         {Rule::kNonNegative}, kDiagnose},
+        {"neco_max_logit", KELVIN_MEMBER(D, neco_max_logit),
+         "multiply NECO by the max logit: auto (all but resnets) | yes | no",
+         {Rule::kAny, 0, 0, {"auto", "yes", "no"}}, kCli},
+    };
+    return table;
+}
+
+const std::vector<Setting<SweepConfig>>& sweep_settings() {
+    using S = SweepConfig;
+    constexpr unsigned kSweepOnly = kSweep | kSweepRecord;
+    static const std::vector<Setting<S>> table = {
+        {"models", KELVIN_MEMBER(S, models), "architectures, each run with every other list",
+         {}, kSweepOnly, "a model name"},
+        {"datasets", KELVIN_MEMBER(S, datasets), "data set specs trained on", {}, kSweepOnly,
+         "a data set spec"},
+        {"ood", KELVIN_MEMBER(S, ood), "OOD data set specs every run is diagnosed on", {},
+         kSweepOnly, "a data set spec"},
+        {"temperatures", KELVIN_MEMBER(S, temperatures), "softmax temperatures T (> 0)", {},
+         kSweepOnly},
+        {"init_scales", KELVIN_MEMBER(S, init_scales), "initialisation multipliers (> 0)", {},
+         kSweepOnly},
+        {"head_norms", KELVIN_MEMBER(S, head_norms),
+         "classifier heads: none | layernorm | normalized_logits", {}, kSweepOnly},
+        {"seeds", KELVIN_MEMBER(S, seeds), "seeds, one run each", {}, kSweepOnly},
+        {"diagnose", KELVIN_MEMBER(S, diagnose), "run kelvin diagnose on every finished run", {},
+         kSweepOnly},
+    };
+    return table;
+}
+
+#undef KELVIN_MEMBER
+
+std::vector<std::string> sweep_keys() {
+    std::vector<std::string> out = keys(sweep_settings(), kSweep);
+    for (const auto& group : {keys(training_settings(), kSweep), keys(data_settings(), kSweep),
+                              keys(model_settings(), kSweep), keys(diagnose_settings(), kSweep)})
+        out.insert(out.end(), group.begin(), group.end());
+    return out;
+}
+
+namespace {
+
+template <typename Owner>
+std::string markdown_group(const std::string& title, const std::vector<Setting<Owner>>& table) {
+    const Owner defaults{};
+    std::string out = "## " + title + "\n\n| key | flag | default | in | help |\n|---|---|---|---|---|\n";
+    for (const auto& s : table) {
+        std::string where;
+        auto add = [&where](const char* w) { where += (where.empty() ? "" : ", ") + std::string(w); };
+        if (s.scope & kCli) add("CLI");
+        if (s.scope & kRunConfig) add("config.json");
+        if (s.scope & kSweep) add("sweep");
+        if (s.scope & kSweepRecord) add("sweep.json");
+        std::string help = s.help;
+        for (size_t at = help.find('|'); at != std::string::npos; at = help.find('|', at + 2))
+            help.replace(at, 1, "\\|");
+        out += "| `" + s.key + "` | " + ((s.scope & kCli) ? "`" + flag(s.key) + "`" : "") +
+               " | `" + display(ref_of(s, defaults)) + "` | " + where + " | " + help + " |\n";
+    }
+    return out + "\n";
+}
+
+}  // namespace
+
+std::string settings_markdown() {
+    return "# kelvin's settings\n\n"
+           "Generated from the tables in experiments/settings_tables.cpp (tests/test_settings.cpp "
+           "checks that this file matches them). Each setting has one name: its key in "
+           "config.json and sweep configurations, and `--key-with-dashes` on the command line. "
+           "\"in\" says where it is accepted: the command line, a run's config.json, a sweep "
+           "configuration's keys, and the sweep.json a sweep folder records.\n\n" +
+           markdown_group("Training", training_settings()) +
+           markdown_group("Data", data_settings()) +
+           markdown_group("Model (config.json: model_options)", model_settings()) +
+           markdown_group("Diagnose", diagnose_settings()) +
+           markdown_group("Sweep only", sweep_settings());
+}
+
+}  // namespace kelvin::experiments

@@ -1,0 +1,30 @@
+// The settings of kelvin, one table per group (see experiments/settings.h for what an entry
+// carries and what is generated from it):
+//   training  TrainConfig: the run, the optimiser and its schedule, tracking
+//   data      TrainConfig: the data set, its subset and augmentation, evaluation batches
+//   model     models::ModelOptions: the architecture's options (config.json's model_options)
+//   diagnose  DiagnoseOptions: ranks, probes and OOD detection
+//   sweep     SweepConfig: the grid's lists (models, temperatures, seeds, ...) and `diagnose`
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "experiments/settings.h"
+#include "experiments/sweep.h"
+
+namespace kelvin::experiments {
+
+const std::vector<settings::Setting<TrainConfig>>& training_settings();
+const std::vector<settings::Setting<TrainConfig>>& data_settings();
+const std::vector<settings::Setting<models::ModelOptions>>& model_settings();
+const std::vector<settings::Setting<DiagnoseOptions>>& diagnose_settings();
+const std::vector<settings::Setting<SweepConfig>>& sweep_settings();
+
+// Every key a sweep configuration accepts, in table order.
+std::vector<std::string> sweep_keys();
+
+// docs/SETTINGS.md: every setting of every group with its flag, key, default and help.
+std::string settings_markdown();
+
+}  // namespace kelvin::experiments

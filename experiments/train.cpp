@@ -18,6 +18,7 @@
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
 #include "experiments/spectrum.h"
+#include "kernels/cpu/cpu_isa.h"
 #include "models/registry.h"
 
 namespace kelvin::experiments {
@@ -437,6 +438,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         // The input normalisation the model was trained with, so diagnostics reproduce it.
         written["normalization"] = {{"mean", train_loader.options().mean},
                                     {"std", train_loader.options().std}};
+        // Which CPU kernels ran (kernels/cpu/cpu_isa.h): avx512, avx2 or generic.
+        written["cpu_isa"] = cpu::isa_name(cpu::active_isa());
         write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
         metrics = {{"status", "running"}, {"epochs", json::array()}};
         Evaluation init = evaluate(*model, test_loader, config.temperature);

@@ -11,6 +11,7 @@
 #include "engine/runtime_settings.h"
 #include "engine/trace.h"
 #include "experiments/bench.h"
+#include "kernels/cpu/cpu_isa.h"
 #include "experiments/demo.h"
 #include "experiments/diagnose.h"
 #include "experiments/progress.h"
@@ -220,8 +221,10 @@ int main(int argc, char** argv) {
         if (*bench) {
             auto r = experiments::run_bench(workload, parse_device(bench_device), bench_steps,
                                             bench_warmup);
-            std::printf("%s %.3f %s\n", r.workload.c_str(), r.median_ms,
-                        r.workload == "rank10000x100" ? "ms" : "ms/step");
+            // The CPU kernels' instruction set (kernels/cpu/cpu_isa.h) travels with the time.
+            std::printf("%s %.3f %s cpu_isa=%s\n", r.workload.c_str(), r.median_ms,
+                        r.workload == "rank10000x100" ? "ms" : "ms/step",
+                        cpu::isa_name(cpu::active_isa()));
             return 0;
         }
     } catch (const std::exception& e) {

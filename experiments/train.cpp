@@ -21,6 +21,7 @@
 #include "experiments/progress.h"
 #include "experiments/settings_tables.h"
 #include "analysis/spectrum.h"
+#include "kernels/cpu/cpu_isa.h"
 #include "models/registry.h"
 
 namespace kelvin::experiments {
@@ -368,6 +369,8 @@ json start_run(const TrainConfig& config, const fs::path& dir, models::Model& mo
     fs::create_directories(dir);
     json written = config_to_json(config);
     written["normalization"] = {{"mean", train_loading.mean}, {"std", train_loading.std}};
+    // Which CPU kernels ran (kernels/cpu/cpu_isa.h): avx512, avx2 or generic.
+    written["cpu_isa"] = cpu::isa_name(cpu::active_isa());
     write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
     json metrics = {{"status", "running"}, {"epochs", json::array()}};
     metrics["init"] = evaluation_json(evaluate(model, test_loader, config.temperature));

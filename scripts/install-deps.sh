@@ -6,6 +6,8 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev
           libcli11-dev nlohmann-json3-dev doctest-dev libstb-dev dataset-fashion-mnist)
+# qemu-user: scripts/check-cpu-isas.sh runs the default build on emulated AVX2-only and no-AVX CPUs.
+[[ $(uname -m) == x86_64 ]] && packages+=(qemu-user)
 [[ "${KELVIN_WITH_TORCH:-0}" == 1 ]] && packages+=(python3-torch python3-numpy python3-scipy python3-mpmath)
 [[ "${KELVIN_WITH_CHROMIUM:-0}" == 1 ]] && packages+=(chromium)
 

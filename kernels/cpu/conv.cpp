@@ -29,10 +29,11 @@
 #include <vector>
 
 #include "kernels/cpu/conv_gemm.h"
+#include "kernels/cpu/conv_isa.h"
 #include "kernels/cpu/conv_winograd.h"
 #include "kernels/cpu/parallel.h"
 
-namespace kelvin::cpu {
+namespace kelvin::cpu::KELVIN_ISA {
 
 namespace {
 
@@ -267,7 +268,7 @@ void pixel_panel_kernel(int64_t kc, const float* a, const int64_t* koff, int64_t
     Vec acc[kPanelPixels][2];
     for (int r = 0; r < kPanelPixels; ++r) acc[r][0] = acc[r][1] = Vec{};
     for (int64_t k = 0; k < kc; ++k) {
-        const Vec b0 = load_vec(b + k * kNR), b1 = load_vec(b + k * kNR + 16);
+        const Vec b0 = load_vec(b + k * kNR), b1 = load_vec(b + k * kNR + kLanes);
         const float* ak = a + koff[k];
 #pragma GCC unroll 8
         for (int r = 0; r < kPanelPixels; ++r) {
@@ -280,11 +281,11 @@ void pixel_panel_kernel(int64_t kc, const float* a, const int64_t* koff, int64_t
         float* row = c + r * ldc;
         if (cols == kNR) {
             store_vec(row, (overwrite ? Vec{} : load_vec(row)) + acc[r][0]);
-            store_vec(row + 16, (overwrite ? Vec{} : load_vec(row + 16)) + acc[r][1]);
+            store_vec(row + kLanes, (overwrite ? Vec{} : load_vec(row + kLanes)) + acc[r][1]);
         } else {
             float tile[kNR];
             store_vec(tile, acc[r][0]);
-            store_vec(tile + 16, acc[r][1]);
+            store_vec(tile + kLanes, acc[r][1]);
             for (int n = 0; n < cols; ++n) row[n] = (overwrite ? 0.0f : row[n]) + tile[n];
         }
     }
@@ -721,4 +722,16 @@ void conv2d_backward_bias(const float* dy, float* dbias, const ConvShape& shape)
     }
 }
 
-}  // namespace kelvin::cpu
+// The entry point kernels/cpu/conv_isa.cpp reaches this variant by: the one symbol of its
+// object that stays global (CMakeLists.txt localizes every other one).
+const ConvKernels kKernels = {KELVIN_STRINGIFY(KELVIN_ISA),  conv2d_forward,
+                              conv2d_backward_data,          conv2d_backward_weight,
+                              conv2d_backward_bias,          conv_winograd::forward,
+                              conv_winograd::backward_data,  conv_winograd::backward_weight};
+
+}  // namespace kelvin::cpu::KELVIN_ISA
+
+extern "C" __attribute__((visibility("default"))) const kelvin::cpu::ConvKernels*
+KELVIN_CONV_KERNELS_ENTRY(KELVIN_ISA)() {
+    return &kelvin::cpu::KELVIN_ISA::kKernels;
+}

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <vector>
 
-namespace kelvin::cpu::conv_gemm {
+namespace kelvin::cpu::KELVIN_ISA::conv_gemm {
 
 namespace {
 
 // C[rows x cols] (row stride ldc) = or += A[rows x kc] * B[kc x cols], rows <= MR, cols <= kNR.
 // A is packed: its MR values for step k are a[k*MR .. k*MR + MR). B's row k starts at
-// b + b_offsets[k] and holds kNR readable floats. The accumulators, MR x 2 vectors of 16
+// b + b_offsets[k] and holds kNR readable floats. The accumulators, MR x 2 vectors of kLanes
 // floats, stay in registers for the whole kc loop: per k, two loads of B, MR broadcasts of A,
 // 2*MR fused multiply-adds.
 template <int MR>
@@ -21,7 +21,7 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const int64_t* b_o
     for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = Vec{};
     for (int64_t k = 0; k < kc; ++k) {
         const float* bk = b + b_offsets[k];
-        const Vec b0 = load_vec(bk), b1 = load_vec(bk + 16);
+        const Vec b0 = load_vec(bk), b1 = load_vec(bk + kLanes);
 #pragma GCC unroll 16
         for (int r = 0; r < MR; ++r) {
             const float value = a[k * MR + r];
@@ -35,17 +35,17 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const int64_t* b_o
             Vec base0 = Vec{} + (bias ? bias[r] : 0.0f), base1 = base0;
             if (!overwrite) {
                 base0 = load_vec(row);
-                base1 = load_vec(row + 16);
+                base1 = load_vec(row + kLanes);
             }
             store_vec(row, base0 + acc[r][0]);
-            store_vec(row + 16, base1 + acc[r][1]);
+            store_vec(row + kLanes, base1 + acc[r][1]);
         }
         return;
     }
     float tile[MR][kNR];
     for (int r = 0; r < MR; ++r) {
         store_vec(tile[r], acc[r][0]);
-        store_vec(tile[r] + 16, acc[r][1]);
+        store_vec(tile[r] + kLanes, acc[r][1]);
     }
     for (int r = 0; r < rows; ++r)
         for (int n = 0; n < cols; ++n) {
@@ -189,4 +189,4 @@ void transpose(const float* in, int64_t rows, int64_t cols, int64_t in_ld, int64
             out[c * out_ld + r] = in[r * in_ld + c];
 }
 
-}  // namespace kelvin::cpu::conv_gemm
+}  // namespace kelvin::cpu::KELVIN_ISA::conv_gemm

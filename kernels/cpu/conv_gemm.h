@@ -13,20 +13,35 @@
 
 #include "kernels/conv.h"
 
-namespace kelvin::cpu::conv_gemm {
-
-// GCC vector extensions: AVX-512 with -march=native here and a correct (slower) build
-// elsewhere. Without AVX-512 a Vec is two (AVX2) or four (SSE, NEON) registers: still correct,
-// and the ABI note GCC prints for such vectors does not concern these internal functions.
-#pragma GCC diagnostic ignored "-Wpsabi"
-using Vec = float __attribute__((vector_size(64)));  // 16 floats
-constexpr int kNR = 32;                                // columns per micro-tile: 2 vectors
-constexpr int64_t kKC = 256;  // k per block: an MR x kKC slice of A (12 KiB) stays in L1
-#if defined(__AVX512F__)
-constexpr int kMaxMR = 12;  // 24 accumulators + 2 B vectors of the 32 zmm registers
-#else
-constexpr int kMaxMR = 3;  // AVX2 splits a Vec in two: 12 accumulators + 4 of 16 ymm
+// Each instruction set's variant of this code is compiled from the same source with its own
+// flags into its own namespace, kelvin::cpu::KELVIN_ISA (avx512, avx2 or generic; CMake defines
+// it): kernels/cpu/conv_isa.h selects one at run time, and docs/KERNELS-conv.md
+// ("Instruction sets") explains why nothing compiled here can leak into another variant.
+#if !defined(KELVIN_ISA)
+#error "kernels/cpu/conv_gemm.h is compiled once per instruction set: define KELVIN_ISA"
 #endif
+
+namespace kelvin::cpu::KELVIN_ISA::conv_gemm {
+
+// GCC vector extensions, one register wide: the micro-tile is MR rows x 2 vectors, its
+// accumulators filling most of the register file with 2 B vectors and a broadcast beside them.
+//   AVX-512 (32 zmm): 16 floats, MR 12 (or 8): 24 accumulators
+//   AVX2 (16 ymm):     8 floats, MR 6: 12 accumulators, the classic 6x16 sgemm tile
+//   generic (16 xmm or NEON q registers): 4 floats, MR 6
+#pragma GCC diagnostic ignored "-Wpsabi"
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+constexpr int kMaxMR = 12;
+#elif defined(__AVX2__)
+constexpr int kLanes = 8;
+constexpr int kMaxMR = 6;
+#else
+constexpr int kLanes = 4;
+constexpr int kMaxMR = 6;
+#endif
+using Vec = float __attribute__((vector_size(4 * kLanes)));
+constexpr int kNR = 2 * kLanes;  // columns per micro-tile: 2 vectors
+constexpr int64_t kKC = 256;     // k per block: an MR x kKC slice of A (<= 12 KiB) stays in L1
 
 inline Vec load_vec(const float* p) {
     Vec v;
@@ -126,4 +141,4 @@ private:
     int64_t size_ = 0;
 };
 
-}  // namespace kelvin::cpu::conv_gemm
+}  // namespace kelvin::cpu::KELVIN_ISA::conv_gemm

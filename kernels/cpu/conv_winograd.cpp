@@ -13,7 +13,7 @@
 
 #include "kernels/cpu/conv_gemm.h"
 
-namespace kelvin::cpu::conv_winograd {
+namespace kelvin::cpu::KELVIN_ISA::conv_winograd {
 
 namespace {
 
@@ -229,12 +229,6 @@ void convolve(const float* x, const float* U, const float* bias, float* y, const
 
 }  // namespace
 
-bool supports(const ConvShape& s) {
-    return s.kernel_h == 3 && s.kernel_w == 3 && s.stride == 1 && s.padding >= 0 &&
-           s.padding <= 2 && s.out_h > 0 && s.out_w > 0 && s.batch > 0 && s.in_channels > 0 &&
-           s.out_channels > 0;
-}
-
 void forward(const float* x, const float* weight, const float* bias, float* y,
              const ConvShape& s) {
     const bool parallel = worth_threads(s);
@@ -260,7 +254,7 @@ void backward_data(const float* dy, const float* weight, float* dx, const ConvSh
 
 namespace {
 
-// The weight gradient's transforms run along channels, 16 at a time as one Vec (GCC vector
+// The weight gradient's transforms run along channels, kLanes at a time as one Vec (GCC vector
 // extensions; the same code on a float handles the tail), on channel-last data.
 template <typename T>
 inline T load_lanes(const float* p);
@@ -321,11 +315,11 @@ void gradient_operands(const float* d, int64_t d_row, int64_t C, float* v, int64
                        const float* g, int64_t g_row, int64_t O, float* staging, float* a_ops,
                        int64_t column, int64_t count, int64_t a_stride) {
     int64_t c = 0;
-    for (; c + 16 <= C; c += 16) input_tile<Vec>(d + c, d_row, C, v + c, v_stride);
+    for (; c + kLanes <= C; c += kLanes) input_tile<Vec>(d + c, d_row, C, v + c, v_stride);
     for (; c < C; ++c) input_tile<float>(d + c, d_row, C, v + c, v_stride);
     const int64_t panels = (O + MR - 1) / MR, padded = panels * MR;
     int64_t o = 0;
-    for (; o + 16 <= O; o += 16) gradient_tile<Vec>(g + o, g_row, O, staging + o, padded);
+    for (; o + kLanes <= O; o += kLanes) gradient_tile<Vec>(g + o, g_row, O, staging + o, padded);
     for (; o < O; ++o) gradient_tile<float>(g + o, g_row, O, staging + o, padded);
     for (int xi = 0; xi < kPositions && O < padded; ++xi)
         std::fill(staging + xi * padded + O, staging + (xi + 1) * padded, 0.0f);
@@ -370,7 +364,7 @@ void accumulate_chunk(const GradientPlan& plan, int64_t t0, int64_t count, float
         const float* g =
             plan.dy_t + n * plan.dy_image + (2 * tr * 2 * plan.tiles_w + 2 * tc) * O;
         float* staging = t_rows.get(kPositions * plan.padded_o);
-        // The panel height is micro_rows(O): 8 or kMaxMR (12 with AVX-512, 3 without).
+        // The panel height is micro_rows(O): 8 or kMaxMR (12 with AVX-512, 6 otherwise).
         if (plan.mr == 8)
             gradient_operands<8>(d, plan.wp * C, C, v + i * C, plan.v_stride, g,
                                  2 * plan.tiles_w * O, O, staging, a_ops, i, count, plan.a_stride);
@@ -499,4 +493,4 @@ void backward_weight(const float* x, const float* dy, float* dweight, const Conv
         }
 }
 
-}  // namespace kelvin::cpu::conv_winograd
+}  // namespace kelvin::cpu::KELVIN_ISA::conv_winograd

@@ -20,7 +20,20 @@
 namespace kelvin::cpu::conv_winograd {
 
 // Whether the shape is one these kernels compute: 3x3 kernel, stride 1, padding <= 2.
-bool supports(const ConvShape& s);
+inline bool supports(const ConvShape& s) {
+    return s.kernel_h == 3 && s.kernel_w == 3 && s.stride == 1 && s.padding >= 0 &&
+           s.padding <= 2 && s.out_h > 0 && s.out_w > 0 && s.batch > 0 && s.in_channels > 0 &&
+           s.out_channels > 0;
+}
+
+}  // namespace kelvin::cpu::conv_winograd
+
+// The kernels, one variant per instruction set (kernels/cpu/conv_gemm.h); reached from outside
+// through kernels/cpu/conv_isa.h.
+#if defined(KELVIN_ISA)
+namespace kelvin::cpu::KELVIN_ISA::conv_winograd {
+
+using cpu::conv_winograd::supports;
 
 // y = conv(x, weight) + bias (bias may be null) for a supported shape; weight
 // [out_channels, in_channels, 3, 3].
@@ -34,4 +47,5 @@ void backward_data(const float* dy, const float* weight, float* dx, const ConvSh
 // dweight (overwritten) for a supported shape.
 void backward_weight(const float* x, const float* dy, float* dweight, const ConvShape& s);
 
-}  // namespace kelvin::cpu::conv_winograd
+}  // namespace kelvin::cpu::KELVIN_ISA::conv_winograd
+#endif

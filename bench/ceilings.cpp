@@ -1,0 +1,43 @@
+// kelvin_bench_ceilings: this machine's ceilings for the CPU kernels, the numbers
+// docs/PERFORMANCE.md puts beside the kernels' own: OpenBLAS sgemm GFLOP/s (square, 1024..2048,
+// all threads OpenBLAS is given) and memory copy bandwidth (256 MiB memcpy, one thread).
+// Best of 5 after a warm-up. A benchmark, not a test: it asserts nothing.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+template <typename F>
+double best_seconds(F&& fn) {
+    fn();
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto start = std::chrono::steady_clock::now();
+        fn();
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return best;
+}
+
+}  // namespace
+
+int main() {
+    for (int n : {1024, 2048}) {
+        std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
+        const double s = best_seconds([&] {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n,
+                        b.data(), n, 0.0f, c.data(), n);
+        });
+        std::printf("sgemm %dx%dx%d  %.1f GFLOP/s\n", n, n, n, 2.0 * n * n * n / s * 1e-9);
+    }
+    const size_t bytes = size_t(256) << 20;
+    std::vector<char> from(bytes, 1), to(bytes);
+    const double s = best_seconds([&] { std::memcpy(to.data(), from.data(), bytes); });
+    std::printf("copy 256 MiB  %.1f GB/s (read + write)\n", 2.0 * bytes / s * 1e-9);
+    return 0;
+}

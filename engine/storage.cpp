@@ -4,9 +4,10 @@
 #include <map>
 #include <mutex>
 #include <cstring>
-#include <new>
+#include <string>
 
 #include "engine/dispatch.h"
+#include "engine/memory_limit.h"
 #include "kernels/cuda_runtime.h"
 
 namespace kelvin {
@@ -34,7 +35,9 @@ public:
             }
         }
         void* p = std::aligned_alloc(kHostAlignment, bytes);
-        if (!p) throw std::bad_alloc();
+        if (!p)
+            throw Error("out of host memory: cannot allocate " + std::to_string(bytes) + " bytes (" +
+                        format_bytes(bytes) + ") for a tensor");
         return p;
     }
 

@@ -55,11 +55,13 @@ uint64_t host_memory_limit() { return current_limit().bytes; }
 
 void set_host_memory_limit(uint64_t bytes) { g_override.store(bytes); }
 
-void check_host_allocation(uint64_t bytes, const std::string& what) {
+void check_host_allocation(uint64_t bytes, const std::string& what, uint64_t in_use) {
     const Limit limit = current_limit();
-    if (bytes <= limit.bytes) return;
-    throw Error(what + " needs " + std::to_string(bytes) + " bytes (" + format_bytes(bytes) +
-                "), more than the " + format_bytes(limit.bytes) + " this process may use (" +
+    if (bytes <= limit.bytes && in_use <= limit.bytes - bytes) return;
+    const std::string held =
+        in_use > 0 ? ", with " + format_bytes(in_use) + " already held by kelvin's tensors" : "";
+    throw Error(what + " needs " + std::to_string(bytes) + " bytes (" + format_bytes(bytes) + ")" +
+                held + ", more than the " + format_bytes(limit.bytes) + " this process may use (" +
                 limit.why + ")");
 }
 

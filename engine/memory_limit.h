@@ -16,9 +16,11 @@ uint64_t host_memory_limit();
 // Lowers the limit for this process (0: back to the machine's); fuzzers and tests use it.
 void set_host_memory_limit(uint64_t bytes);
 
-// Throws kelvin::Error "<what> needs N bytes (X GiB), more than the Y GiB this process may use
-// (<why>)" when `bytes` exceeds host_memory_limit().
-void check_host_allocation(uint64_t bytes, const std::string& what);
+// Throws kelvin::Error "<what> needs N bytes (X GiB)[, with Z GiB already held by kelvin's
+// tensors], more than the Y GiB this process may use (<why>)" when `bytes` + `in_use` exceeds
+// host_memory_limit(). Counting what is held catches a model too large as a whole (a depth of
+// 1000 at width 4096) whose tensors each fit.
+void check_host_allocation(uint64_t bytes, const std::string& what, uint64_t in_use = 0);
 
 // a * b, or nullopt when the product does not fit in 64 bits.
 std::optional<uint64_t> checked_product(uint64_t a, uint64_t b);

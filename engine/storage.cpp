@@ -1,5 +1,6 @@
 #include "engine/storage.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -68,10 +69,14 @@ HostBufferCache& host_cache() {
     return *cache;
 }
 
+std::atomic<size_t> g_live_host_bytes{0};
+
 size_t rounded_host_bytes(size_t bytes) {
     return (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
 }
 }  // namespace
+
+size_t host_storage_bytes() { return g_live_host_bytes.load(); }
 
 bool cuda_built() { return KELVIN_CUDA != 0; }
 
@@ -93,6 +98,7 @@ Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
     if (bytes == 0) return;
     if (device == Device::CPU) {
         data = host_cache().allocate(rounded_host_bytes(bytes));
+        g_live_host_bytes += bytes;
     } else {
 #if KELVIN_CUDA
         data = cuda::allocate(bytes);
@@ -106,6 +112,7 @@ Storage::~Storage() {
     if (!data) return;
     if (device == Device::CPU) {
         host_cache().release(data, rounded_host_bytes(bytes));
+        g_live_host_bytes -= bytes;
     } else {
 #if KELVIN_CUDA
         cuda::release(data, bytes);

@@ -38,8 +38,10 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
         bytes = *product;
     }
     if (device == Device::CPU)
-        check_host_allocation(bytes, std::string("a ") + dtype_name(dtype) + " tensor of shape " +
-                                         shape_to_string(shape));
+        check_host_allocation(bytes,
+                              std::string("a ") + dtype_name(dtype) + " tensor of shape " +
+                                  shape_to_string(shape),
+                              host_storage_bytes());
     auto impl = std::make_shared<TensorImpl>();
     impl->shape = shape;
     impl->dtype = dtype;

@@ -187,8 +187,13 @@ TEST_CASE("an oversized allocation is refused with the bytes it needs, before it
     {
         MemoryLimitScope limit(uint64_t(64) << 20);
         msg = message_of([] { Tensor::empty({4096, 8192}); });  // 128 MiB
-        CHECK(has(msg, "needs 134217728 bytes (128.0 MiB), more than the 64.0 MiB this process may use "
-                       "(the limit set for this process)"));
+        CHECK(has(msg, "a f32 tensor of shape [4096, 8192] needs 134217728 bytes (128.0 MiB)"));
+        CHECK(has(msg, "more than the 64.0 MiB this process may use (the limit set for this process)"));
+        // Each tensor fits, all of them together do not: what is already held counts.
+        const Tensor held = Tensor::empty({10 << 20});  // 40 MiB
+        msg = message_of([] { Tensor::empty({10 << 20}); });
+        CHECK(has(msg, "needs 41943040 bytes (40.0 MiB), with "));
+        CHECK(has(msg, "already held by kelvin's tensors, more than the 64.0 MiB"));
     }
     CHECK(Tensor::empty({4096, 8192}).numel() == 4096 * 8192);
 

@@ -19,7 +19,7 @@ const char* kAllowedForms =
     ":classes=LIST with LIST of numbers and ranges, e.g. :classes=0-4, :classes=0,3,7 or :classes=0-2,5";
 
 [[noreturn]] void fail(const std::string& text, const std::string& what) {
-    throw Error("dataset spec '" + text + "': " + what + "; " + kAllowedForms);
+    throw Error("dataset spec '" + printable(text) + "': " + printable(what) + "; " + kAllowedForms);
 }
 
 std::string trim(const std::string& s) {

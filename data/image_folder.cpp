@@ -107,6 +107,9 @@ ImageSize image_size_of(const std::string& path, int channels = 4) {
         const char* reason = stbi_failure_reason();
         throw Error("folder: " + printable(path) + ": cannot decode image: " + (reason ? reason : "unknown reason"));
     }
+    if (w <= 0 || h <= 0)
+        throw Error("folder: " + printable(path) + ": the image header gives an empty size " +
+                    std::to_string(w) + "x" + std::to_string(h));
     check_host_allocation(uint64_t(w) * uint64_t(h) * uint64_t(channels),
                           "folder: " + printable(path) + ": decoding its " + std::to_string(w) + "x" +
                               std::to_string(h) + " pixels");
@@ -158,6 +161,11 @@ HostDataset decode_listing(const std::string& name, const FolderListing& listing
                 const char* reason = stbi_failure_reason();
                 throw Error("folder: " + path + ": cannot decode image: " + (reason ? reason : "unknown reason"));
             }
+            // The header stbi_info read can differ from what stbi_load decoded (a file that
+            // changed, a format whose info and load paths disagree): never resize from nothing.
+            if (w <= 0 || h <= 0)
+                throw Error("folder: " + printable(path) + ": decoded to an empty " + std::to_string(w) +
+                            "x" + std::to_string(h) + " image");
             resized.resize(static_cast<size_t>(d.image_size()));
             resize_bilinear(image.get(), h, w, channels, resized.data(), static_cast<int>(d.height),
                             static_cast<int>(d.width));

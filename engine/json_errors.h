@@ -5,13 +5,18 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/paths.h"
+
 namespace kelvin {
 
-// The exception's message without its "[json.exception.<kind>.<id>] " prefix.
+// The exception's message without its "[json.exception.<kind>.<id>] " prefix. A parse error
+// quotes the bytes it read, which need not be UTF-8: they are escaped, so the message can be
+// printed and stored in JSON (a run's metrics.json records its error).
 inline std::string json_error_text(const nlohmann::json::exception& e) {
     const std::string text = e.what();
     const size_t end = text.rfind("] ", text.find(' '));
-    return text.rfind("[json.exception.", 0) == 0 && end != std::string::npos ? text.substr(end + 2) : text;
+    return printable(text.rfind("[json.exception.", 0) == 0 && end != std::string::npos ? text.substr(end + 2)
+                                                                                      : text);
 }
 
 // The name of a JSON value's type, as a message says it: "a string", "an array", ...

@@ -2,6 +2,8 @@
 // experiments/svg_plot, and writes one HTML page with no external resources.
 #include "experiments/report.h"
 
+#include "engine/json_errors.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -40,7 +42,7 @@ json read_json(const fs::path& path) {
     try {
         return json::parse(in);
     } catch (const json::exception& e) {
-        throw Error("report: " + path.string() + " is not valid JSON (" + e.what() + ")");
+        throw Error("report: " + path.string() + " is not valid JSON (" + json_error_text(e) + ")");
     }
 }
 

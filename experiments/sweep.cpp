@@ -1,5 +1,6 @@
 #include "experiments/sweep.h"
 
+#include "engine/json_errors.h"
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -107,7 +108,7 @@ json read_json(const fs::path& path) {
     try {
         return json::parse(in);
     } catch (const json::exception& e) {
-        throw Error(path.string() + ": " + e.what());
+        throw Error(path.string() + ": " + json_error_text(e));
     }
 }
 
@@ -437,7 +438,7 @@ json write_summary(const std::string& out_dir) {
             }
             rows.push_back(row);
         } catch (const json::exception& e) {
-            throw Error("report: " + entry.path().string() + ": " + e.what());
+            throw Error("report: " + entry.path().string() + ": " + json_error_text(e));
         }
     }
     std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) {

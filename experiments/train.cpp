@@ -1,5 +1,6 @@
 #include "experiments/train.h"
 
+#include "engine/json_errors.h"
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -76,7 +77,7 @@ TrainConfig config_from_json(const json& j) {
         try {
             field = j.at(key).get<std::decay_t<decltype(field)>>();
         } catch (const json::exception& e) {
-            throw Error(std::string("'") + key + "' = " + j.at(key).dump() + ": " + e.what());
+            throw Error(std::string("'") + key + "' = " + j.at(key).dump() + ": " + json_error_text(e));
         }
     };
     get("model", c.model);
@@ -188,7 +189,7 @@ TrainConfig load_run_config(const std::string& run_dir) {
     try {
         return config_from_json(json::parse(in));
     } catch (const json::exception& e) {
-        throw Error(path + ": " + e.what());
+        throw Error(path + ": " + json_error_text(e));
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
@@ -387,7 +388,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         try {
             metrics = json::parse(in);
         } catch (const json::exception& e) {
-            throw Error("--resume: " + (dir / "metrics.json").string() + ": " + e.what());
+            throw Error("--resume: " + (dir / "metrics.json").string() + ": " + json_error_text(e));
         }
         if (metrics.value("status", "") == "complete") return metrics;
         if (fs::exists(dir / "model.safetensors")) {

@@ -16,6 +16,7 @@
 #include "engine/memory_limit.h"
 #include "engine/paths.h"
 #include "engine/tensor.h"
+#include "experiments/train.h"
 #include "tests/cli_runner.h"
 
 namespace fs = std::filesystem;
@@ -214,4 +215,40 @@ TEST_CASE("an oversized allocation is refused with the bytes it needs, before it
         CHECK(has(msg, tmp.str("big/cat/a.bmp") + ": decoding its 30000x30000 pixels needs 3600000000 bytes"));
         check_no_library_text(msg);
     }
+}
+
+// ---- findings of the fuzzers (scripts/fuzz.sh), kept as regression tests ----------------------
+
+TEST_CASE("fuzz finding (image): a BMP whose header gives height 0 is an error, not a resize of nothing") {
+    // fuzz_image's input, less its mode byte: width 4456450, height 0, 24 bits per pixel. The
+    // resize read from before the image (undefined behaviour, UBSan: pointer overflow).
+    const std::vector<uint8_t> bmp = {
+        0x42, 0x4d, 0x46, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x36, 0x00, 0x00, 0x00, 0x28,
+        0x00, 0x00, 0x00, 0x02, 0x00, 0x44, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x18, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x36, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x80, 0x80, 0x80, 0xff, 0x00, 0x00, 0x00};
+    testing::TempDir tmp("fuzz-finding-image");
+    fs::create_directories(tmp.path / "pets" / "cat");
+    std::ofstream(tmp.path / "pets" / "cat" / "a.png", std::ios::binary)
+        .write(reinterpret_cast<const char*>(bmp.data()), static_cast<std::streamsize>(bmp.size()));
+    for (int side : {0, 8}) {
+        const std::string msg = message_of([&] { data::load_image_folder(tmp.str("pets"), 3, side, side); });
+        CHECK(has(msg, tmp.str("pets/cat/a.png") + ": the image header gives an empty size 4456450x0"));
+    }
+}
+
+TEST_CASE("fuzz finding (JSON readers): no [json.exception...] text, and bytes that are not UTF-8 escaped") {
+    testing::TempDir tmp("fuzz-finding-json");
+    // config.json, empty: load_run_config quoted nlohmann's message whole.
+    std::ofstream(tmp.path / "config.json") << "";
+    std::string msg = message_of([&] { experiments::load_run_config(tmp.str()); });
+    CHECK(has(msg, tmp.str("config.json") + ": parse error at line 1, column 1"));
+    check_no_library_text(msg);
+    // A safetensors header whose bad string quotes bytes that are not UTF-8.
+    write_safetensors_raw(tmp.str("w.safetensors"), "{\"w\xff\xfe\": 1}", 0);
+    msg = message_of([&] { load_safetensors(tmp.str("w.safetensors")); });
+    CHECK(has(msg, "is not valid JSON"));
+    CHECK(!invalid_utf8_offset(msg));
+    CHECK(has(msg, "\\xff"));
 }

@@ -105,7 +105,7 @@ ImageSize image_size_of(const std::string& path, int channels = 4) {
     int w = 0, h = 0, file_channels = 0;
     if (!stbi_info(path.c_str(), &w, &h, &file_channels)) {
         const char* reason = stbi_failure_reason();
-        throw Error("folder: " + printable(path) + ": cannot decode image: " + (reason ? reason : "unknown reason"));
+        throw Error("folder: " + printable(path) + ": cannot decode image: " + (reason ? printable(reason) : std::string("unknown reason")));
     }
     if (w <= 0 || h <= 0)
         throw Error("folder: " + printable(path) + ": the image header gives an empty size " +
@@ -159,7 +159,7 @@ HostDataset decode_listing(const std::string& name, const FolderListing& listing
                 stbi_load(path.c_str(), &w, &h, &file_channels, channels), stbi_image_free);
             if (!image) {
                 const char* reason = stbi_failure_reason();
-                throw Error("folder: " + path + ": cannot decode image: " + (reason ? reason : "unknown reason"));
+                throw Error("folder: " + path + ": cannot decode image: " + (reason ? printable(reason) : std::string("unknown reason")));
             }
             // The header stbi_info read can differ from what stbi_load decoded (a file that
             // changed, a format whose info and load paths disagree): never resize from nothing.

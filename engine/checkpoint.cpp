@@ -182,6 +182,9 @@ Header read_header(std::ifstream& in, const std::string& path) {
         throw Error("checkpoint: " + path + ": the header (file bytes 8-" +
                     std::to_string(8 + header_len) + ") is not valid JSON, at file byte " +
                     std::to_string(8 + (e.byte > 0 ? e.byte - 1 : 0)) + ": " + json_error_text(e));
+    } catch (const json::exception& e) {  // e.g. a number too large for any C++ type
+        throw Error("checkpoint: " + path + ": the header (file bytes 8-" +
+                    std::to_string(8 + header_len) + ") cannot be read: " + json_error_text(e));
     }
     KELVIN_CHECK(h.entries.is_object(), "checkpoint: " + path + ": the header is " +
                                             json_type_phrase(h.entries) +

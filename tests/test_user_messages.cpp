@@ -252,3 +252,34 @@ TEST_CASE("fuzz finding (JSON readers): no [json.exception...] text, and bytes t
     CHECK(!invalid_utf8_offset(msg));
     CHECK(has(msg, "\\xff"));
 }
+
+TEST_CASE("fuzz finding (safetensors): a header number too large for any type is an Error") {
+    // fuzz_safetensors: nlohmann's out_of_range.406 ("number overflow") escaped load_safetensors.
+    testing::TempDir tmp("fuzz-finding-number");
+    write_safetensors_raw(tmp.str("w.safetensors"), "801E66666", 0);
+    std::string msg = message_of([&] { load_safetensors(tmp.str("w.safetensors")); });
+    CHECK(has(msg, "the header (file bytes 8-17) cannot be read: number overflow"));
+    write_safetensors_raw(tmp.str("w.safetensors"), R"({"w":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}})", 4);
+    msg = message_of([&] { load_safetensors(tmp.str("w.safetensors")); });
+    check_no_library_text(msg);
+}
+
+TEST_CASE("fuzz finding (image): stb's reason, which quotes a PNG chunk name, is escaped to UTF-8") {
+    // fuzz_image's input, less its mode byte: a 2x2 PNG with a chunk named "I\xbc\xc4T".
+    const std::vector<uint8_t> png = {
+0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
+  0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x02,
+  0x08, 0x02, 0x00, 0x00, 0x00, 0xfd, 0xd4, 0x9a, 0x73, 0x00, 0x00, 0x00,
+  0x14, 0x49, 0xbc, 0xc4, 0x54, 0x78, 0x5e, 0x63, 0xf8, 0xcf, 0xc0, 0x00,
+  0xc4, 0xcc, 0x8d, 0x0c, 0xff, 0x1b, 0x18, 0x19, 0x01, 0x1e, 0x92, 0x04,
+  0x04, 0x50, 0x98, 0x3e, 0x0b, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
+  0x44, 0xae, 0x42, 0x60, 0x82
+    };
+    testing::TempDir tmp("fuzz-finding-png");
+    fs::create_directories(tmp.path / "pets" / "cat");
+    std::ofstream(tmp.path / "pets" / "cat" / "a.png", std::ios::binary)
+        .write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
+    const std::string msg = message_of([&] { data::load_image_folder(tmp.str("pets"), 3, 0, 0); });
+    CHECK(has(msg, "cannot decode image: I\\xbc\\xc4T PNG chunk not known"));
+    CHECK(!invalid_utf8_offset(msg));
+}

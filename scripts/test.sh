@@ -3,7 +3,8 @@
 # GPU tests report as skipped on machines without a CUDA device. Then the same CUDA kernels run
 # on the host CUDA emulator (tests/cuda_emulator, build-emu/) against the CPU references: no
 # GPU is involved there, and it is reported on a line of its own, never as GPU tests passed.
-# KELVIN_SKIP_EMULATOR=1 leaves that part out.
+# KELVIN_SKIP_EMULATOR=1 leaves that part out. Last, scripts/fuzz.sh fuzzes every parser for a
+# bounded time (build-fuzz/, clang; ~20 s per target); KELVIN_SKIP_FUZZ=1 leaves it out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KELVIN_WITH_CHROMIUM=1 bash scripts/install-deps.sh   # chromium renders the report in a test
@@ -40,7 +41,12 @@ log=$(mktemp)
 (cd build && ./kelvin_tests "$@") 2>&1 | tee "$log" || status=$?
 summary=$(summary_of "$log")
 rm -f "$log"
+fuzz_failed=0
+if [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]]; then
+  bash scripts/fuzz.sh || { fuzz_failed=1; status=1; }
+fi
 [[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
+[[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
 # are the main suite's (its GPU tests skipped without a device); failed also counts the
 # emulator's failures, so no failure anywhere can end on "0 failed".
@@ -49,5 +55,5 @@ if [[ -n "$summary" ]]; then
 else
   passed=0; failed=1; skipped=0   # the main suite stopped before its summary
 fi
-echo "tests: $passed passed, $((failed + emulated_failed)) failed, $skipped skipped"
+echo "tests: $passed passed, $((failed + emulated_failed + fuzz_failed)) failed, $skipped skipped"
 exit $status

@@ -4,7 +4,8 @@
 # on the host CUDA emulator (tests/cuda_emulator, build-emu/) against the CPU references: no
 # GPU is involved there, and it is reported on a line of its own, never as GPU tests passed.
 # KELVIN_SKIP_EMULATOR=1 leaves that part out. Last, scripts/fuzz.sh fuzzes every parser for a
-# bounded time (build-fuzz/, clang; ~20 s per target); KELVIN_SKIP_FUZZ=1 leaves it out.
+# bounded time (build-fuzz/, clang; ~20 s per target) and runs the parser tests under
+# ASan+UBSan there; KELVIN_SKIP_FUZZ=1 leaves both out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KELVIN_WITH_CHROMIUM=1 bash scripts/install-deps.sh   # chromium renders the report in a test
@@ -44,9 +45,12 @@ rm -f "$log"
 fuzz_failed=0
 if [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]]; then
   bash scripts/fuzz.sh || { fuzz_failed=1; status=1; }
+  # The parser, checkpoint, lock and interruption tests under ASan+UBSan, in the same clang
+  # build (42 s here, build included).
+  KELVIN_SANITIZE_PARSERS=1 bash scripts/sanitize.sh || { fuzz_failed=1; status=1; }
 fi
 [[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
-[[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
+[[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
 # are the main suite's (its GPU tests skipped without a device); failed also counts the
 # emulator's failures, so no failure anywhere can end on "0 failed".

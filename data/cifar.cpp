@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/memory_limit.h"
+#include "engine/paths.h"
+
 namespace kelvin::data {
 
 namespace fs = std::filesystem;
@@ -51,20 +54,26 @@ struct CifarLayout {
 };
 
 std::string resolve_dir(const CifarLayout& layout, const std::string& dir) {
-    if (!fs::exists(dir)) throw Error(layout.name + ": data directory " + dir + " does not exist");
-    if (!fs::is_directory(dir)) throw Error(layout.name + ": data directory " + dir + " is not a directory");
+    if (!path_exists(dir, layout.name))
+        throw Error(layout.name + ": data directory " + printable(dir) + " does not exist");
+    if (!is_folder(dir, layout.name))
+        throw Error(layout.name + ": data directory " + printable(dir) + " is not a directory");
     fs::path nested = fs::path(dir) / layout.subfolder;
-    return fs::is_directory(nested) ? nested.string() : dir;
+    return is_folder(nested.string(), layout.name) ? nested.string() : dir;
 }
 
 // Appends the records of one batch file to `d`.
 void read_batch(const CifarLayout& layout, const std::string& path, HostDataset& d) {
-    if (!fs::exists(path)) throw Error(layout.name + ": missing file " + path);
-    const uint64_t size = fs::file_size(path);
+    if (!path_exists(path, layout.name)) throw Error(layout.name + ": missing file " + printable(path));
+    require_regular_file(path, layout.name);
+    std::error_code ec;
+    const uint64_t size = fs::file_size(path, ec);
+    if (ec) throw Error(layout.name + ": " + printable(path) + ": cannot read its size: " + ec.message());
     if (size == 0 || size % layout.record_size != 0)
         throw Error(layout.name + ": " + path + ": " + std::to_string(size) + " bytes, expected a " +
                     (size == 0 ? "non-zero " : "") + "multiple of " + std::to_string(layout.record_size) +
                     " (" + (layout.record_size == 3073 ? "1 label byte" : "2 label bytes") + " + 3072 pixels per image)");
+    check_host_allocation(size, layout.name + ": " + printable(path));
     std::vector<uint8_t> bytes(size);
     std::ifstream in(path, std::ios::binary);
     if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
@@ -90,7 +99,8 @@ void read_batch(const CifarLayout& layout, const std::string& path, HostDataset&
 
 std::vector<std::string> read_class_names(const CifarLayout& layout, const std::string& dir, int num_classes) {
     const std::string path = (fs::path(dir) / layout.names_file).string();
-    if (!fs::exists(path)) return *layout.default_names;
+    if (!path_exists(path, layout.name)) return *layout.default_names;
+    require_regular_file(path, layout.name);
     std::ifstream in(path);
     std::vector<std::string> names;
     for (std::string line; std::getline(in, line);) {

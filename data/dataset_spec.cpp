@@ -8,6 +8,7 @@
 #include "data/cifar.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
+#include "engine/paths.h"
 
 namespace kelvin::data {
 
@@ -18,7 +19,7 @@ const char* kAllowedForms =
     ":classes=LIST with LIST of numbers and ranges, e.g. :classes=0-4, :classes=0,3,7 or :classes=0-2,5";
 
 [[noreturn]] void fail(const std::string& text, const std::string& what) {
-    throw Error("dataset spec '" + text + "': " + what + "; " + kAllowedForms);
+    throw Error("dataset spec '" + printable(text) + "': " + printable(what) + "; " + kAllowedForms);
 }
 
 std::string trim(const std::string& s) {
@@ -86,6 +87,8 @@ DatasetSpec parse_dataset_spec(const std::string& text) {
         spec.kind = "folder";
         spec.path = base.substr(7);
         if (spec.path.empty()) fail(text, "folder: needs a path");
+        if (invalid_utf8_offset(spec.path))
+            require_utf8(spec.path, "dataset spec '" + printable(text) + "': the folder path");
         return spec;
     }
     if (base == "folder") fail(text, "folder needs a path, as in folder:PATH");
@@ -106,7 +109,7 @@ HostDataset load_dataset(const DatasetSpec& spec, const std::string& data_dir, b
                                     width_hint);
     } else {
         std::string dir = data_dir.empty() ? default_dir(spec.kind) : data_dir;
-        if (data_dir.empty() && !std::filesystem::exists(dir))
+        if (data_dir.empty() && !path_exists(dir, spec.kind))
             throw Error(spec.kind + ": no data directory given and the default " + dir +
                         " does not exist; pass the directory holding the " + spec.kind + " files");
         if (spec.kind == "fashion-mnist")

@@ -7,6 +7,9 @@
 #include <fstream>
 #include <limits>
 
+#include "engine/memory_limit.h"
+#include "engine/paths.h"
+
 namespace kelvin::data {
 
 namespace fs = std::filesystem;
@@ -28,6 +31,10 @@ uint32_t read_be32(const uint8_t* p) {
 }
 
 std::vector<uint8_t> read_plain(const std::string& path, const std::string& context) {
+    std::error_code ec;
+    const uint64_t size = fs::file_size(path, ec);
+    if (ec) fail(context, path, "cannot read its size: " + ec.message());
+    check_host_allocation(size, context + ": " + printable(path));
     std::ifstream in(path, std::ios::binary);
     if (!in) fail(context, path, "cannot open file");
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -43,6 +50,7 @@ std::vector<uint8_t> read_gzip(const std::string& path, const std::string& conte
     const size_t chunk = 1 << 20;
     for (;;) {
         size_t old = bytes.size();
+        check_host_allocation(old + chunk, context + ": " + printable(path) + ": its gzip data, decompressed,");
         bytes.resize(old + chunk);
         int n = gzread(f, bytes.data() + old, static_cast<unsigned>(chunk));
         if (n < 0) break;  // the error is reported below
@@ -66,12 +74,12 @@ const char* describe_dims(int dims) {
 
 HostDataset load_idx_dataset(const std::string& dir, bool train, const std::string& name,
                              std::vector<std::string> class_names) {
-    if (!fs::exists(dir)) throw Error(name + ": data directory " + dir + " does not exist");
-    if (!fs::is_directory(dir)) throw Error(name + ": data directory " + dir + " is not a directory");
+    if (!path_exists(dir, name)) throw Error(name + ": data directory " + printable(dir) + " does not exist");
+    if (!is_folder(dir, name)) throw Error(name + ": data directory " + printable(dir) + " is not a directory");
     auto find = [&](const std::string& base) {
         std::string path = (fs::path(dir) / base).string();
-        if (fs::exists(path + ".gz")) return path + ".gz";
-        if (fs::exists(path)) return path;
+        if (path_exists(path + ".gz", name)) return path + ".gz";
+        if (path_exists(path, name)) return path;
         throw Error(name + ": missing file " + path + "(.gz)");
     };
     const std::string prefix = train ? "train" : "t10k";
@@ -112,8 +120,8 @@ HostDataset load_idx_dataset(const std::string& dir, bool train, const std::stri
 
 std::vector<uint8_t> read_file_maybe_gzip(const std::string& path, const std::string& context) {
     unsigned char magic[2] = {0, 0};
-    // Reading a directory fails deep in the stream library, with no file name.
-    if (fs::is_directory(path)) fail(context, path, "is a directory, expected a file");
+    // Reading a folder or a symbolic link loop fails deep in the stream library, with no file name.
+    require_regular_file(path, context);
     {
         std::ifstream in(path, std::ios::binary);
         if (!in) fail(context, path, "cannot open file");

@@ -9,6 +9,9 @@
 #include <functional>
 #include <memory>
 
+#include "engine/memory_limit.h"
+#include "engine/paths.h"
+
 namespace kelvin::data {
 
 namespace fs = std::filesystem;
@@ -33,32 +36,46 @@ struct FolderListing {
 };
 
 void check_root(const std::string& root) {
-    if (!fs::exists(root)) throw Error("folder: image folder " + root + " does not exist");
-    if (!fs::is_directory(root)) throw Error("folder: image folder " + root + " is not a directory");
+    require_utf8(root, "folder: the image folder path");
+    if (!path_exists(root, "folder")) throw Error("folder: image folder " + root + " does not exist");
+    if (!is_folder(root, "folder")) throw Error("folder: image folder " + root + " is not a directory");
+}
+
+// The entries of a folder, sorted by name; errors (a folder that cannot be read) name it.
+std::vector<fs::path> entries_of(const fs::path& dir) {
+    std::vector<fs::path> entries;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (!is_hidden(it->path())) entries.push_back(it->path());
+    if (ec) throw Error("folder: cannot list " + printable(dir.string()) + ": " + ec.message());
+    std::sort(entries.begin(), entries.end());
+    return entries;
 }
 
 FolderListing list_folder(const std::string& root) {
     check_root(root);
     std::vector<fs::path> class_dirs;
-    for (const auto& entry : fs::directory_iterator(root))
-        if (entry.is_directory() && !is_hidden(entry.path())) class_dirs.push_back(entry.path());
+    // is_folder names a symbolic link loop instead of letting the library throw about it.
+    for (const fs::path& entry : entries_of(root))
+        if (is_folder(entry.string(), "folder")) class_dirs.push_back(entry);
     if (class_dirs.empty())
         throw Error("folder: " + root + " has no class sub-folders; expected one folder per class, e.g. " +
                     (fs::path(root) / "cat" / "0001.png").string());
-    std::sort(class_dirs.begin(), class_dirs.end());
-
     FolderListing listing;
     for (const fs::path& dir : class_dirs) {
+        // Class names are written into JSON files (diagnostics, the report), which hold UTF-8.
+        require_utf8(dir.filename().string(), "folder: the class folder name of " + printable(dir.string()) + ",");
         std::vector<fs::path> files;
-        for (const auto& entry : fs::directory_iterator(dir)) {
-            if (is_hidden(entry.path())) continue;
-            if (entry.is_regular_file() && is_image_file(entry.path())) {
-                files.push_back(entry.path());
+        for (const fs::path& entry : entries_of(dir)) {
+            if (is_image_file(entry) && path_exists(entry.string(), "folder") &&
+                !is_folder(entry.string(), "folder")) {
+                require_regular_file(entry.string(), "folder");
+                files.push_back(entry);
             } else {
                 // Nested folders and other files are not read; the user is told how many.
                 ++listing.skipped;
-                if (listing.skipped_example.empty() || entry.path() < listing.skipped_example)
-                    listing.skipped_example = entry.path();
+                if (listing.skipped_example.empty() || entry < listing.skipped_example)
+                    listing.skipped_example = entry;
             }
         }
         if (files.empty()) throw Error("folder: class folder " + dir.string() + " has no " + kFormats);
@@ -78,16 +95,34 @@ void check_shape(const std::string& name, int channels, int height, int width) {
                     " requested; expected positive height and width, or 0x0 for the first image's size");
 }
 
+struct ImageSize {
+    int height = 0, width = 0;
+};
+
+// An image's size from its header, checked against memory before anything is decoded: stb
+// allocates what the header claims, and a few corrupt bytes can claim gigabytes.
+ImageSize image_size_of(const std::string& path, int channels = 4) {
+    int w = 0, h = 0, file_channels = 0;
+    if (!stbi_info(path.c_str(), &w, &h, &file_channels)) {
+        const char* reason = stbi_failure_reason();
+        throw Error("folder: " + printable(path) + ": cannot decode image: " + (reason ? printable(reason) : std::string("unknown reason")));
+    }
+    if (w <= 0 || h <= 0)
+        throw Error("folder: " + printable(path) + ": the image header gives an empty size " +
+                    std::to_string(w) + "x" + std::to_string(h));
+    check_host_allocation(uint64_t(w) * uint64_t(h) * uint64_t(channels),
+                          "folder: " + printable(path) + ": decoding its " + std::to_string(w) + "x" +
+                              std::to_string(h) + " pixels");
+    return {h, w};
+}
+
 // The requested size, or with 0x0 the size of the first image of the first class, so that train
 // and test splits agree.
 void resolve_size(const FolderListing& listing, int& height, int& width) {
     if (height != 0) return;
-    const std::string path = listing.files[0][0].string();
-    int file_channels = 0;
-    if (!stbi_info(path.c_str(), &width, &height, &file_channels)) {
-        const char* reason = stbi_failure_reason();
-        throw Error("folder: " + path + ": cannot decode image: " + (reason ? reason : "unknown reason"));
-    }
+    const ImageSize size = image_size_of(listing.files[0][0].string());
+    height = size.height;
+    width = size.width;
 }
 
 // Decodes and resizes the files of `listing` for which keep(index within class) is true.
@@ -107,18 +142,30 @@ HostDataset decode_listing(const std::string& name, const FolderListing& listing
                           " entr" + (listing.skipped == 1 ? "y" : "ies") +
                           " of class folders that are not " + kFormats + " (sub-folders are not "
                           "read either), e.g. " + listing.skipped_example.string());
+    uint64_t kept = 0;
+    for (const auto& files : listing.files)
+        for (size_t i = 0; i < files.size(); ++i) kept += keep(i) ? 1 : 0;
+    check_host_allocation(kept * uint64_t(d.image_size()),
+                          name + ": " + std::to_string(kept) + " images of " + std::to_string(channels) +
+                              "x" + std::to_string(height) + "x" + std::to_string(width) + " pixels");
     std::vector<uint8_t> resized;
     for (size_t c = 0; c < listing.files.size(); ++c) {
         for (size_t i = 0; i < listing.files[c].size(); ++i) {
             if (!keep(i)) continue;
             const std::string path = listing.files[c][i].string();
+            image_size_of(path, channels);
             int w = 0, h = 0, file_channels = 0;
             std::unique_ptr<uint8_t, void (*)(void*)> image(
                 stbi_load(path.c_str(), &w, &h, &file_channels, channels), stbi_image_free);
             if (!image) {
                 const char* reason = stbi_failure_reason();
-                throw Error("folder: " + path + ": cannot decode image: " + (reason ? reason : "unknown reason"));
+                throw Error("folder: " + path + ": cannot decode image: " + (reason ? printable(reason) : std::string("unknown reason")));
             }
+            // The header stbi_info read can differ from what stbi_load decoded (a file that
+            // changed, a format whose info and load paths disagree): never resize from nothing.
+            if (w <= 0 || h <= 0)
+                throw Error("folder: " + printable(path) + ": decoded to an empty " + std::to_string(w) +
+                            "x" + std::to_string(h) + " image");
             resized.resize(static_cast<size_t>(d.image_size()));
             resize_bilinear(image.get(), h, w, channels, resized.data(), static_cast<int>(d.height),
                             static_cast<int>(d.width));
@@ -184,7 +231,7 @@ HostDataset load_image_folder_split(const std::string& root, bool train, int cha
     check_root(root);
     check_shape("folder:" + root, channels, height, width);
     const fs::path train_dir = fs::path(root) / "train", test_dir = fs::path(root) / "test";
-    if (fs::is_directory(train_dir) && fs::is_directory(test_dir)) {
+    if (is_folder(train_dir.string(), "folder") && is_folder(test_dir.string(), "folder")) {
         FolderListing train_listing = list_folder(train_dir.string());
         FolderListing test_listing = list_folder(test_dir.string());
         if (train_listing.class_names != test_listing.class_names) {

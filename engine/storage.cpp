@@ -1,12 +1,14 @@
 #include "engine/storage.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <cstring>
-#include <new>
+#include <string>
 
 #include "engine/dispatch.h"
+#include "engine/memory_limit.h"
 #include "kernels/cuda_runtime.h"
 
 namespace kelvin {
@@ -34,7 +36,9 @@ public:
             }
         }
         void* p = std::aligned_alloc(kHostAlignment, bytes);
-        if (!p) throw std::bad_alloc();
+        if (!p)
+            throw Error("out of host memory: cannot allocate " + std::to_string(bytes) + " bytes (" +
+                        format_bytes(bytes) + ") for a tensor");
         return p;
     }
 
@@ -65,10 +69,14 @@ HostBufferCache& host_cache() {
     return *cache;
 }
 
+std::atomic<size_t> g_live_host_bytes{0};
+
 size_t rounded_host_bytes(size_t bytes) {
     return (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
 }
 }  // namespace
+
+size_t host_storage_bytes() { return g_live_host_bytes.load(); }
 
 bool cuda_built() { return KELVIN_CUDA != 0; }
 
@@ -90,6 +98,7 @@ Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
     if (bytes == 0) return;
     if (device == Device::CPU) {
         data = host_cache().allocate(rounded_host_bytes(bytes));
+        g_live_host_bytes += bytes;
     } else {
 #if KELVIN_CUDA
         data = cuda::allocate(bytes);
@@ -103,6 +112,7 @@ Storage::~Storage() {
     if (!data) return;
     if (device == Device::CPU) {
         host_cache().release(data, rounded_host_bytes(bytes));
+        g_live_host_bytes -= bytes;
     } else {
 #if KELVIN_CUDA
         cuda::release(data, bytes);

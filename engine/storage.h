@@ -20,6 +20,9 @@ struct Storage {
     Storage& operator=(const Storage&) = delete;
 };
 
+// Bytes of host memory held by live CPU storages (not counting freed buffers kept for reuse).
+size_t host_storage_bytes();
+
 // Copies `bytes` between any two devices (host<->device, device<->device, host<->host).
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/autograd.h"
+#include "engine/memory_limit.h"
 #include "engine/ops.h"
 
 namespace kelvin {
@@ -24,13 +25,28 @@ std::string shape_to_string(const Shape& shape) {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-    for (int64_t d : shape)
+    // The size is checked before anything is allocated: an absurd shape (a corrupt header, a
+    // width of 10^6) is an error naming the bytes it needs, not std::bad_alloc or a wrapped
+    // product that allocates too little.
+    uint64_t bytes = dtype_size(dtype);
+    for (int64_t d : shape) {
         KELVIN_CHECK(d >= 0, "negative dimension in shape " + shape_to_string(shape));
+        const auto product = checked_product(bytes, static_cast<uint64_t>(d));
+        KELVIN_CHECK(product && *product <= uint64_t(INT64_MAX),
+                     "a tensor of shape " + shape_to_string(shape) +
+                         " has more elements than 64-bit sizes can count");
+        bytes = *product;
+    }
+    if (device == Device::CPU)
+        check_host_allocation(bytes,
+                              std::string("a ") + dtype_name(dtype) + " tensor of shape " +
+                                  shape_to_string(shape),
+                              host_storage_bytes());
     auto impl = std::make_shared<TensorImpl>();
     impl->shape = shape;
     impl->dtype = dtype;
     impl->device = device;
-    impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device);
+    impl->storage = std::make_shared<Storage>(static_cast<size_t>(bytes), device);
     return Tensor(std::move(impl));
 }
 

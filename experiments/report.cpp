@@ -2,6 +2,8 @@
 // experiments/svg_plot, and writes one HTML page with no external resources.
 #include "experiments/report.h"
 
+#include "engine/json_errors.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>

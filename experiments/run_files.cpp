@@ -1,3 +1,4 @@
+#include "engine/json_errors.h"
 #include "experiments/run_files.h"
 
 #include <fstream>
@@ -17,7 +18,7 @@ nlohmann::json read_json(const std::filesystem::path& path, const std::string& w
     try {
         return nlohmann::json::parse(in);
     } catch (const nlohmann::json::exception& e) {
-        throw Error(prefix + path.string() + " is not valid JSON (" + e.what() + ")");
+        throw Error(prefix + path.string() + " is not valid JSON (" + json_error_text(e) + ")");
     }
 }
 

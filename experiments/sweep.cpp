@@ -1,5 +1,6 @@
 #include "experiments/sweep.h"
 
+#include "engine/json_errors.h"
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -335,7 +336,7 @@ json write_summary(const std::string& out_dir) {
         try {
             rows.push_back(summary_row(run, ood_sets));
         } catch (const json::exception& e) {
-            throw Error("report: " + run.dir.string() + ": " + e.what());
+            throw Error("report: " + run.dir.string() + ": " + json_error_text(e));
         }
     }
     std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) {

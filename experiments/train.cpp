@@ -1,5 +1,6 @@
 #include "experiments/train.h"
 
+#include "engine/json_errors.h"
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -92,7 +93,7 @@ TrainConfig load_run_config(const std::string& run_dir) {
     try {
         return config_from_json(json::parse(in));
     } catch (const json::exception& e) {
-        throw Error(path + ": " + e.what());
+        throw Error(path + ": " + json_error_text(e));
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
@@ -309,7 +310,7 @@ json read_resumed_metrics(const fs::path& dir) {
     try {
         return json::parse(in);
     } catch (const json::exception& e) {
-        throw Error("--resume: " + (dir / "metrics.json").string() + ": " + e.what());
+        throw Error("--resume: " + (dir / "metrics.json").string() + ": " + json_error_text(e));
     }
 }
 

@@ -3,7 +3,9 @@
 # GPU tests report as skipped on machines without a CUDA device. Then the same CUDA kernels run
 # on the host CUDA emulator (tests/cuda_emulator, build-emu/) against the CPU references: no
 # GPU is involved there, and it is reported on a line of its own, never as GPU tests passed.
-# KELVIN_SKIP_EMULATOR=1 leaves that part out.
+# KELVIN_SKIP_EMULATOR=1 leaves that part out. Last, scripts/fuzz.sh fuzzes every parser for a
+# bounded time (build-fuzz/, clang; ~20 s per target) and runs the parser tests under
+# ASan+UBSan there; KELVIN_SKIP_FUZZ=1 leaves both out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KELVIN_WITH_CHROMIUM=1 bash scripts/install-deps.sh   # chromium renders the report in a test
@@ -47,8 +49,16 @@ log=$(mktemp)
 (cd build && ./kelvin_tests "$@") 2>&1 | tee "$log" || status=$?
 summary=$(summary_of "$log")
 rm -f "$log"
+fuzz_failed=0
+if [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]]; then
+  bash scripts/fuzz.sh || { fuzz_failed=1; status=1; }
+  # The parser, checkpoint, lock and interruption tests under ASan+UBSan, in the same clang
+  # build (42 s here, build included).
+  KELVIN_SANITIZE_PARSERS=1 bash scripts/sanitize.sh || { fuzz_failed=1; status=1; }
+fi
 [[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
 echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
+[[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
 # are the main suite's (its GPU tests skipped without a device); failed also counts the
 # emulator's failures, so no failure anywhere can end on "0 failed".
@@ -58,5 +68,5 @@ else
   passed=0; failed=1; skipped=0   # the main suite stopped before its summary
 fi
 isa_failed=0; [[ $isa_check == FAILED ]] && isa_failed=1
-echo "tests: $passed passed, $((failed + emulated_failed + isa_failed)) failed, $skipped skipped"
+echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed)) failed, $skipped skipped"
 exit $status

@@ -233,7 +233,7 @@ TEST_CASE("idx: missing directory and missing files are named") {
     fs::create_directory(dir.str("train-images-idx3-ubyte"));
     write_file(dir.str("train-labels-idx1-ubyte"), idx_labels({1}));
     msg = error_of([&] { load_fashion_mnist(dir.str(), true); });
-    CHECK(msg == "fashion-mnist: " + dir.str("train-images-idx3-ubyte") + ": is a directory, expected a file");
+    CHECK(msg == "fashion-mnist: " + dir.str("train-images-idx3-ubyte") + ": is a folder, expected a file");
 }
 
 TEST_CASE("idx: the real Fashion-MNIST test split" *

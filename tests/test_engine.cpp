@@ -128,19 +128,21 @@ TEST_CASE("a file group is replaced all at once, even when a commit is interrupt
     // Killed while staging (no journal yet): the old generation stays, the staged files go.
     { FileGroupWriter g = stage("2"); }
     CHECK(fs::exists(dir / "a.json.kelvin-staged"));
-    CHECK(!recover_file_group(dir));
+    CHECK(recover_file_group(dir).outcome == FileGroupRecovery::Outcome::nothing_to_do);
     CHECK(read("a.json") == "a1");
     CHECK(read("b.json") == "b1");
     CHECK(!fs::exists(dir / "a.json.kelvin-staged"));
     CHECK(!fs::exists(dir / "b.json.kelvin-staged"));
 
     // Killed between the renames (journal written, a.json already replaced): rolled forward.
-    { FileGroupWriter g = stage("3"); }
-    write_file_atomically((dir / ".kelvin-commit").string(), R"(["a.json", "b.json"])");
+    {
+        FileGroupWriter g = stage("3");
+        write_file_atomically((dir / ".kelvin-commit").string(), g.journal_text());
+    }
     fs::rename(dir / "a.json.kelvin-staged", dir / "a.json");
     CHECK(read("a.json") == "a3");
     CHECK(read("b.json") == "b1");
-    CHECK(recover_file_group(dir));
+    CHECK(recover_file_group(dir).outcome == FileGroupRecovery::Outcome::rolled_forward);
     CHECK(read("a.json") == "a3");
     CHECK(read("b.json") == "b3");
     CHECK(!fs::exists(dir / ".kelvin-commit"));
@@ -148,10 +150,109 @@ TEST_CASE("a file group is replaced all at once, even when a commit is interrupt
 
     // A user's own *.staged file is not kelvin's to delete; a malformed journal is an error.
     std::ofstream(dir / "notes.staged") << "mine";
-    CHECK(!recover_file_group(dir));
+    CHECK(recover_file_group(dir).outcome == FileGroupRecovery::Outcome::nothing_to_do);
     CHECK(fs::exists(dir / "notes.staged"));
     write_file_atomically((dir / ".kelvin-commit").string(), R"({"a.json": 1})");
     CHECK_THROWS_WITH_AS(recover_file_group(dir), doctest::Contains("list of file names"), Error);
+}
+
+namespace {
+std::string file_text(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Stages a generation of model.safetensors + metrics.json and writes its journal, as a process
+// killed right after the journal write leaves them.
+void stage_and_journal(const std::filesystem::path& dir, float value) {
+    FileGroupWriter g(dir);
+    g.add_safetensors("model.safetensors",
+                      {{"w", Tensor::from_vector(std::vector<float>(64, value), {8, 8})}});
+    g.add_text("metrics.json", "{\"epoch\": " + std::to_string(value) + "}\n");
+    write_file_atomically((dir / ".kelvin-commit").string(), g.journal_text());
+}
+}  // namespace
+
+TEST_CASE("crash recovery checks staged files against the journal's sizes and CRC-32s") {
+    namespace fs = std::filesystem;
+    using Outcome = FileGroupRecovery::Outcome;
+    kelvin::testing::TempDir tmp("file-group-checksums");
+    const fs::path dir = tmp.path;
+    auto commit_generation = [&](float value) {
+        FileGroupWriter g(dir);
+        g.add_safetensors("model.safetensors",
+                          {{"w", Tensor::from_vector(std::vector<float>(64, value), {8, 8})}});
+        g.add_text("metrics.json", "{\"epoch\": " + std::to_string(value) + "}\n");
+        g.commit();
+    };
+    auto weight = [&] { return load_safetensors((dir / "model.safetensors").string()).tensors.at("w").to_vector()[0]; };
+    commit_generation(1);
+    const std::string good_metrics = file_text(dir / "metrics.json");
+
+    SUBCASE("intact staged files are rolled forward") {
+        stage_and_journal(dir, 2);
+        CHECK(recover_file_group(dir).outcome == Outcome::rolled_forward);
+        CHECK(weight() == 2);
+    }
+    SUBCASE("a truncated staged file does not replace good weights") {
+        stage_and_journal(dir, 2);
+        const fs::path staged = dir / "model.safetensors.kelvin-staged";
+        fs::resize_file(staged, fs::file_size(staged) - 16);
+        const FileGroupRecovery r = recover_file_group(dir);
+        CHECK(r.outcome == Outcome::discarded);
+        CHECK(r.message.find("model.safetensors.kelvin-staged") != std::string::npos);
+        CHECK(r.message.find("(truncated)") != std::string::npos);
+        CHECK(r.message.find("previous files kept") != std::string::npos);
+        CHECK(weight() == 1);
+        CHECK(file_text(dir / "metrics.json") == good_metrics);
+        CHECK(!fs::exists(dir / ".kelvin-commit"));
+        CHECK(!fs::exists(staged));
+    }
+    SUBCASE("a staged file of the right size but other content is refused") {
+        stage_and_journal(dir, 2);
+        std::fstream f(dir / "metrics.json.kelvin-staged", std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(2);
+        f.put('X');
+        f.close();
+        const FileGroupRecovery r = recover_file_group(dir);
+        CHECK(r.outcome == Outcome::discarded);
+        CHECK(r.message.find("CRC-32") != std::string::npos);
+        CHECK(weight() == 1);
+    }
+    SUBCASE("a damaged staged file after another was renamed is an error that changes nothing") {
+        stage_and_journal(dir, 2);
+        fs::rename(dir / "model.safetensors.kelvin-staged", dir / "model.safetensors");
+        fs::resize_file(dir / "metrics.json.kelvin-staged", 3);
+        CHECK_THROWS_WITH_AS(recover_file_group(dir), doctest::Contains("mixes two saves"), Error);
+        CHECK(fs::exists(dir / ".kelvin-commit"));
+        CHECK(fs::exists(dir / "metrics.json.kelvin-staged"));
+    }
+    SUBCASE("journals from before checksums: a safetensors file must match its header") {
+        {
+            FileGroupWriter g(dir);
+            g.add_safetensors("model.safetensors",
+                              {{"w", Tensor::from_vector(std::vector<float>(64, 3.0f), {8, 8})}});
+        }
+        write_file_atomically((dir / ".kelvin-commit").string(), R"(["model.safetensors"])");
+        const fs::path staged = dir / "model.safetensors.kelvin-staged";
+        fs::resize_file(staged, fs::file_size(staged) - 4);
+        CHECK(recover_file_group(dir).outcome == Outcome::discarded);
+        CHECK(weight() == 1);
+        {
+            FileGroupWriter g(dir);
+            g.add_safetensors("model.safetensors",
+                              {{"w", Tensor::from_vector(std::vector<float>(64, 3.0f), {8, 8})}});
+        }
+        write_file_atomically((dir / ".kelvin-commit").string(), R"(["model.safetensors"])");
+        CHECK(recover_file_group(dir).outcome == Outcome::rolled_forward);
+        CHECK(weight() == 3);
+    }
+    SUBCASE("a journal may not name files outside its folder") {
+        write_file_atomically((dir / ".kelvin-commit").string(), R"(["../model.safetensors"])");
+        CHECK_THROWS_WITH_AS(recover_file_group(dir), doctest::Contains("not a plain file name"), Error);
+    }
 }
 
 TEST_CASE("the loader covers every sample once per epoch, reproducibly per (seed, epoch)") {

@@ -2,12 +2,14 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "engine/device.h"
 #include "engine/runtime_settings.h"
+#include "engine/profile.h"
 #include "engine/trace.h"
 #include "experiments/bench.h"
 #include "experiments/demo.h"
@@ -214,6 +216,15 @@ int main(int argc, char** argv) {
         cmd->add_option("--trace", trace_path,
                         "write a Chrome trace (JSON trace events, one per op and kernel; open "
                         "in Perfetto or chrome://tracing) to this file");
+    // --profile: the roofline table of the run's training steps (engine/profile.h).
+    bool profile = false;
+    std::string profile_json;
+    for (CLI::App* cmd : {train, bench}) {
+        cmd->add_flag("--profile", profile,
+                      "print a roofline table: per kernel and shape, time, GFLOP/s, GB/s and "
+                      "the fraction of this machine's limit");
+        cmd->add_option("--profile-json", profile_json, "also write the roofline table here");
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -240,9 +251,27 @@ int main(int argc, char** argv) {
         }
         trace::start(trace_path);
     }
+    // Profiled steps: bench's after its warm-up, train's after the first (allocations).
+    std::optional<profile::Session> profile_session;
     struct TraceWriter {
-        ~TraceWriter() { trace::stop(); }
-    } trace_writer;
+        std::optional<profile::Session>& profile;
+        ~TraceWriter() {
+            const std::vector<trace::Event> events = trace::stop();
+            try {
+                if (profile) profile->report(events);
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "kelvin: error: --profile: %s\n", e.what());
+            }
+        }
+    } trace_writer{profile_session};
+    try {
+        if (profile || !profile_json.empty())
+            profile_session.emplace(parse_device(*bench ? bench_device : train_config.device),
+                                    *bench ? bench_warmup : 1, profile_json);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kelvin: error: %s\n", e.what());
+        return 2;
+    }
 
     try {
         if (*train) {

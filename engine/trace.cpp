@@ -158,8 +158,17 @@ std::vector<Event> stop() {
 }
 
 const char* phase() { return g_phase; }
-PhaseScope::PhaseScope(const char* phase) : previous_(g_phase) { g_phase = phase; }
-PhaseScope::~PhaseScope() { g_phase = previous_; }
+PhaseScope::PhaseScope(const char* phase) : previous_(g_phase) {
+    g_phase = phase;
+    if (nvtx::attached()) {
+        nvtx::push(phase, "phase");
+        nvtx_range_ = true;
+    }
+}
+PhaseScope::~PhaseScope() {
+    g_phase = previous_;
+    if (nvtx_range_) nvtx::pop();
+}
 
 void Scope::begin(const char* name, const char* kind, Device device) {
     active_ = true;

@@ -6,7 +6,8 @@
 // user sees both the host time spent launching and the device time spent running.
 // Kernel events also carry the kernel's roofline cost (engine/kernel_cost.h) as args, and the
 // collected events are handed back by stop() for the roofline table (engine/roofline.h).
-// When tracing is off, each scope costs one predictable branch.
+// Every scope is also an NVTX range (engine/nvtx.h) when Nsight Systems is attached.
+// When tracing is off and no NVTX tool is attached, each scope costs one predictable branch.
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 
 #include "engine/device.h"
 #include "engine/kernel_cost.h"
+#include "engine/nvtx.h"
 
 namespace kelvin::trace {
 
@@ -58,18 +60,24 @@ public:
 
 private:
     const char* previous_;
+    bool nvtx_range_ = false;
 };
 
 // One event from construction to destruction. `kind` is "op", "kernel", "step", ...
 class Scope {
 public:
     Scope(const char* name, const char* kind, Device device = Device::CPU) {
+        if (nvtx::attached()) {
+            nvtx::push(name, kind);
+            nvtx_range_ = true;
+        }
         if (enabled()) begin(name, kind, device);
     }
     ~Scope() {
         if (active_) end();
+        if (nvtx_range_) nvtx::pop();
     }
-    bool active() const { return active_; }
+    bool active() const { return active_; }  // recording a trace event
     // A kernel's cost for this call (KELVIN_DISPATCH sets it while tracing).
     void set_cost(KernelCost cost) {
         cost_ = std::move(cost);
@@ -82,6 +90,7 @@ private:
     void begin(const char* name, const char* kind, Device device);
     void end();
     bool active_ = false;
+    bool nvtx_range_ = false;
     const char* name_ = nullptr;
     const char* kind_ = nullptr;
     const char* phase_ = nullptr;

@@ -472,8 +472,12 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                 trace::Scope step_scope("train_step", "step", device);
                 optimizer->set_lr(schedule.lr_at(global_step));
                 for (Tensor* p : model->parameters()) p->impl()->grad.reset();
-                Tensor logits = model->forward(batch.images);
-                Tensor loss = ops::softmax_cross_entropy(logits, batch.labels, config.temperature);
+                Tensor logits, loss;
+                {
+                    trace::PhaseScope forward("forward");  // an NVTX range under Nsight
+                    logits = model->forward(batch.images);
+                    loss = ops::softmax_cross_entropy(logits, batch.labels, config.temperature);
+                }
                 const float loss_value = loss.item();
                 if (!std::isfinite(loss_value)) {
                     progress.finish();

@@ -36,11 +36,28 @@ if [[ "${KELVIN_SKIP_EMULATOR:-0}" != 1 ]]; then
   fi
 fi
 
+# Static resources of every CUDA kernel (sm_90 ptxas report): no spill beyond those recorded
+# at their launch, no occupancy below its launch's promise (scripts/cuda-resources.sh, ~1-2 min
+# on two cores, seconds with ccache). Needs nvcc, not a GPU.
+resources_failed=0
+if command -v nvcc > /dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  resources_log=$(mktemp)
+  if bash scripts/cuda-resources.sh --check > /dev/null 2> "$resources_log"; then
+    resources="$(tail -1 "$resources_log")"
+  else
+    cat "$resources_log"; resources="FAILED (above)"; resources_failed=1; status=1
+  fi
+  rm -f "$resources_log"
+else
+  resources="not checked: no nvcc on this machine"
+fi
+
 log=$(mktemp)
 (cd build && ./kelvin_tests "$@") 2>&1 | tee "$log" || status=$?
 summary=$(summary_of "$log")
 rm -f "$log"
 [[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
+echo "CUDA kernel resources (ptxas, sm_90): $resources"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
 # are the main suite's (its GPU tests skipped without a device); failed also counts the
 # emulator's failures, so no failure anywhere can end on "0 failed".
@@ -49,5 +66,5 @@ if [[ -n "$summary" ]]; then
 else
   passed=0; failed=1; skipped=0   # the main suite stopped before its summary
 fi
-echo "tests: $passed passed, $((failed + emulated_failed)) failed, $skipped skipped"
+echo "tests: $passed passed, $((failed + emulated_failed + resources_failed)) failed, $skipped skipped"
 exit $status

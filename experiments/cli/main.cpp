@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/conv_backend.h"
 #include "engine/device.h"
 #include "engine/runtime_settings.h"
 #include "engine/profile.h"
@@ -216,6 +217,15 @@ int main(int argc, char** argv) {
         cmd->add_option("--trace", trace_path,
                         "write a Chrome trace (JSON trace events, one per op and kernel; open "
                         "in Perfetto or chrome://tracing) to this file");
+    // --conv-backend: kelvin's CUDA convolutions or cuDNN's (engine/conv_backend.h); bench
+    // also takes "both" and prints the two step times side by side.
+    std::string conv_backend_name = "kelvin";
+    train->add_option("--conv-backend", conv_backend_name,
+                      "kelvin | cudnn: who runs convolutions on --device cuda")
+        ->capture_default_str();
+    bench->add_option("--conv-backend", conv_backend_name,
+                      "kelvin | cudnn | both: who runs convolutions on --device cuda")
+        ->capture_default_str();
     // --profile: the roofline table of the run's training steps (engine/profile.h).
     bool profile = false;
     std::string profile_json;
@@ -293,6 +303,7 @@ int main(int argc, char** argv) {
             }
             // Bad diagnose options are found now, not after the training they follow.
             if (diagnose_after) experiments::validate_diagnose_options(train_diagnose);
+            set_conv_backend(conv_backend_name, parse_device(train_config.device));
             auto metrics = experiments::train(train_config, options);
             std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", train_config.out.c_str(),
                         metrics.value("status", "?").c_str(),
@@ -343,7 +354,20 @@ int main(int argc, char** argv) {
             for (const auto& w : experiments::bench_workloads()) std::printf("%s\n", w.c_str());
             return 0;
         }
+        if (*bench && conv_backend_name == "both") {
+            std::vector<experiments::BenchResult> results;
+            for (const char* backend : {"kelvin", "cudnn"}) {
+                set_conv_backend(backend, parse_device(bench_device));
+                results.push_back(experiments::run_bench(workload, parse_device(bench_device),
+                                                         bench_steps, bench_warmup));
+            }
+            std::printf("%s kelvin %.3f ms/step, cudnn %.3f ms/step (kelvin/cudnn %.2f)\n",
+                        workload.c_str(), results[0].median_ms, results[1].median_ms,
+                        results[0].median_ms / results[1].median_ms);
+            return 0;
+        }
         if (*bench) {
+            set_conv_backend(conv_backend_name, parse_device(bench_device));
             auto r = experiments::run_bench(workload, parse_device(bench_device), bench_steps,
                                             bench_warmup);
             std::printf("%s %.3f %s\n", r.workload.c_str(), r.median_ms,

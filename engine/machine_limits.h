@@ -19,8 +19,9 @@ trace::Limits machine_limits(Device device);
 // when the table has no entry for it (the table's name then says so).
 trace::Limits gpu_datasheet_limits(const std::string& name);
 
-// Measures this CPU now: the best of ten 1024^3 sgemms (kelvin's CPU gemm, all OpenMP
-// threads) and of ten 64 MiB copies (bytes read plus bytes written).
+// Measures this CPU now: the best of ten sgemms (kelvin's CPU gemm, all OpenMP threads) on each of
+// three shapes (1024^3, 128 and 256 rows x 1024 x 1024), and of ten 64 MiB copies (bytes read
+// plus bytes written).
 trace::Limits probe_cpu_limits();
 
 std::string machine_limits_cache_path();

@@ -2,13 +2,16 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "cli/options.h"
+#include "engine/conv_backend.h"
 #include "engine/device.h"
 #include "engine/runtime_settings.h"
+#include "engine/profile.h"
 #include "engine/trace.h"
 #include "experiments/bench.h"
 #include "kernels/cpu/cpu_isa.h"
@@ -118,6 +121,24 @@ int main(int argc, char** argv) {
         cmd->add_option("--trace", trace_path,
                         "write a Chrome trace (JSON trace events, one per op and kernel; open "
                         "in Perfetto or chrome://tracing) to this file");
+    // --conv-backend: kelvin's CUDA convolutions or cuDNN's (engine/conv_backend.h); bench
+    // also takes "both" and prints the two step times side by side.
+    std::string conv_backend_name = "kelvin";
+    train->add_option("--conv-backend", conv_backend_name,
+                      "kelvin | cudnn: who runs convolutions on --device cuda")
+        ->capture_default_str();
+    bench->add_option("--conv-backend", conv_backend_name,
+                      "kelvin | cudnn | both: who runs convolutions on --device cuda")
+        ->capture_default_str();
+    // --profile: the roofline table of the run's training steps (engine/profile.h).
+    bool profile = false;
+    std::string profile_json;
+    for (CLI::App* cmd : {train, bench}) {
+        cmd->add_flag("--profile", profile,
+                      "print a roofline table: per kernel and shape, time, GFLOP/s, GB/s and "
+                      "the fraction of this machine's limit");
+        cmd->add_option("--profile-json", profile_json, "also write the roofline table here");
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -144,9 +165,27 @@ int main(int argc, char** argv) {
         }
         trace::start(trace_path);
     }
+    // Profiled steps: bench's after its warm-up, train's after the first (allocations).
+    std::optional<profile::Session> profile_session;
     struct TraceWriter {
-        ~TraceWriter() { trace::stop(); }
-    } trace_writer;
+        std::optional<profile::Session>& profile;
+        ~TraceWriter() {
+            const std::vector<trace::Event> events = trace::stop();
+            try {
+                if (profile) profile->report(events);
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "kelvin: error: --profile: %s\n", e.what());
+            }
+        }
+    } trace_writer{profile_session};
+    try {
+        if (profile || !profile_json.empty())
+            profile_session.emplace(parse_device(*bench ? bench_device : train_config.device),
+                                    *bench ? bench_warmup : 1, profile_json);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kelvin: error: %s\n", e.what());
+        return 2;
+    }
 
     try {
         if (*train) {
@@ -168,6 +207,7 @@ int main(int argc, char** argv) {
             }
             // Bad diagnose options are found now, not after the training they follow.
             if (diagnose_after) experiments::validate_diagnose_options(train_diagnose);
+            set_conv_backend(conv_backend_name, parse_device(train_config.device));
             auto metrics = experiments::train(train_config, options);
             std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", train_config.out.c_str(),
                         metrics.value("status", "?").c_str(),
@@ -218,7 +258,20 @@ int main(int argc, char** argv) {
             for (const auto& w : experiments::bench_workloads()) std::printf("%s\n", w.c_str());
             return 0;
         }
+        if (*bench && conv_backend_name == "both") {
+            std::vector<experiments::BenchResult> results;
+            for (const char* backend : {"kelvin", "cudnn"}) {
+                set_conv_backend(backend, parse_device(bench_device));
+                results.push_back(experiments::run_bench(workload, parse_device(bench_device),
+                                                         bench_steps, bench_warmup));
+            }
+            std::printf("%s kelvin %.3f ms/step, cudnn %.3f ms/step (kelvin/cudnn %.2f)\n",
+                        workload.c_str(), results[0].median_ms, results[1].median_ms,
+                        results[0].median_ms / results[1].median_ms);
+            return 0;
+        }
         if (*bench) {
+            set_conv_backend(conv_backend_name, parse_device(bench_device));
             auto r = experiments::run_bench(workload, parse_device(bench_device), bench_steps,
                                             bench_warmup);
             // The CPU kernels' instruction set (kernels/cpu/cpu_isa.h) travels with the time.

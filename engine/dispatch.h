@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/device.h"
+#include "engine/kernel_cost.h"
 #include "engine/trace.h"
 
 namespace kelvin::detail {
@@ -19,11 +20,15 @@ namespace kelvin::detail {
 #define KELVIN_CUDA_KERNEL_CALL(fn, ...) ::kelvin::detail::no_cuda_backend()
 #endif
 
-// Each call is one "kernel" event in a trace (engine/trace.h) named after the kernel.
+// Each call is one "kernel" event in a trace (engine/trace.h) named after the kernel, with the
+// call's FLOPs and bytes from the cost model of the same name (engine/kernel_cost.h), which
+// reads only the arguments' sizes; it runs only while tracing.
 #define KELVIN_DISPATCH(device, fn, ...)                                             \
     do {                                                                             \
         const ::kelvin::Device kelvin_device_ = (device);                            \
         ::kelvin::trace::Scope kelvin_kernel_scope_(#fn, "kernel", kelvin_device_);  \
+        if (kelvin_kernel_scope_.active())                                           \
+            kelvin_kernel_scope_.set_cost(::kelvin::kernel_cost::fn(__VA_ARGS__));   \
         if (kelvin_device_ == ::kelvin::Device::CPU)                                 \
             ::kelvin::cpu::fn(__VA_ARGS__);                                          \
         else                                                                         \

@@ -5,29 +5,19 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
-#include <vector>
 
+#include "engine/roofline.h"
 #include "kernels/cuda_runtime.h"
 
 namespace kelvin::trace {
 
 namespace {
 
-// Names are copied: a backward node's name dies with the graph, before the trace is written.
-struct HostEvent {
-    std::string name;
-    const char* kind;
-    const char* phase;
-    double start_us, duration_us;
-    uint64_t thread;
-};
-
-struct DeviceEvent {
-    std::string name;
-    const char* kind;  // op, kernel or step, as on the host track
-    const char* phase;
-    double host_start_us;  // where the launch began, to place the device track
+// A CUDA span waiting for its events to complete; resolved into an Event by stop().
+struct PendingDeviceEvent {
+    Event event;  // start_us is where the launch began on the host, to place the device track
     void* start;
     void* end;
 };
@@ -37,8 +27,9 @@ struct Tracer {
     std::mutex mutex;
     std::string path;
     std::chrono::steady_clock::time_point origin;
-    std::vector<HostEvent> host;
-    std::vector<DeviceEvent> device;
+    std::vector<Event> host;
+    std::vector<PendingDeviceEvent> device;
+    std::optional<Limits> limits;
 };
 
 Tracer& tracer() {
@@ -58,9 +49,59 @@ uint64_t thread_number() {
     return mine;
 }
 
+// Device times are relative to the first event; anchor them at its host launch time.
+std::vector<Event> resolve_device_events(std::vector<PendingDeviceEvent>& pending) {
+    std::vector<Event> out;
+#if KELVIN_CUDA
+    if (pending.empty()) return out;
+    void* first = pending.front().start;
+    const double anchor = pending.front().event.start_us;
+    for (PendingDeviceEvent& p : pending) {
+        Event e = std::move(p.event);
+        e.start_us = anchor + cuda::event_elapsed_ms(first, p.start) * 1000.0;
+        e.duration_us = cuda::event_elapsed_ms(p.start, p.end) * 1000.0;
+        e.device_track = true;
+        e.thread = 0;
+        out.push_back(std::move(e));
+    }
+    for (PendingDeviceEvent& p : pending) {
+        cuda::event_destroy(p.start);
+        cuda::event_destroy(p.end);
+    }
+#endif
+    pending.clear();
+    return out;
+}
+
+nlohmann::json event_args(const Event& e, const Limits* limits) {
+    nlohmann::json args = {{"phase", e.phase},
+                           {"kind", e.device_track ? "cuda " + e.kind : e.kind}};
+    if (!e.has_cost) return args;
+    args["shape"] = e.cost.shape;
+    args["flops"] = e.cost.flops;
+    args["bytes"] = e.cost.bytes;
+    const double seconds = e.duration_us * 1e-6;
+    if (seconds > 0) {
+        args["gflop_per_s"] = e.cost.flops / seconds * 1e-9;
+        args["gb_per_s"] = e.cost.bytes / seconds * 1e-9;
+    }
+    if (limits && seconds > 0) {
+        const roofline::Bound b = roofline::classify(e.cost.flops, e.cost.bytes, seconds, *limits);
+        args["bound"] = b.compute ? "compute" : "memory";
+        args["fraction_of_limit"] = b.fraction;
+    }
+    return args;
+}
+
 }  // namespace
 
 bool enabled() { return tracer().on.load(std::memory_order_relaxed); }
+
+void set_limits(const Limits& limits) {
+    Tracer& t = tracer();
+    std::lock_guard<std::mutex> lock(t.mutex);
+    t.limits = limits;
+}
 
 void start(const std::string& path) {
     Tracer& t = tracer();
@@ -72,63 +113,62 @@ void start(const std::string& path) {
     t.on = true;
 }
 
-void stop() {
+std::string chrome_trace_json(const std::vector<Event>& events, const Limits* limits) {
+    using json = nlohmann::json;
+    json out = json::array();
+    out.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 0},
+                   {"args", {{"name", "kelvin host"}}}});
+    bool device_named = false;
+    for (const Event& e : events) {
+        if (e.device_track && !device_named) {
+            out.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1},
+                           {"args", {{"name", "cuda stream"}}}});
+            device_named = true;
+        }
+        out.push_back({{"name", e.name},
+                       {"cat", e.kind + "," + e.phase},
+                       {"ph", "X"},
+                       {"ts", e.start_us},
+                       {"dur", e.duration_us},
+                       {"pid", e.device_track ? 1 : 0},
+                       {"tid", e.thread},
+                       {"args", event_args(e, limits)}});
+    }
+    json doc = {{"traceEvents", out}, {"displayTimeUnit", "ms"}};
+    return doc.dump();
+}
+
+std::vector<Event> stop() {
     Tracer& t = tracer();
-    if (!t.on) return;
+    if (!t.on) return {};
     t.on = false;
     std::lock_guard<std::mutex> lock(t.mutex);
-    using json = nlohmann::json;
-    json events = json::array();
-    events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 0},
-                      {"args", {{"name", "kelvin host"}}}});
-    for (const HostEvent& e : t.host)
-        events.push_back({{"name", e.name},
-                          {"cat", std::string(e.kind) + "," + e.phase},
-                          {"ph", "X"},
-                          {"ts", e.start_us},
-                          {"dur", e.duration_us},
-                          {"pid", 0},
-                          {"tid", e.thread},
-                          {"args", {{"phase", e.phase}, {"kind", e.kind}}}});
-#if KELVIN_CUDA
-    if (!t.device.empty()) {
-        events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1},
-                          {"args", {{"name", "cuda stream"}}}});
-        // Device times are relative to the first event; anchor them at its host launch time.
-        void* first = t.device.front().start;
-        const double anchor = t.device.front().host_start_us;
-        for (const DeviceEvent& e : t.device) {
-            const double offset = cuda::event_elapsed_ms(first, e.start) * 1000.0;
-            const double duration = cuda::event_elapsed_ms(e.start, e.end) * 1000.0;
-            events.push_back({{"name", e.name},
-                              {"cat", std::string(e.kind) + "," + e.phase},
-                              {"ph", "X"},
-                              {"ts", anchor + offset},
-                              {"dur", duration},
-                              {"pid", 1},
-                              {"tid", 0},
-                              {"args", {{"phase", e.phase}, {"kind", std::string("cuda ") + e.kind}}}});
-        }
-        for (const DeviceEvent& e : t.device) {
-            cuda::event_destroy(e.start);
-            cuda::event_destroy(e.end);
-        }
-    }
-#endif
-    json doc = {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
-    std::ofstream out(t.path);
-    if (!out.good()) {
-        std::fprintf(stderr, "kelvin: cannot write trace %s\n", t.path.c_str());
-        return;
-    }
-    out << doc.dump() << "\n";
+    std::vector<Event> events = std::move(t.host);
+    std::vector<Event> on_device = resolve_device_events(t.device);
+    events.insert(events.end(), on_device.begin(), on_device.end());
     t.host.clear();
-    t.device.clear();
+    if (!t.path.empty()) {
+        std::ofstream out(t.path);
+        if (out.good())
+            out << chrome_trace_json(events, t.limits ? &*t.limits : nullptr) << "\n";
+        else
+            std::fprintf(stderr, "kelvin: cannot write trace %s\n", t.path.c_str());
+    }
+    return events;
 }
 
 const char* phase() { return g_phase; }
-PhaseScope::PhaseScope(const char* phase) : previous_(g_phase) { g_phase = phase; }
-PhaseScope::~PhaseScope() { g_phase = previous_; }
+PhaseScope::PhaseScope(const char* phase) : previous_(g_phase) {
+    g_phase = phase;
+    if (nvtx::attached()) {
+        nvtx::push(phase, "phase");
+        nvtx_range_ = true;
+    }
+}
+PhaseScope::~PhaseScope() {
+    g_phase = previous_;
+    if (nvtx_range_) nvtx::pop();
+}
 
 void Scope::begin(const char* name, const char* kind, Device device) {
     active_ = true;
@@ -150,12 +190,20 @@ void Scope::end() {
 #endif
     std::lock_guard<std::mutex> lock(t.mutex);
     if (!t.on) return;
-    const double start_us = micros_since_origin(start_);
-    t.host.push_back({name_, kind_, phase_, start_us, micros_since_origin(finish) - start_us,
-                      thread_number()});
+    Event e;
+    e.name = name_;
+    e.kind = kind_;
+    e.phase = phase_;
+    e.device = device_;
+    e.start_us = micros_since_origin(start_);
+    e.duration_us = micros_since_origin(finish) - e.start_us;
+    e.thread = thread_number();
+    e.has_cost = has_cost_;
+    e.cost = cost_;
 #if KELVIN_CUDA
-    if (cuda_start_) t.device.push_back({name_, kind_, phase_, start_us, cuda_start_, cuda_end});
+    if (cuda_start_) t.device.push_back({e, cuda_start_, cuda_end});
 #endif
+    t.host.push_back(std::move(e));
 }
 
 }  // namespace kelvin::trace

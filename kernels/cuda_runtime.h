@@ -8,6 +8,7 @@
 namespace kelvin::cuda {
 
 int device_count();                 // 0 when no device or no driver answers
+const char* device_name();          // of the current device, e.g. "NVIDIA H200"
 // Caching allocator: freed blocks are kept in per-size free lists and reused, so a training
 // loop with fixed shapes stops calling cudaMalloc after its first step.
 void* allocate(size_t bytes);

@@ -4,7 +4,9 @@
 #   run(command="bash scripts/device-check.sh", carry=[".devdeps"], timeout_s=420)
 # It builds for sm_90, runs every test (GPU parity tests included), runs compute-sanitizer on
 # the CUDA kernel tests, times the benchmark workloads on the GPU beside the PyTorch installed
-# there, trains on the GPU, times diagnostics of a ResNet-18 on 10,000 CIFAR-sized samples
+# there, prints the roofline of a ResNet-18 step with kelvin's and cuDNN's convolutions and the
+# two backends' step times side by side, checks the kernels' static resources, trains on the
+# GPU, times diagnostics of a ResNet-18 on 10,000 CIFAR-sized samples
 # (random pixels in the CIFAR-10 layout: the real files are not there), starts the CUDA demo
 # grid, and prints a compact table last. Logs go to $OUT (fetched by the tool).
 # Rehearsal without a GPU: KELVIN_DEVICE=cpu KELVIN_BUILD_DIR=build-cpu bash scripts/device-check.sh
@@ -61,6 +63,30 @@ for w in $($kelvin bench --list 2>/dev/null || echo mlp6x1024_b128); do
   fi
   note "bench $w: kelvin [$k] pytorch [$p]"
 done
+
+# Roofline of a ResNet-18 step (kernel, shape, GFLOP/s, GB/s, fraction of the H200's datasheet
+# limits) with kelvin's convolutions and with cuDNN's; then the two step times side by side.
+r18=resnet18_b128_32px; r18_args=(--steps 5 --warmup 2)
+[[ $device == cpu ]] && r18=resnet18_b32_32px r18_args=(--steps 2 --warmup 1)
+timeout 120 $kelvin bench --workload $r18 --device "$device" "${r18_args[@]}" --profile \
+  --profile-json "$OUT/roofline_kelvin.json" > "$OUT/roofline_kelvin.txt" 2>&1
+note "roofline $r18 $device (kelvin conv): exit $?, $(sed -n 2p "$OUT/roofline_kelvin.txt")"
+sed -n 2,14p "$OUT/roofline_kelvin.txt"
+if [[ $device == cuda ]]; then
+  timeout 120 $kelvin bench --workload $r18 --device cuda "${r18_args[@]}" --conv-backend cudnn \
+    --profile --profile-json "$OUT/roofline_cudnn.json" > "$OUT/roofline_cudnn.txt" 2>&1
+  note "roofline $r18 cuda (cudnn conv): exit $?, $(sed -n 2p "$OUT/roofline_cudnn.txt")"
+  sed -n 2,14p "$OUT/roofline_cudnn.txt"
+  for w in resnet18_b128_32px vgg11bn_b32_32px; do
+    note "conv backends $w: $(timeout 120 $kelvin bench --workload $w --device cuda --steps 20 \
+      --warmup 5 --conv-backend both 2>&1 | tail -1)"
+  done
+else
+  note "conv backends: $($kelvin bench --steps 1 --conv-backend cudnn 2>&1 | tail -1) (rehearsal: cuDNN needs a GPU)"
+fi
+# Static resources of every kernel (ptxas, sm_90): spills and occupancy promises.
+bash scripts/cuda-resources.sh --check > "$OUT/cuda_resources.md" 2> "$OUT/cuda_resources.log"
+note "cuda-resources --check: exit $?, $(tail -1 "$OUT/cuda_resources.log")"
 
 # A real training run on the GPU.
 rm -rf /tmp/gpu_run

@@ -45,6 +45,22 @@ if [[ "${KELVIN_SKIP_QEMU:-0}" != 1 ]]; then
   if bash scripts/check-cpu-isas.sh build; then isa_check="passed"; else isa_check="FAILED"; status=1; fi
 fi
 
+# Static resources of every CUDA kernel (sm_90 ptxas report): no spill beyond those recorded
+# at their launch, no occupancy below its launch's promise (scripts/cuda-resources.sh, ~1-2 min
+# on two cores, seconds with ccache). Needs nvcc, not a GPU.
+resources_failed=0
+if command -v nvcc > /dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  resources_log=$(mktemp)
+  if bash scripts/cuda-resources.sh --check > /dev/null 2> "$resources_log"; then
+    resources="$(tail -1 "$resources_log")"
+  else
+    cat "$resources_log"; resources="FAILED (above)"; resources_failed=1; status=1
+  fi
+  rm -f "$resources_log"
+else
+  resources="not checked: no nvcc on this machine"
+fi
+
 log=$(mktemp)
 (cd build && ./kelvin_tests "$@") 2>&1 | tee "$log" || status=$?
 summary=$(summary_of "$log")
@@ -59,6 +75,7 @@ fi
 [[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
 echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
 [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
+echo "CUDA kernel resources (ptxas, sm_90): $resources"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
 # are the main suite's (its GPU tests skipped without a device); failed also counts the
 # emulator's failures, so no failure anywhere can end on "0 failed".
@@ -68,5 +85,5 @@ else
   passed=0; failed=1; skipped=0   # the main suite stopped before its summary
 fi
 isa_failed=0; [[ $isa_check == FAILED ]] && isa_failed=1
-echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed)) failed, $skipped skipped"
+echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed)) failed, $skipped skipped"
 exit $status

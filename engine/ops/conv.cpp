@@ -1,5 +1,7 @@
 // conv2d: NCHW cross-correlation with a square stride and padding, as PyTorch's conv2d.
-// Kernels: kernels/cpu/conv.cpp (im2col + OpenBLAS) and kernels/cuda/conv.cu (implicit GEMM).
+// Kernels: kernels/cpu/conv.cpp (im2col + OpenBLAS) and kernels/cuda/conv.cu (implicit GEMM), or
+// cuDNN on a CUDA device with --conv-backend cudnn (engine/conv_backend.h).
+#include "engine/conv_backend.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
@@ -58,7 +60,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
     const ConvShape s = conv_shape(x, weight, bias, stride, padding);
     const Device device = x.device();
     Tensor y = Tensor::empty({s.batch, s.out_channels, s.out_h, s.out_w}, DType::F32, device);
-    KELVIN_DISPATCH(device, conv2d_forward, x.f32(), weight.f32(),
+    KELVIN_CONV_DISPATCH(device, conv2d_forward, x.f32(), weight.f32(),
                     bias.defined() ? bias.f32() : nullptr, y.f32(), s);
 
     if (!needs_grad({&x, &weight, &bias})) return y;
@@ -73,14 +75,14 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
                       if (need_x) {
                           dx = Tensor::empty({s.batch, s.in_channels, s.in_h, s.in_w},
                                              DType::F32, device);
-                          KELVIN_DISPATCH(device, conv2d_backward_data, dy.f32(),
+                          KELVIN_CONV_DISPATCH(device, conv2d_backward_data, dy.f32(),
                                           weight_saved.f32(), dx.f32(), s);
                       }
                       if (need_weight) {
                           dweight = Tensor::empty(
                               {s.out_channels, s.in_channels, s.kernel_h, s.kernel_w},
                               DType::F32, device);
-                          KELVIN_DISPATCH(device, conv2d_backward_weight, x_saved.f32(),
+                          KELVIN_CONV_DISPATCH(device, conv2d_backward_weight, x_saved.f32(),
                                           dy.f32(), dweight.f32(), s);
                       }
                       if (need_bias) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/ops.h"
+#include "engine/trace.h"
 
 namespace kelvin::optim {
 
@@ -11,8 +12,11 @@ StepResult train_step(const std::function<Tensor(const Tensor&)>& forward, Optim
                       bool check_finite) {
     StepResult result;
     optimizer.zero_grad();
-    result.logits = forward(inputs);
-    result.loss = ops::softmax_cross_entropy(result.logits, labels, temperature);
+    {
+        trace::PhaseScope forward_phase("forward");  // an NVTX range under Nsight
+        result.logits = forward(inputs);
+        result.loss = ops::softmax_cross_entropy(result.logits, labels, temperature);
+    }
     if (check_finite) {
         result.loss_value = result.loss.item();
         if (!std::isfinite(result.loss_value)) return result;

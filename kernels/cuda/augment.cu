@@ -31,6 +31,7 @@ void random_crop_flip(const float* in, float* out, int64_t n, int64_t c, int64_t
                       int64_t padding, bool flip, uint64_t seed) {
     const int64_t total = n * c * h * w;
     if (total == 0) return;
+    // launch: 256 threads, occupancy >= 75%
     random_crop_flip_kernel<<<grid_size(total), kBlockSize, 0, current_stream()>>>(
         in, out, n, c, h, w, padding, flip, seed);
     CUDA_CHECK_LAUNCH();

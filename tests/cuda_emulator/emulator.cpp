@@ -317,6 +317,15 @@ cudaError_t cudaGetDeviceCount(int* count) {
     *count = 1;
     return cudaSuccess;
 }
+cudaError_t cudaGetDevice(int* device) {
+    *device = 0;
+    return cudaSuccess;
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* props, int device) {
+    if (device != 0) return cudaErrorInvalidValue;
+    std::snprintf(props->name, sizeof props->name, "kelvin host CUDA emulator");
+    return cudaSuccess;
+}
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
     // 256-byte aligned, as cudaMalloc's blocks are (float4 loads rely on 16).
     *ptr = std::aligned_alloc(256, (std::max<size_t>(bytes, 1) + 255) / 256 * 256);

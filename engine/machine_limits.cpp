@@ -1,0 +1,163 @@
+#include "engine/machine_limits.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "kernels/cuda_runtime.h"
+#include "kernels/gemm.h"
+
+namespace kelvin {
+
+namespace {
+
+// fp32 non-tensor-core peak and memory bandwidth, from NVIDIA's datasheets (H200: 66.9 TFLOP/s
+// is 16,896 cores x 2 x 1.98 GHz). Matched by substring, most specific first.
+struct Datasheet {
+    const char* name_part;
+    const char* label;
+    double gflops, gbps;
+};
+constexpr Datasheet kDatasheets[] = {
+    {"H200", "NVIDIA H200 SXM (datasheet)", 66900.0, 4800.0},
+    {"H100 PCIe", "NVIDIA H100 PCIe (datasheet)", 51200.0, 2000.0},
+    {"H100", "NVIDIA H100 SXM (datasheet)", 66900.0, 3350.0},
+    {"A100", "NVIDIA A100 SXM 80GB (datasheet)", 19500.0, 2039.0},
+};
+
+double best_seconds(int repeats, const std::function<void()>& fn) {
+    fn();  // warm-up: page faults, thread start
+    double best = 1e30;
+    for (int i = 0; i < repeats; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        fn();
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                            start).count());
+    }
+    return best;
+}
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown CPU";
+}
+
+std::string cache_key() { return cpu_model() + ", " + std::to_string(omp_get_max_threads()) + " threads"; }
+
+bool read_cached(trace::Limits& limits) {
+    std::ifstream in(machine_limits_cache_path());
+    if (!in) return false;
+    try {
+        const nlohmann::json cache = nlohmann::json::parse(in);
+        const nlohmann::json& entry = cache.at(cache_key());
+        limits.device = entry.at("label").get<std::string>();
+        limits.gflops = entry.at("gflop_per_s").get<double>();
+        limits.gbps = entry.at("gb_per_s").get<double>();
+        return limits.gflops > 0 && limits.gbps > 0;
+    } catch (const std::exception&) {
+        return false;  // unreadable or another machine's: measure again
+    }
+}
+
+void write_cached(const trace::Limits& limits) {
+    const std::string path = machine_limits_cache_path();
+    nlohmann::json cache = nlohmann::json::object();
+    try {
+        std::ifstream in(path);
+        if (in) cache = nlohmann::json::parse(in);
+    } catch (const std::exception&) {
+        cache = nlohmann::json::object();
+    }
+    cache[cache_key()] = {{"label", limits.device}, {"gflop_per_s", limits.gflops},
+                          {"gb_per_s", limits.gbps}};
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    std::ofstream out(path);
+    if (out) out << cache.dump(2) << "\n";
+    else std::fprintf(stderr, "kelvin: cannot write the machine-limits cache %s\n", path.c_str());
+}
+
+}  // namespace
+
+std::string machine_limits_cache_path() {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    const std::string base = xdg && *xdg ? std::string(xdg)
+                                         : std::string(home && *home ? home : ".") + "/.cache";
+    return base + "/kelvin/machine-limits.json";
+}
+
+trace::Limits gpu_datasheet_limits(const std::string& name) {
+    for (const Datasheet& d : kDatasheets)
+        if (name.find(d.name_part) != std::string::npos) return {d.label, d.gflops, d.gbps};
+    return {name + " (no datasheet entry: fractions of the limit not computed)", 0.0, 0.0};
+}
+
+trace::Limits probe_cpu_limits() {
+    // The best rate over a few shapes: 1024^3, and the thinner products a training step runs
+    // (a batch of 128 or 256 rows against 1024 x 1024 weights), where this CPU's sgemm was
+    // measured fastest (2026-12-01: 190 GFLOP/s against 115 for 1024^3 on 2 cores).
+    struct Shape {
+        int64_t m, n, k;
+        bool transpose_b;
+    };
+    double gemm_gflops = 0.0;
+    for (const Shape& s : {Shape{1024, 1024, 1024, false}, Shape{128, 1024, 1024, true},
+                           Shape{256, 1024, 1024, true}}) {
+        std::vector<float> a(s.m * s.k, 1.0f), b(s.k * s.n, 0.5f), c(s.m * s.n, 0.0f);
+        // Best of many: on a shared machine one run often loses its cores to other processes.
+        const double seconds = best_seconds(10, [&] {
+            cpu::gemm(false, s.transpose_b, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(),
+                      s.transpose_b ? s.k : s.n, 0.0f, c.data(), s.n);
+        });
+        gemm_gflops = std::max(gemm_gflops, 2.0 * s.m * s.n * s.k / seconds * 1e-9);
+    }
+    constexpr size_t copy_floats = size_t(16) << 20;  // 64 MiB each way
+    std::vector<float> src(copy_floats, 1.0f), dst(copy_floats, 0.0f);
+    const double copy_s = best_seconds(10, [&] {
+        const int64_t chunks = 64, per = int64_t(copy_floats) / chunks;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < chunks; ++i)
+            std::memcpy(dst.data() + i * per, src.data() + i * per, per * sizeof(float));
+    });
+    const std::time_t now = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    trace::Limits limits;
+    limits.device = cache_key() + " (probed " + date + ": best sgemm, 64 MiB copy)";
+    limits.gflops = gemm_gflops;
+    limits.gbps = 2.0 * copy_floats * sizeof(float) / copy_s * 1e-9;
+    return limits;
+}
+
+trace::Limits machine_limits(Device device) {
+    if (device == Device::CUDA) {
+#if KELVIN_CUDA
+        return gpu_datasheet_limits(cuda::device_name());
+#else
+        return gpu_datasheet_limits("no CUDA backend");
+#endif
+    }
+    trace::Limits limits;
+    if (read_cached(limits)) return limits;
+    std::fprintf(stderr, "kelvin: measuring this CPU's sgemm and copy limits (cached in %s)\n",
+                 machine_limits_cache_path().c_str());
+    limits = probe_cpu_limits();
+    write_cached(limits);
+    return limits;
+}
+
+}  // namespace kelvin

@@ -1,0 +1,29 @@
+// The limits a roofline compares kernels with: fp32 FLOP/s and memory bytes/s of the machine a
+// run uses. The CPU's are measured (an sgemm and a copy, timed by a short probe) and cached per
+// CPU model and thread count in $XDG_CACHE_HOME/kelvin/machine-limits.json (default
+// ~/.cache/kelvin/); delete that file to measure again. A GPU's come from a small table of
+// datasheet figures, looked up by the device's name.
+#pragma once
+
+#include <string>
+
+#include "engine/device.h"
+#include "engine/trace.h"
+
+namespace kelvin {
+
+// The limits of `device`; prints one line to stderr when the CPU is probed.
+trace::Limits machine_limits(Device device);
+
+// The datasheet figures for a GPU named `name` (cudaDeviceProp::name); gflops and gbps are 0
+// when the table has no entry for it (the table's name then says so).
+trace::Limits gpu_datasheet_limits(const std::string& name);
+
+// Measures this CPU now: the best of ten sgemms (kelvin's CPU gemm, all OpenMP threads) on each of
+// three shapes (1024^3, 128 and 256 rows x 1024 x 1024), and of ten 64 MiB copies (bytes read
+// plus bytes written).
+trace::Limits probe_cpu_limits();
+
+std::string machine_limits_cache_path();
+
+}  // namespace kelvin

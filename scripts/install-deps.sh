@@ -4,7 +4,8 @@
 # fixture generation); KELVIN_WITH_CHROMIUM=1 installs chromium (report rendering test).
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev
-          libcli11-dev nlohmann-json3-dev doctest-dev libstb-dev dataset-fashion-mnist)
+          libcli11-dev nlohmann-json3-dev doctest-dev libstb-dev dataset-fashion-mnist
+          slurm-wlm munge)   # slurm-wlm, munge: the private Slurm of scripts/slurm-cluster.sh
 [[ "${KELVIN_WITH_TORCH:-0}" == 1 ]] && packages+=(python3-torch python3-numpy)
 [[ "${KELVIN_WITH_CHROMIUM:-0}" == 1 ]] && packages+=(chromium)
 

@@ -1,4 +1,5 @@
 #include "engine/kernel_cost.h"
+#include <algorithm>
 
 namespace kelvin::kernel_cost {
 
@@ -274,6 +275,22 @@ KernelCost random_crop_flip(const float*, float*, int64_t n, int64_t c, int64_t 
                             int64_t padding, bool flip, uint64_t) {
     return words(0, 2.0 * n * c * h * w,
                  by(n, c, h, w) + " pad" + std::to_string(padding) + (flip ? " flip" : ""));
+}
+
+// ---- spectrum -------------------------------------------------------------------------------
+// Singular values of a rows x cols matrix: bidiagonalisation, 4*m*n^2 - 4/3*n^3 for m >= n
+// (Golub & Van Loan); the read of the matrix and the write of min(rows, cols) doubles.
+KernelCost singular_values(const float*, int64_t rows, int64_t cols, bool, double*) {
+    const double m = double(std::max(rows, cols)), n = double(std::min(rows, cols));
+    return {4.0 * m * n * n - 4.0 / 3.0 * n * n * n, 4.0 * rows * cols + 8.0 * n,
+            by(rows, cols)};
+}
+
+// Symmetric eigenvalues: tridiagonalisation 4/3*d^3, about 9*d^3 in all with eigenvectors.
+KernelCost symmetric_eigen(const double*, int64_t d, double*, double* eigenvectors) {
+    const double n = double(d);
+    return {(eigenvectors ? 9.0 : 4.0 / 3.0) * n * n * n,
+            8.0 * n * n + 8.0 * n + (eigenvectors ? 8.0 * n * n : 0.0), by(d, d)};
 }
 
 }  // namespace kelvin::kernel_cost

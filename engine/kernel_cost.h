@@ -123,6 +123,10 @@ KernelCost attention_backward(const float*, const float*, const float*, const fl
 // augment
 KernelCost random_crop_flip(const float*, float*, int64_t n, int64_t c, int64_t h, int64_t w,
                             int64_t padding, bool flip, uint64_t);
+// spectrum (LAPACK / cuSOLVER): the textbook operation counts of the dense factorisations
+KernelCost singular_values(const float*, int64_t rows, int64_t cols, bool subtract_mean_row,
+                           double*);
+KernelCost symmetric_eigen(const double*, int64_t d, double*, double* eigenvectors);
 
 }  // namespace kernel_cost
 }  // namespace kelvin

@@ -17,7 +17,7 @@
 #include "analysis/run_results.h"
 #include "cli_runner.h"
 #include "engine/device.h"
-#include "experiments/ood_metrics.h"
+#include "analysis/ood_metrics.h"
 
 using namespace kelvin::analysis;
 

@@ -11,7 +11,7 @@
 
 #include "analysis/statistics.h"
 #include "engine/device.h"
-#include "experiments/ood_metrics.h"
+#include "analysis/ood_metrics.h"
 
 using namespace kelvin::analysis;
 using json = nlohmann::json;

@@ -21,8 +21,19 @@ bool can_run(Isa isa) {
     // The ISA levels are exactly the -march levels the variants are compiled for (CMakeLists.txt);
     // libgcc also checks that the OS saves the AVX / AVX-512 registers (XGETBV).
     __builtin_cpu_init();
-    if (isa == Isa::kAvx2) return __builtin_cpu_supports("x86-64-v3");
-    if (isa == Isa::kAvx512) return __builtin_cpu_supports("x86-64-v4");
+#if defined(__clang__) && __clang_major__ < 16
+    // clang 14 (the fuzz build) knows no level names: the features that define them, less
+    // those every AVX2 CPU has beside AVX2 (F16C, MOVBE, LZCNT, XSAVE).
+    const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+    const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+                    __builtin_cpu_supports("avx512vl");
+#else
+    const bool v3 = __builtin_cpu_supports("x86-64-v3"), v4 = __builtin_cpu_supports("x86-64-v4");
+#endif
+    if (isa == Isa::kAvx2) return v3;
+    if (isa == Isa::kAvx512) return v4;
 #endif
     return false;  // other architectures carry only the generic variant
 }

@@ -25,6 +25,21 @@ inline ConvShape with_output_size(ConvShape s) {
     return s;
 }
 
+// A square convolution: n images of c channels, hw x hw pixels, o filters of k x k taps, with the
+// output size filled in (the shapes of benchmarks and tests).
+inline ConvShape square_conv_shape(int64_t n, int64_t c, int64_t hw, int64_t o, int64_t k,
+                                   int64_t stride, int64_t padding) {
+    ConvShape s;
+    s.batch = n;
+    s.in_channels = c;
+    s.in_h = s.in_w = hw;
+    s.out_channels = o;
+    s.kernel_h = s.kernel_w = k;
+    s.stride = stride;
+    s.padding = padding;
+    return with_output_size(s);
+}
+
 // Backward data of a stride-1 convolution s, seen as a forward one: dY (s's output) padded by
 // k-1-p, convolved with the weights flipped in space and transposed in channels. Its output is
 // dx (in_h x in_w) when the kernel is square and p <= k-1; callers check that.

@@ -37,15 +37,7 @@ std::vector<float> randoms(size_t n, uint32_t seed) {
 
 ConvShape shape(int64_t n, int64_t c, int64_t hw, int64_t o, int64_t k, int64_t stride,
                 int64_t padding) {
-    ConvShape s;
-    s.batch = n;
-    s.in_channels = c;
-    s.in_h = s.in_w = hw;
-    s.out_channels = o;
-    s.kernel_h = s.kernel_w = k;
-    s.stride = stride;
-    s.padding = padding;
-    return kelvin::with_output_size(s);
+    return kelvin::square_conv_shape(n, c, hw, o, k, stride, padding);
 }
 
 void check_close(const std::vector<float>& got, const std::vector<float>& want, const char* what) {

@@ -7,7 +7,9 @@
 //   runs/<name>/          a finished run: renamed from .partial only once training and
 //                         diagnostics are both written, so a crash never leaves a half-written
 //                         run looking finished
-//   summary.csv, summary.md, report.html
+//   summary.csv, summary.md       one row per run
+//   summary_by_cell.csv, .md      one row per cell (every setting but the seed), over seeds
+//   claims.json, report.html      the paper's claims tested on the sweep, and the report
 // Restarting the same command skips finished runs, resumes a partial one from its last epoch
 // checkpoint, and starts the rest.
 #pragma once
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "experiments/diagnose.h"
+#include "experiments/summary_table.h"  // write_summary
 #include "experiments/train.h"
 
 namespace kelvin::experiments {
@@ -53,8 +56,5 @@ struct SweepOptions {
 // Runs every unfinished run, then writes the summary and the report. Returns the summary rows.
 nlohmann::json run_sweep(const SweepConfig& config, const std::string& out_dir,
                          const SweepOptions& options);
-
-// Rebuilds summary.csv and summary.md from DIR/runs/*; returns one JSON object per run.
-nlohmann::json write_summary(const std::string& out_dir);
 
 }  // namespace kelvin::experiments

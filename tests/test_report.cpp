@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/device.h"
+#include "experiments/demo.h"
 #include "experiments/report.h"
 #include "experiments/summary_table.h"
 #include "experiments/svg_plot.h"
@@ -526,6 +527,22 @@ TEST_CASE("report: a sweep with one seed still works and says which claims need 
     CHECK(count(html, "class=\"band\"") == 0);  // nothing to draw an interval from
     CHECK(html.find("(n = 1)") != std::string::npos);
     CHECK(read_text(dir.path / "summary_by_cell.md").find("(n=1)") != std::string::npos);
+}
+
+TEST_CASE("demo: its closing text gives the means over seeds and the claims table") {
+    TempDir dir;
+    write_seeded_sweep(dir.path, 3);
+    const std::string text = kelvin::experiments::demo_tables(dir.path.string());
+    INFO(text);
+    // One line per temperature with n = 3 and an interval; ten claims, the trends (3-8)
+    // decided with 3 seeds, the paired ones (1, 2) saying they need 5.
+    CHECK(text.find("\nmlp      100   3  ") != std::string::npos);
+    CHECK(count(text, "\u00b1") >= 3 * 7);
+    CHECK(count(text, "\n1   not testable") == 1);
+    CHECK(text.find("needs >= 5 seeds (has 3)") != std::string::npos);
+    for (int c = 3; c <= 8; ++c)
+        CHECK_MESSAGE(text.find("\n" + std::to_string(c) + "   supported") != std::string::npos, c);
+    CHECK(text.find("\n10  not testable") != std::string::npos);
 }
 
 TEST_CASE("report: errors name the folder or the file") {

@@ -595,6 +595,13 @@ TEST_CASE("report: renders in headless Chromium" *
     CHECK(count(dom, "class=\"band\"") > 0);
     CHECK(count(dom, "class=\"error-bars\"") == count(html, "class=\"error-bars\""));
     CHECK(count(dom, "class=\"series faint\"") == count(html, "class=\"series faint\""));
+    // The script's own counts of the parsed page agree.
+    const std::string counts = read_text(out / "counts.txt");
+    CHECK(counts.find("claims 10\n") != std::string::npos);
+    CHECK(counts.find("bands " + std::to_string(count(html, "class=\"band\"")) + "\n") !=
+          std::string::npos);
+    CHECK(counts.find("plots " + std::to_string(count(html, "<svg class=\"plot\"")) + "\n") !=
+          std::string::npos);
     const auto png_size = fs::file_size(out / "screenshot.png");
     CHECK(png_size > 50 * 1024);
     const std::string png = read_text(out / "screenshot.png");

@@ -99,14 +99,6 @@ std::string group_title(const Run& r) {
            g(r.init_scale) + " \u00b7 head norm " + or_dash(r.head_norm);
 }
 
-double mean(const std::vector<double>& v) {
-    double sum = 0;
-    size_t n = 0;
-    for (double x : v)
-        if (std::isfinite(x)) sum += x, ++n;
-    return n ? sum / n : kNaN;
-}
-
 std::string utc_now() {
     std::time_t now = std::time(nullptr);
     std::tm tm{};
@@ -367,6 +359,31 @@ std::string verdict_class(analysis::Verdict v) {
     return "not-testable";
 }
 
+// A claims-table row's cells after the verdict: of test `t`, or of the claim as a whole (t null).
+std::string claim_test_cells(const analysis::ClaimResult& c, const analysis::ClaimTest* t,
+                             const std::string& holm) {
+    const bool tested = t ? t->verdict != analysis::Verdict::not_testable
+                          : c.verdict != analysis::Verdict::not_testable;
+    std::string seeds = "\u2014";
+    const int64_t used = t ? t->seeds : (c.tests.empty() ? 0 : c.tests.front().seeds);
+    const int needed = t ? t->min_seeds : c.min_seeds;
+    if (needed > 0) seeds = std::to_string(used) + " (" + std::to_string(needed) + ")";
+    const std::vector<std::string>& runs = t ? t->runs : c.runs;
+    std::string names;
+    for (const std::string& n : runs) names += (names.empty() ? "" : " ") + n;
+    std::string r = cell(t ? t->result + " vs " + t->factor : "all tests");
+    r += cell(t ? effect_html(*t) : "\u2014", "num");
+    r += cell(tested ? p_text(t ? t->p_value : c.p_value) : "\u2014", "num");
+    r += cell(holm, "num");
+    r += cell(seeds, "num");
+    r += "<td class=\"num\">" +
+         (runs.empty() ? std::string("\u2014")
+                       : "<span title=\"" + escape_xml(names) + "\">" + std::to_string(runs.size()) +
+                             "</span>") +
+         "</td>";
+    return r + cell(t ? t->reason : c.reason);
+}
+
 // The claims, one row per claim and one sub-row per test of a claim made of several.
 std::string claims_html(const std::vector<analysis::ClaimResult>& claims, double alpha) {
     std::string o =
@@ -396,41 +413,17 @@ std::string claims_html(const std::vector<analysis::ClaimResult>& claims, double
         const size_t rows = std::max<size_t>(1, c.tests.size() > 1 ? c.tests.size() + 1 : 1);
         const std::string span = rows > 1 ? " rowspan=\"" + std::to_string(rows) + "\"" : "";
         const std::string cls = verdict_class(c.verdict);
-        std::string seeds = "\u2014";
-        if (!c.tests.empty() && c.min_seeds > 0)
-            seeds = std::to_string(c.tests.front().seeds) + " (" + std::to_string(c.min_seeds) + ")";
         o += "<tr class=\"claim " + cls + "\"><td" + span + ">" + std::to_string(c.number) +
              "</td><td" + span + ">" + escape_xml(c.statement) + "</td><td class=\"verdict " + cls +
              "\">" + analysis::verdict_name(c.verdict) + "</td>";
-        auto test_cells = [&](const analysis::ClaimTest* t) {
-            std::string r;
-            r += cell(t ? t->result + " vs " + t->factor : (c.tests.size() > 1 ? "all tests" : "\u2014"));
-            r += cell(t ? effect_html(*t) : "\u2014", "num");
-            r += cell(p_text(t ? (t->verdict == analysis::Verdict::not_testable ? kNaN : t->p_value)
-                               : c.p_value), "num");
-            r += cell(t ? "" : p_text(c.p_holm), "num");
-            r += cell(t ? (t->min_seeds > 0 ? std::to_string(t->seeds) + " (" + std::to_string(t->min_seeds) + ")" : "\u2014")
-                        : seeds, "num");
-            const size_t runs = t ? t->runs.size() : c.runs.size();
-            r += "<td class=\"num\">" + (runs ? "<span title=\"" +
-                 escape_xml([&] { std::string s; for (const auto& n : (t ? t->runs : c.runs)) s += (s.empty() ? "" : " ") + n; return s; }()) +
-                 "\">" + std::to_string(runs) + "</span>" : std::string("\u2014")) + "</td>";
-            r += cell(t ? t->reason : c.reason);
-            return r;
-        };
-        if (c.tests.size() == 1) {
-            // One test: its own row is the claim's (the claim's p is the test's; Holm beside).
-            std::string r = test_cells(&c.tests.front());
-            const std::string holm_empty = "<td class=\"num\"></td>";
-            const size_t at = r.find(holm_empty);
-            if (at != std::string::npos) r.replace(at, holm_empty.size(), cell(p_text(c.p_holm), "num"));
-            o += r + "</tr>\n";
+        if (c.tests.size() == 1) {  // one test: its row is the claim's, Holm's p beside
+            o += claim_test_cells(c, &c.tests.front(), p_text(c.p_holm)) + "</tr>\n";
             continue;
         }
-        o += test_cells(nullptr) + "</tr>\n";
+        o += claim_test_cells(c, nullptr, p_text(c.p_holm)) + "</tr>\n";
         for (const auto& t : c.tests)
             o += "<tr class=\"claim-test\"><td class=\"verdict " + verdict_class(t.verdict) + "\">" +
-                 analysis::verdict_name(t.verdict) + "</td>" + test_cells(&t) + "</tr>\n";
+                 analysis::verdict_name(t.verdict) + "</td>" + claim_test_cells(c, &t, "") + "</tr>\n";
     }
     return o + "</tbody></table></div>\n";
 }
@@ -1024,44 +1017,10 @@ struct Page {
     json claims;  // claims.json
 };
 
-Page build_page(const std::string& dir) {
-    const fs::path root(dir);
-    int partial = 0;
-    std::vector<RunRecord> records = load_runs(root, "report", &partial);
-    // The tables and the claims from the same records as summary.csv and summary_by_cell.csv.
-    const SummaryTable table = summary_table(records);
-    const std::vector<analysis::RunResults> results = complete_run_results(records);
-    const std::vector<analysis::CellSummary> cells = analysis::summarize_by_cell(results);
-    const analysis::ClaimOptions claim_options;
-    const std::vector<analysis::ClaimResult> claims = analysis::test_claims(results, claim_options);
-    Sweep sweep = read_sweep(std::move(records), partial);
-    for (const auto& [name, why] : table.left_out)
-        sweep.notes.add(name, why + ", so not in the tables");
-    json config;
-    bool has_config = false;
-    if (fs::exists(root / "sweep.json")) {
-        config = read_json(root / "sweep.json", "report");
-        has_config = true;
-    }
-
-    std::string sections;
-    const std::vector<FigureGroup> groups = figure_groups(sweep);
-    for (const FigureGroup& group : groups) {
-        if (groups.size() > 1) sections += "<h3>" + escape_xml(group.title) + "</h3>\n";
-        sections += "<div class=\"plots\">\n";
-        for (const Figure& f : group.figures)
-            sections += "<figure>\n" + plot::render_svg(f.spec) + "<figcaption>" +
-                        escape_xml(f.caption) + "</figcaption>\n</figure>\n";
-        sections += "</div>\n";
-    }
-
+// The page's title, what it was made from, and the sweep's configuration.
+std::string page_head(const fs::path& root, const Sweep& sweep) {
     size_t complete = 0, diagnosed = 0;
-    double gamma = kNaN;
-    for (const Run& r : sweep.runs) {
-        complete += r.complete(), diagnosed += r.diagnosed();
-        if (r.diagnosed() && !std::isfinite(gamma))
-            gamma = number(r.diagnostics, {"settings", "gamma"});
-    }
+    for (const Run& r : sweep.runs) complete += r.complete(), diagnosed += r.diagnosed();
     std::string o = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
     o += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
     o += "<title>kelvin sweep report</title>\n<style>" + std::string(kStyle) + "</style>\n";
@@ -1080,14 +1039,18 @@ Page build_page(const std::string& dir) {
          "over seeds with its 95% interval</b> (a band, or error bars) and each seed faintly; "
          "the legend says how many seeds. The tables give every cell over seeds and every "
          "run.</p>\n";
-    if (has_config)
+    if (fs::exists(root / "sweep.json"))
         o += "<details><summary>Sweep configuration (sweep.json)</summary><pre>" +
-             escape_xml(config.dump(2)) + "</pre></details>\n";
+             escape_xml(read_json(root / "sweep.json", "report").dump(2)) + "</pre></details>\n";
     else
         o += "<p class=\"meta\">No sweep.json in this folder.</p>\n";
+    return o;
+}
 
-    o += "<h2 id=\"claims\">Claims</h2>\n" + claims_html(claims, claim_options.alpha);
-    o += "<h2>Summary over seeds</h2>\n";
+// The table over seeds and the table of every run.
+std::string tables_html(const SummaryTable& table, const std::vector<analysis::CellSummary>& cells,
+                        const Sweep& sweep) {
+    std::string o = "<h2>Summary over seeds</h2>\n";
     if (cells.empty()) {
         o += "<p>No complete runs yet.</p>\n";
     } else {
@@ -1097,19 +1060,54 @@ Page build_page(const std::string& dir) {
         o += cells_table_html(cells, cell_table_results(table.ood_sets));
     }
     o += "<h2>Every run</h2>\n";
-    if (table.rows.empty()) {
-        o += "<p>No finished runs yet.</p>\n";
-    } else {
-        o += runs_table_html(table);
-        o += "<p class=\"meta\">Ranks at \u03b3 = " + (std::isfinite(gamma) ? g(gamma) : "?") +
-             " of the test logits and of softmax(logits/T); logits norm = mean per-sample L2 "
-             "norm at initialisation and after the last epoch; \u03ba = effective depth; per "
-             "OOD set: \u03c1 = OOD generalisation drop, AUROC of each detector "
-             "(in-distribution positive), OrthoDev = mean |cos| between class means and the "
-             "OOD mean. Hover over a row for the run\u2019s folder name.</p>\n";
+    if (table.rows.empty()) return o + "<p>No finished runs yet.</p>\n";
+    double gamma = kNaN;
+    for (const Run& r : sweep.runs)
+        if (r.diagnosed() && !std::isfinite(gamma))
+            gamma = number(r.diagnostics, {"settings", "gamma"});
+    o += runs_table_html(table);
+    o += "<p class=\"meta\">Ranks at \u03b3 = " + (std::isfinite(gamma) ? g(gamma) : "?") +
+         " of the test logits and of softmax(logits/T); logits norm = mean per-sample L2 "
+         "norm at initialisation and after the last epoch; \u03ba = effective depth; per "
+         "OOD set: \u03c1 = OOD generalisation drop, AUROC of each detector "
+         "(in-distribution positive), OrthoDev = mean |cos| between class means and the "
+         "OOD mean. Hover over a row for the run\u2019s folder name.</p>\n";
+    return o;
+}
+
+std::string plots_html(Sweep& sweep) {
+    if (sweep.runs.empty()) return "<p>Nothing to plot.</p>\n";
+    std::string o;
+    const std::vector<FigureGroup> groups = figure_groups(sweep);
+    for (const FigureGroup& group : groups) {
+        if (groups.size() > 1) o += "<h3>" + escape_xml(group.title) + "</h3>\n";
+        o += "<div class=\"plots\">\n";
+        for (const Figure& f : group.figures)
+            o += "<figure>\n" + plot::render_svg(f.spec) + "<figcaption>" + escape_xml(f.caption) +
+                 "</figcaption>\n</figure>\n";
+        o += "</div>\n";
     }
-    o += "<h2>Plots</h2>\n" +
-         (sweep.runs.empty() ? std::string("<p>Nothing to plot.</p>\n") : sections);
+    return o;
+}
+
+Page build_page(const std::string& dir) {
+    const fs::path root(dir);
+    int partial = 0;
+    std::vector<RunRecord> records = load_runs(root, "report", &partial);
+    // The tables and the claims from the same records as summary.csv and summary_by_cell.csv.
+    const SummaryTable table = summary_table(records);
+    const std::vector<analysis::RunResults> results = complete_run_results(records);
+    const std::vector<analysis::CellSummary> cells = analysis::summarize_by_cell(results);
+    const analysis::ClaimOptions claim_options;
+    const std::vector<analysis::ClaimResult> claims = analysis::test_claims(results, claim_options);
+    Sweep sweep = read_sweep(std::move(records), partial);
+    for (const auto& [name, why] : table.left_out)
+        sweep.notes.add(name, why + ", so not in the tables");
+
+    std::string o = page_head(root, sweep);
+    o += "<h2 id=\"claims\">Claims</h2>\n" + claims_html(claims, claim_options.alpha);
+    o += tables_html(table, cells, sweep);
+    o += "<h2>Plots</h2>\n" + plots_html(sweep);  // adds to the notes: before them
     o += "<h2>Left out</h2>\n" + sweep.notes.html();
     o += "</main>\n</body>\n</html>\n";
     return {o, analysis::claims_json(claims, claim_options)};

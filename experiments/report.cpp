@@ -374,6 +374,7 @@ std::string claim_test_cells(const analysis::ClaimResult& c, const analysis::Cla
     std::string r = cell(t ? t->result + " vs " + t->factor : "all tests");
     r += cell(t ? effect_html(*t) : "\u2014", "num");
     r += cell(tested ? p_text(t ? t->p_value : c.p_value) : "\u2014", "num");
+    r += cell(tested ? p_text(t ? t->p_opposite : c.p_opposite) : "\u2014", "num");
     r += cell(holm, "num");
     r += cell(seeds, "num");
     r += "<td class=\"num\">" +
@@ -390,7 +391,7 @@ std::string claims_html(const std::vector<analysis::ClaimResult>& claims, double
         "<p>Each of the paper\u2019s claims as a one-sided permutation test on this sweep "
         "(docs/METHODS.md, \u201cClaims as tests\u201d), at \u03b1 = " + g(alpha) +
         ": <b>supported</b> when the claimed direction has p &lt; \u03b1, <b>contradicted</b> "
-        "when the opposite one has, <b>inconclusive</b> otherwise, and <b>not testable</b> "
+        "when the opposite one has (\u201cp (other way)\u201d), <b>inconclusive</b> otherwise, and <b>not testable</b> "
         "when the grid lacks what the test needs (the note says what). Effect: the mean over "
         "seeds of the within-seed Spearman \u03c1 (trends) or of the paired difference "
         "(comparisons), with its 95% Student t interval. All of it is in "
@@ -407,7 +408,7 @@ std::string claims_html(const std::vector<analysis::ClaimResult>& claims, double
     o += ".</p>\n";
     o += "<div class=\"table-wrap\"><table class=\"claims\">\n<thead><tr><th>#</th><th>claim</th>"
          "<th>verdict</th><th>test</th><th class=\"num\">effect [95% interval]</th>"
-         "<th class=\"num\">p</th><th class=\"num\">p (Holm)</th><th class=\"num\">seeds "
+         "<th class=\"num\">p</th><th class=\"num\">p (other way)</th><th class=\"num\">p (Holm)</th><th class=\"num\">seeds "
          "(needed)</th><th class=\"num\">runs</th><th>note</th></tr></thead>\n<tbody>\n";
     for (const auto& c : claims) {
         const size_t rows = std::max<size_t>(1, c.tests.size() > 1 ? c.tests.size() + 1 : 1);
@@ -440,8 +441,8 @@ struct Figure {
 // What every figure's caption adds about the spread over seeds.
 constexpr const char* kSpreadNote =
     " Bold lines and points: mean over seeds; band (error bars on a scatter): its 95% Student t "
-    "interval, drawn where a point has 2 or more seeds; faint lines: each seed on its own. The "
-    "legend gives n, the number of seeds.";
+    "interval, drawn where a point has 2 or more seeds and clipped to the range the quantity "
+    "can take; faint lines: each seed on its own. The legend gives n, the number of seeds.";
 
 std::string n_text(size_t lo, size_t hi) {
     return "n = " + std::to_string(lo) + (hi > lo ? "\u2013" + std::to_string(hi) : "");
@@ -465,6 +466,19 @@ size_t push_mean(plot::Series& s, double x, const std::vector<double>& values) {
     s.y_low.push_back(finite.size() >= 2 ? summary.ci_low : kNaN);
     s.y_high.push_back(finite.size() >= 2 ? summary.ci_high : kNaN);
     return finite.size();
+}
+
+// A t interval knows nothing of the range a quantity can take (a rank of 3 +/- 2.5 over three
+// seeds reaches below 0): the bands are clipped to it, as the captions say.
+void clip_intervals(plot::PlotSpec& spec, double lo, double hi, bool x_too = false) {
+    auto clip = [&](std::vector<double>& v) {
+        for (double& b : v)
+            if (std::isfinite(b)) b = std::clamp(b, lo, hi);
+    };
+    for (plot::Series& s : spec.series) {
+        clip(s.y_low), clip(s.y_high);
+        if (x_too) clip(s.x_low), clip(s.x_high);
+    }
 }
 
 plot::Series faint_series(const std::string& name, int color, bool dashed = false) {
@@ -646,6 +660,7 @@ private:
         const double c = classes();
         if (std::isfinite(c) && c > 1)
             spec.hlines.push_back({std::log(c), "ln C = " + sig3(std::log(c)) + " (uniform)"});
+        clip_intervals(spec, 0, INFINITY);
         return {spec,
                 "Loss at the training temperature on a fixed batch of test samples, every "
                 "--track-every steps. At high T the loss sits at ln C, the value of a uniform "
@@ -678,6 +693,7 @@ private:
         const double c = classes();
         if (std::isfinite(c) && c > 1)
             spec.hlines.push_back({c - 1, "C \u2212 1 = " + g(c - 1)});
+        clip_intervals(spec, 0, INFINITY);
         return {spec,
                 "Numerical rank of the monitoring batch's logits (singular values above "
                 "10\u207b\u00b3 \u03c3\u2081) during training."};
@@ -707,6 +723,7 @@ private:
                 {classes - 1, "C \u2212 1 = " + g(classes - 1) + " (Neural Collapse)"});
             spec.y_max = classes;
         }
+        clip_intervals(spec, 0, std::isfinite(classes) ? classes : INFINITY);
         return {
             spec,
             "Rank = number of singular values above \u03b3\u00b7\u03c3\u2081 of the N\u00d7C "
@@ -775,6 +792,7 @@ private:
             return true;
         });
         for (plot::Series& s : spec.series) s.markers = !s.faint && s.x.size() <= 20;
+        clip_intervals(spec, 0, 1);
         return {
             spec,
             "Singular values of the test logits divided by the largest. The dashed lines are "
@@ -830,6 +848,7 @@ private:
             spec.series.push_back(solid);
             spec.series.push_back(dashed);
         }
+        clip_intervals(spec, 0, 1);
         return {spec,
                 "Test accuracy of a linear probe trained on the frozen features after each layer. "
                 "Solid: in-distribution" +
@@ -871,6 +890,7 @@ private:
             if (seeds_.size() > 1) spec.series.push_back(each);
             spec.series.push_back(mean);
         }
+        clip_intervals(spec, 0, 1, true);
         return {
             spec,
             "\u03ba = l*/L, l* the first layer whose in-distribution probe reaches 95% of the last "
@@ -899,6 +919,7 @@ private:
                                          std::string(m.label) + " AUROC on " + set, "OOD detection"))
                     spec.series.push_back(s);
             }
+        clip_intervals(spec, 0, 1);
         return {
             spec,
             "Area under the ROC curve for telling the in-distribution test set from " +

@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
 
     std::string report_dir;
     CLI::App* report = app.add_subcommand(
-        "report", "rebuild DIR/summary.{csv,md} and DIR/report.html from a sweep's files");
+        "report", "rebuild DIR/summary{,_by_cell}.{csv,md}, DIR/claims.json and DIR/report.html "
+                  "from a sweep's files");
     report->add_option("DIR", report_dir, "a sweep directory")->required();
 
     std::string demo_out = "runs/demo", demo_device = "cpu";

@@ -427,7 +427,7 @@ void ood_sections(json& result, models::Model& model, const std::string& model_n
             json entry = {{"auroc", auroc(in, out)}, {"fpr95", fpr_at_95_tpr(in, out)}};
             // The 95% intervals over test samples (docs/METHODS.md), a fixed seed so that
             // rerunning diagnose gives the same file.
-            entry.update(analysis::detection_intervals(in, out, auroc, fpr_at_95_tpr));
+            entry.update(analysis::detection_intervals(in, out, fpr_at_95_tpr));
             detection[method][set.spec] = entry;
         }
         const std::vector<float> ood_penultimate = ood_test.layers.back().to_vector();

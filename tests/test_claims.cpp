@@ -341,11 +341,10 @@ TEST_CASE("detection intervals: DeLong and the bootstrap agree on a large sample
     std::vector<double> in(800), ood(600);
     for (double& v : in) v = normal(rng) + 1.0;
     for (double& v : ood) v = normal(rng);
-    const ScoreMetric auroc = [](const auto& a, const auto& b) { return kelvin::auroc(a, b); };
     const ScoreMetric fpr95 = [](const auto& a, const auto& b) { return kelvin::fpr_at_95_tpr(a, b); };
     DetectionIntervalOptions options;
     options.resamples = 400;
-    const nlohmann::json j = detection_intervals(in, ood, auroc, fpr95, options);
+    const nlohmann::json j = detection_intervals(in, ood, fpr95, options);
     const double value = kelvin::auroc(in, ood);
     const auto delong = j["auroc_interval"]["delong"].get<std::vector<double>>();
     const auto boot = j["auroc_interval"]["bootstrap"].get<std::vector<double>>();

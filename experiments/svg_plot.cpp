@@ -615,7 +615,9 @@ std::string legend_entry_svg(const Series& series, const std::string& colour, do
                              double y, const std::vector<std::string>& lines, size_t fits,
                              double line_height) {
     std::string o = "<g class=\"legend-entry\">";
-    if (series.lines && !series.y_low.empty())  // the band's swatch behind the line
+    const bool band = std::any_of(series.y_low.begin(), series.y_low.end(),
+                                  [](double v) { return std::isfinite(v); });
+    if (series.lines && band)  // the band's swatch behind the line
         o += "<rect" + attr("x", lx) + attr("y", y - 5) + " width=\"22\" height=\"10\" fill=\"" +
              colour + "\" fill-opacity=\"0.18\"/>";
     if (series.lines)

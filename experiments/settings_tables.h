@@ -5,12 +5,14 @@
 //   model     models::ModelOptions: the architecture's options (config.json's model_options)
 //   diagnose  DiagnoseOptions: ranks, probes and OOD detection
 //   sweep     SweepConfig: the grid's lists (models, temperatures, seeds, ...) and `diagnose`
+//   slurm     SlurmOptions: a sweep as a Slurm job array (command line only)
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "experiments/settings.h"
+#include "experiments/slurm.h"
 #include "experiments/sweep.h"
 
 namespace kelvin::experiments {
@@ -20,6 +22,7 @@ const std::vector<settings::Setting<TrainConfig>>& data_settings();
 const std::vector<settings::Setting<models::ModelOptions>>& model_settings();
 const std::vector<settings::Setting<DiagnoseOptions>>& diagnose_settings();
 const std::vector<settings::Setting<SweepConfig>>& sweep_settings();
+const std::vector<settings::Setting<SlurmOptions>>& slurm_settings();
 
 // Every key a sweep configuration accepts, in table order.
 std::vector<std::string> sweep_keys();

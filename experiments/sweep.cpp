@@ -277,10 +277,11 @@ std::vector<std::string> run_names(const json& record, const std::vector<SweepRu
 
 namespace {
 
-// Whoever trains or diagnoses a run holds DIR/runs/<name>.lock: outside the run's folder, which
-// is renamed when the run finishes.
+// Whoever trains or diagnoses a run holds DIR/locks/<name>.lock: outside the run's folder, which
+// is renamed when the run finishes, and outside runs/, which holds only run folders.
 fs::path run_lock_path(const fs::path& dir, const std::string& name) {
-    return dir / "runs" / (name + ".lock");
+    fs::create_directories(dir / "locks");
+    return dir / "locks" / (name + ".lock");
 }
 
 }  // namespace
@@ -308,7 +309,8 @@ std::vector<SweepRun> prepare_sweep_dir(const SweepConfig& config, const std::st
 json publish_summary(const std::string& out_dir, bool with_report) {
     // Not a sweep's folder: write_summary's own error says so, before any lock file is made.
     if (!fs::is_directory(fs::path(out_dir) / "runs")) return write_summary(out_dir);
-    const fs::path path = fs::path(out_dir) / "summary.lock";
+    fs::create_directories(fs::path(out_dir) / "locks");
+    const fs::path path = fs::path(out_dir) / "locks" / "summary.lock";
     RunLockOptions options;
     options.command = "kelvin: writing the summary of " + out_dir;
     options.heartbeat_interval = std::chrono::seconds(0);

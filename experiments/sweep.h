@@ -2,11 +2,16 @@
 // normalisations x seeds), each followed by diagnostics, resumable at any point.
 //
 // Layout of DIR:
-//   sweep.json            the validated configuration
+//   sweep.json            the validated configuration, and "runs": the run names in index order
+//                         (`kelvin sweep run-one DIR --index I` trains run I)
 //   runs/<name>.partial/  a run in progress (checkpoints every epoch)
 //   runs/<name>/          a finished run: renamed from .partial only once training and
 //                         diagnostics are both written, so a crash never leaves a half-written
 //                         run looking finished
+//   locks/<name>.lock     held by the process training or diagnosing that run (engine/run_lock.h),
+//                         so that two sweeps or workers never train one run; locks/summary.lock
+//                         while one of them rewrites the summary
+//   slurm/                with --slurm: sweep.sbatch, job_id, logs/<job>_<index>.out
 //   summary.csv, summary.md, report.html
 // Restarting the same command skips finished runs, resumes a partial one from its last epoch
 // checkpoint, and starts the rest.
@@ -78,7 +83,7 @@ enum class RunOutcome {
 };
 
 // Trains, diagnoses and finishes one run unless it is finished or another process holds it
-// (DIR/runs/<name>.lock, engine/run_lock.h). `tag` prefixes its lines on stderr. After a
+// (DIR/locks/<name>.lock, engine/run_lock.h). `tag` prefixes its lines on stderr. After a
 // finished run the summary is rewritten (publish_summary, without the report).
 RunOutcome train_sweep_run(const SweepConfig& config, const std::string& out_dir,
                            const SweepRun& run, const std::string& tag, const SweepOptions& options);

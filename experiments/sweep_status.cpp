@@ -81,7 +81,7 @@ bool print_sweep_status(const std::string& dir_text) {
         const std::string& name = names[i];
         const fs::path final_dir = dir / "runs" / name;
         const fs::path partial = dir / "runs" / (name + kPartialSuffix);
-        const fs::path lock_path = dir / "runs" / (name + ".lock");
+        const fs::path lock_path = dir / "locks" / (name + ".lock");
         State state = State::pending;
         std::string detail;
         if (fs::exists(final_dir)) {

@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
     // A resumed run takes every one of these from its config.json (see the check below).
     const std::vector<CLI::Option*> run_settings = train->get_options();
     train->add_option("--resume", resume_dir,
-                      "continue the run in this directory from its last finished epoch");
+                      "continue the run in this directory from its last checkpoint (the end of an "
+                      "epoch, or the step a signal stopped it at)");
 
     bool diagnose_after = false;
     experiments::DiagnoseOptions train_diagnose;
@@ -300,6 +301,7 @@ int main(int argc, char** argv) {
             }
             experiments::SweepOptions options;
             options.show_progress = experiments::ProgressBar::stderr_is_terminal();
+            options.resume_command = "kelvin sweep --config " + sweep_config_path + " --out " + sweep_out;
             const experiments::SweepResult result = experiments::run_sweep(config, sweep_out, options);
             if (result.stopped_by != 0) return exit_code_for(result.stopped_by);
             if (!result.held_elsewhere.empty())

@@ -313,7 +313,10 @@ int main(int argc, char** argv) {
             std::printf("%s\n", experiments::write_report(report_dir).c_str());
             return 0;
         }
-        if (*demo) return experiments::run_demo(demo_out, parse_device(demo_device));
+        if (*demo) {
+            const int code = experiments::run_demo(demo_out, parse_device(demo_device));
+            return stop_requested() ? exit_code_for(stop_signal()) : code;
+        }
         if (*bench && bench_list) {
             for (const auto& w : experiments::bench_workloads()) std::printf("%s\n", w.c_str());
             return 0;

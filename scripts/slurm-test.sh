@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 if ! started=$(bash scripts/slurm-cluster.sh start "$CLUSTER" 2>&1); then
   echo "$started" >&2
-  fail "the private Slurm did not start (above: which daemon, and the end of its log)"
+  fail "the private Slurm did not start (the reason is above: a missing tool, or which daemon failed with the end of its log)"
 fi
 export SLURM_CONF=$CLUSTER/slurm.conf
 export OMP_NUM_THREADS=1   # the plain sweep and the tasks (--cpus-per-task 1) alike

@@ -142,7 +142,8 @@ int run_demo(const std::string& out_dir, Device device) {
                  device == Device::CUDA ? "MLP (6 x 512), VGG-11-BN, ResNet-18, ViT"
                                         : "MLP (6 layers, width 512)",
                  device_name(device), out_dir.c_str());
-    run_sweep(config, out_dir, options);
+    const SweepResult result = run_sweep(config, out_dir, options);
+    if (result.stopped_by != 0) return 1;  // interrupted: the caller exits 128 + signal
     std::printf("%s", demo_tables(out_dir).c_str());
     namespace fs = std::filesystem;
     std::printf("\nper run:  %s\nper cell: %s\nclaims:   %s\nreport:   %s\n",

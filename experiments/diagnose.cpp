@@ -17,6 +17,8 @@
 #include "analysis/neco_fit.h"
 #include "analysis/ood_metrics.h"
 #include "analysis/spectrum.h"
+#include "engine/weights_digest.h"
+#include "experiments/run_checkpoint.h"
 #include "experiments/run_files.h"
 #include "experiments/settings.h"
 #include "experiments/train.h"
@@ -299,10 +301,24 @@ DiagnoseData load_diagnose_data(const TrainConfig& config, const DiagnoseOptions
     return d;
 }
 
-// The run's architecture with the weights of weights_path, on `device`.
+// Which weights the diagnostics measure (diagnostics.json's "weights"): the digest of the file's
+// tensors, and the epoch and step its metadata names (absent from a checkpoint trained
+// elsewhere).
+json weights_record(const SafetensorsFile& weights, const fs::path& path) {
+    json record = {{"file", path.filename().string()},
+                   {"weights_digest", weights_digest(weights.tensors)}};
+    for (const char* key : {"epochs_done", "global_step"})
+        if (weights.metadata.count(key))
+            record[std::string(key) == "global_step" ? "step" : key] =
+                metadata_integer(weights, key, path);
+    return record;
+}
+
+// The run's architecture with the weights of weights_path, on `device`; *record names them.
 std::unique_ptr<models::Model> load_trained_model(const TrainConfig& config,
                                                   const data::HostDataset& id_train,
-                                                  const fs::path& weights_path, Device device) {
+                                                  const fs::path& weights_path, Device device,
+                                                  json* record) {
     models::ModelOptions model_options = config.model_options;
     model_options.num_classes = id_train.num_classes;
     model_options.in_channels = int(id_train.channels);
@@ -311,6 +327,7 @@ std::unique_ptr<models::Model> load_trained_model(const TrainConfig& config,
     model_options.seed = config.seed;
     auto model = models::build_model(config.model, model_options);
     SafetensorsFile weights = load_safetensors(weights_path.string());
+    *record = weights_record(weights, weights_path);
     for (auto& p : model->named_parameters()) {
         auto it = weights.tensors.find(p.name);
         KELVIN_CHECK(it != weights.tensors.end() && it->second.shape() == p.tensor->shape(),
@@ -478,7 +495,8 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
 
     // ---- data and model, all validated before any work ----
     DiagnoseData data = load_diagnose_data(config, options);
-    auto model = load_trained_model(config, data.id_train, weights_path, device);
+    json weights;
+    auto model = load_trained_model(config, data.id_train, weights_path, device, &weights);
     const int classes = data.id_train.num_classes;
     const data::LoaderOptions loading = normalisation_of(run_dir, data.id_train, device);
     const bool say = options.show_progress;
@@ -502,6 +520,7 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     ood_sections(result, *model, config.model, data.ood, train, test, classes, loading, options);
     float temperature = config.temperature;
     result["temperature"] = settings::to_json(&temperature);
+    result["weights"] = weights;
     result["seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     write_file_atomically((run_dir / "diagnostics.json").string(), result.dump(2) + "\n");

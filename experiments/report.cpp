@@ -191,6 +191,9 @@ Sweep read_sweep(const fs::path& dir) {
         } else if (!std::isfinite(r.temperature)) {
             sweep.notes.add(r.name,
                             "config.json has no numeric temperature, so left out of every plot");
+        } else if (!record.stale_diagnostics.empty()) {
+            sweep.notes.add(r.name, "diagnostics not shown: " + record.stale_diagnostics +
+                                        "; rerun the sweep or kelvin diagnose to recompute them");
         } else if (!r.has_diagnostics) {
             sweep.notes.add(r.name, "no diagnostics.json, so only in the logits-norm plot");
         }
@@ -231,6 +234,12 @@ std::string logits_norm_growth(const Run& r) {
     return sig3(number(r.metrics, {"init", "logits_norm"})) + " \u2192 " + sig3(last);
 }
 std::string kappa(const Run& r) { return fixed3(number(r.diagnostics, {"kappa"})); }
+// The weights the row's numbers were computed from (experiments/run_checkpoint.h).
+std::string weights_of_results(const Run& r) {
+    const std::string digest = text(r.metrics, {"final", "weights_digest"});
+    if (!r.complete() || digest.empty()) return "\u2014";
+    return g(number(r.metrics, {"final", "step"})) + ", " + digest.substr(digest.find(':') + 1, 8);
+}
 
 struct Column {
     std::string header;
@@ -256,6 +265,7 @@ std::string summary_table(const Sweep& sweep) {
     columns.push_back({"rank (softmax)", softmax_rank, "num"});
     columns.push_back({"logits norm init \u2192 final", logits_norm_growth, "num"});
     columns.push_back({"\u03ba", kappa, "num"});
+    columns.push_back({"weights (step, digest)", weights_of_results, ""});
 
     std::string o;
     if (!shared.empty()) {

@@ -15,6 +15,7 @@
 #include "data/dataset_spec.h"
 #include "engine/atomic_file.h"
 #include "experiments/report.h"
+#include "experiments/run_checkpoint.h"
 #include "experiments/run_files.h"
 #include "experiments/run_record.h"
 #include "experiments/settings_tables.h"
@@ -221,6 +222,21 @@ std::vector<SweepRun> expand_sweep(const SweepConfig& c) {
     return runs;
 }
 
+namespace {
+
+// Whether the run's diagnostics.json exists and was computed from its current weights; a stale
+// one (a run diagnosed in its .partial state, then resumed) is said and then recomputed.
+bool diagnostics_current(const fs::path& run) {
+    if (!fs::exists(run / "diagnostics.json")) return false;
+    const std::string stale = stale_diagnostics_reason(read_json(run / "metrics.json"),
+                                                       read_json(run / "diagnostics.json"));
+    if (!stale.empty())
+        std::fprintf(stderr, "%s: %s; recomputing them\n", run.string().c_str(), stale.c_str());
+    return stale.empty();
+}
+
+}  // namespace
+
 json run_sweep(const SweepConfig& config, const std::string& out_dir, const SweepOptions& options) {
     const fs::path dir(out_dir), runs_dir = fs::path(out_dir) / "runs";
     const json settings = sweep_config_to_json(config);
@@ -237,6 +253,18 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
         const std::string tag = "[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " + run.name;
         if (fs::exists(final_dir)) {
             std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
+            if (config.diagnose &&
+                read_json(final_dir / "metrics.json").value("status", "") == "complete" &&
+                !diagnostics_current(final_dir)) {
+                DiagnoseOptions d = config.diagnose_options;
+                d.show_progress = options.show_progress;
+                try {
+                    diagnose(final_dir.string(), d);
+                } catch (const std::exception& e) {
+                    ++failed;
+                    std::fprintf(stderr, "%s: diagnose failed: %s\n", tag.c_str(), e.what());
+                }
+            }
             continue;
         }
         TrainConfig train_config = run.train;
@@ -255,7 +283,7 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
         try {
             json metrics = train(train_config, train_options);
             status = metrics.value("status", "");
-            if (status == "complete" && config.diagnose && !fs::exists(partial / "diagnostics.json")) {
+            if (status == "complete" && config.diagnose && !diagnostics_current(partial)) {
                 DiagnoseOptions d = config.diagnose_options;
                 d.show_progress = options.show_progress;
                 diagnose(partial.string(), d);
@@ -304,7 +332,13 @@ json summary_row(const RunRecord& r, std::set<std::string>& ood_sets) {
     if (metrics.contains("final")) {
         for (const char* key : {"test_acc", "logits_norm", "logits_norm_init", "seconds"})
             row[key] = metrics["final"][key];
+        // The weights every number of the row was computed from (run_checkpoint.h).
+        if (metrics["final"].contains("weights_digest")) {
+            row["step"] = metrics["final"]["step"];
+            row["weights_digest"] = metrics["final"]["weights_digest"];
+        }
     }
+    if (!r.stale_diagnostics.empty()) row["diagnostics"] = "stale: " + r.stale_diagnostics;
     if (metrics.contains("diverged_at_step")) row["diverged_at_step"] = metrics["diverged_at_step"];
     if (r.has_diagnostics() && !diag.empty()) {
         row["rank_logits"] = diag["rank"]["logits"];
@@ -351,7 +385,8 @@ json write_summary(const std::string& out_dir) {
     std::vector<std::string> columns = {"name", "model", "dataset", "temperature", "init_scale",
                                         "head_norm", "seed", "status", "test_acc", "rank_logits",
                                         "rank_softmax", "classes", "logits_norm_init",
-                                        "logits_norm", "kappa"};
+                                        "logits_norm", "kappa", "step", "weights_digest",
+                                        "diagnostics"};
     for (const auto& spec : ood_sets) {
         columns.push_back("rho:" + spec);
         for (const OodDetector& m : kOodDetectors) {

@@ -15,11 +15,13 @@
 #include "engine/nn/norm.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
+#include "engine/weights_digest.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/train_step.h"
 #include "engine/optim/schedule.h"
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
+#include "experiments/run_checkpoint.h"
 #include "experiments/settings_tables.h"
 #include "analysis/spectrum.h"
 #include "kernels/cpu/cpu_isa.h"
@@ -143,17 +145,26 @@ void restore_dropout_calls(models::Model& model, const json& calls, const std::s
 
 // The epoch's weights, optimizer state and metrics are committed as one unit (FileGroupWriter):
 // a run killed mid-write resumes from a consistent epoch, never from new weights with old state.
-void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
-                int64_t epochs_done, int64_t global_step, const json& metrics) {
+std::vector<NamedTensorRef> weights_of(models::Model& model) {
     std::vector<NamedTensorRef> weights;
     for (auto& p : model.named_parameters()) weights.push_back({p.name, *p.tensor});
     for (auto& b : model.named_buffers()) weights.push_back({b.name, *b.tensor});
+    return weights;
+}
+
+// `metrics` names the weights it is saved with (its "checkpoint" record, run_checkpoint.h).
+void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
+                int64_t epochs_done, int64_t global_step, const json& metrics) {
+    const std::vector<NamedTensorRef> weights = weights_of(model);
     std::vector<NamedTensorRef> state;
     for (auto& [name, t] : opt.state()) state.push_back({name, *t});
     FileGroupWriter group(dir);
     group.add_safetensors("model.safetensors", weights,
                           {{"format", "pt"}, {"model", model.name()},
-                           {"epochs_done", std::to_string(epochs_done)}});
+                           {"epochs_done", std::to_string(epochs_done)},
+                           {"global_step", std::to_string(global_step)},
+                           {"weights_digest",
+                            metrics.at("checkpoint").at("weights_digest").get<std::string>()}});
     group.add_safetensors("optimizer.safetensors", state,
                           {{"epochs_done", std::to_string(epochs_done)},
                            {"global_step", std::to_string(global_step)},
@@ -290,6 +301,7 @@ void check_batch_norm_batches(const TrainConfig& config, models::Model& model,
 // Where a resumed run continues.
 struct RunPosition {
     int64_t first_epoch = 0, global_step = 0;
+    std::string weights_digest;  // of the weights at that point ("" at initialisation)
 };
 
 // Whether --resume finds a run to continue in `dir` (one killed before its first metrics has
@@ -307,41 +319,83 @@ bool can_resume(const fs::path& dir) {
 json read_resumed_metrics(const fs::path& dir) {
     std::ifstream in(dir / "metrics.json");
     KELVIN_CHECK(in.good(), "--resume: cannot read " + (dir / "metrics.json").string());
+    json metrics;
     try {
-        return json::parse(in);
+        metrics = json::parse(in);
     } catch (const json::exception& e) {
         throw Error("--resume: " + (dir / "metrics.json").string() + ": " + json_error_text(e));
     }
+    try {
+        check_metrics_shape(metrics, dir / "metrics.json");
+    } catch (const Error& e) {
+        throw Error(std::string("--resume: ") + e.what());
+    }
+    return metrics;
+}
+
+// The checkpoint a resumed run continues from must be there whenever metrics.json records a
+// finished epoch: without it, training would start again from epoch 0 and overwrite them.
+void check_checkpoint_present(const fs::path& dir, const json& metrics) {
+    const size_t epochs = metrics.at("epochs").size();
+    for (const char* file : {"model.safetensors", "optimizer.safetensors"})
+        KELVIN_CHECK(epochs == 0 || fs::exists(dir / file),
+                     "--resume: " + (dir / "metrics.json").string() + " records " +
+                         std::to_string(epochs) + " finished epoch" + (epochs == 1 ? "" : "s") +
+                         " but " + (dir / file).string() +
+                         " is missing; restore it to continue, or start a new run with another "
+                         "--out (nothing was changed)");
+}
+
+// metrics.json and the checkpoint are committed together, so they agree on the epoch; files
+// that do not (edited, or copied from two runs) are refused rather than merged.
+void check_records_match(const fs::path& dir, const json& metrics, int64_t epochs_done) {
+    int64_t recorded = 0;
+    for (const auto& e : metrics.at("epochs"))
+        if (e.at("epoch").get<int64_t>() <= epochs_done) ++recorded;
+    KELVIN_CHECK(recorded == epochs_done,
+                 "--resume: the checkpoint in " + dir.string() + " holds epoch " +
+                     std::to_string(epochs_done) + " but " + (dir / "metrics.json").string() +
+                     " records " + std::to_string(recorded) + " of its epochs; the files do not "
+                     "belong together (nothing was changed)");
 }
 
 // Weights, optimizer state and dropout calls of the last finished epoch, into model and
 // optimizer; returns the epoch and step they belong to.
 RunPosition load_checkpoint(const fs::path& dir, models::Model& model, optim::Optimizer& optimizer) {
     RunPosition at;
-    SafetensorsFile weights = load_safetensors((dir / "model.safetensors").string());
+    const fs::path weights_path = dir / "model.safetensors", state_path = dir / "optimizer.safetensors";
+    SafetensorsFile weights = load_safetensors(weights_path.string());
     std::vector<std::pair<std::string, Tensor*>> targets;
     for (auto& p : model.named_parameters()) targets.emplace_back(p.name, p.tensor);
     for (auto& b : model.named_buffers()) targets.emplace_back(b.name, b.tensor);
     load_into(targets, weights, (dir / "model.safetensors").string());
     SafetensorsFile state = load_safetensors((dir / "optimizer.safetensors").string());
     load_into(optimizer.state(), state, (dir / "optimizer.safetensors").string());
-    at.first_epoch = std::stoll(state.metadata.at("epochs_done"));
+    at.first_epoch = metadata_integer(state, "epochs_done", state_path);
     // Checkpoints from before group commits carry no epoch in the weights file.
     auto weights_epoch = weights.metadata.find("epochs_done");
     KELVIN_CHECK(weights_epoch == weights.metadata.end() ||
-                     std::stoll(weights_epoch->second) == at.first_epoch,
+                     metadata_integer(weights, "epochs_done", weights_path) == at.first_epoch,
                  "--resume: " + dir.string() + " holds weights of epoch " +
                      (weights_epoch == weights.metadata.end() ? "" : weights_epoch->second) +
                      " but optimizer state of epoch " + std::to_string(at.first_epoch) +
                      "; the checkpoint is inconsistent");
-    at.global_step = std::stoll(state.metadata.at("global_step"));
-    optimizer.set_steps_taken(std::stoll(state.metadata.at("optimizer_steps")));
+    at.global_step = metadata_integer(state, "global_step", state_path);
+    optimizer.set_steps_taken(metadata_integer(state, "optimizer_steps", state_path));
     // Checkpoints from before dropout state was saved carry none (models without dropout need
     // none).
     auto dropout_state = state.metadata.find("dropout_calls");
-    if (dropout_state != state.metadata.end())
-        restore_dropout_calls(model, json::parse(dropout_state->second),
-                              (dir / "optimizer.safetensors").string());
+    if (dropout_state != state.metadata.end()) {
+        const json calls = json::parse(dropout_state->second, nullptr, false);
+        KELVIN_CHECK(calls.is_object(), state_path.string() + ": metadata 'dropout_calls' is not "
+                                        "a JSON object of counts");
+        try {
+            restore_dropout_calls(model, calls, state_path.string());
+        } catch (const json::exception& e) {
+            throw Error(state_path.string() + ": metadata 'dropout_calls': " + json_error_text(e));
+        }
+    }
+    at.weights_digest = weights_digest(weights.tensors);
     return at;
 }
 
@@ -466,9 +520,32 @@ void mark_diverged(json& metrics, const fs::path& dir, int64_t step, float loss)
                  std::isnan(loss) ? "nan" : "inf");
 }
 
+// metrics.json of a run that failed: only what the checkpoint on disk holds (an epoch whose
+// weights could not be saved is not claimed), the status and the error. If even this write
+// fails (the disk is full), the error is still thrown to the user.
+void record_failure(const fs::path& dir, json& metrics, const RunPosition& saved,
+                    const json& saved_checkpoint, const std::string& error) {
+    drop_records_after(metrics, saved);
+    if (saved_checkpoint.is_null()) metrics.erase("checkpoint");
+    else metrics["checkpoint"] = saved_checkpoint;
+    metrics["status"] = "failed";
+    metrics["error"] = error;
+    try {
+        write_metrics(dir, metrics);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "note: could not record the failure in %s either: %s\n",
+                     (dir / "metrics.json").string().c_str(), e.what());
+    }
+}
+
 json final_record(const json& metrics, int64_t global_step, double run_seconds) {
+    KELVIN_CHECK(!metrics["epochs"].empty(),
+                 "training ended without finishing an epoch (no epoch record to report)");
     const json& last = metrics["epochs"].back();
-    return {{"test_acc", last["test_acc"]},
+    return {{"epochs_done", last["epoch"]},
+            {"step", last.value("step", global_step)},
+            {"weights_digest", last.value("weights_digest", "")},
+            {"test_acc", last["test_acc"]},
             {"test_loss", last["test_loss"]},
             {"train_acc", last["train_acc"]},
             {"train_loss", last["train_loss"]},
@@ -502,8 +579,11 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     if (options.resume && can_resume(dir)) {
         metrics = read_resumed_metrics(dir);
         if (metrics.value("status", "") == "complete") return metrics;
+        check_checkpoint_present(dir, metrics);
         if (fs::exists(dir / "model.safetensors")) at = load_checkpoint(dir, *model, *optimizer);
+        check_records_match(dir, metrics, at.first_epoch);
         drop_records_after(metrics, at);
+        metrics.erase("error");  // a failure this resume recovers from is no longer the state
     } else {
         metrics = start_run(config, dir, *model, train_loader.options(), test_loader);
     }
@@ -520,6 +600,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     double run_seconds = 0.0;
     for (auto& e : metrics["epochs"]) run_seconds += e.value("seconds", 0.0);
     int64_t global_step = at.global_step;
+    RunPosition saved = at;  // what the checkpoint on disk holds
+    json saved_checkpoint = metrics.value("checkpoint", json());
     EpochLoop loop{config,      *model, *optimizer,  schedule,    train_loader,
                    monitor,     device, total_steps, global_step, metrics};
     try {
@@ -536,10 +618,18 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             Evaluation test = evaluate(*model, test_loader, config.temperature);
             const double seconds = seconds_since(epoch_start);
             run_seconds += seconds;
-            const json record =
+            json record =
                 epoch_record(test, totals, epoch, optimizer->lr(), seconds, train_seconds);
+            // The record names the weights it measured; metrics.json claims the epoch only
+            // once those weights are saved (the catch below takes it back otherwise).
+            const std::string digest = weights_digest(weights_of(*model));
+            record["step"] = global_step;
+            record["weights_digest"] = digest;
             metrics["epochs"].push_back(record);
+            metrics["checkpoint"] = checkpoint_record(epoch + 1, global_step, digest);
             save_epoch(dir, *model, *optimizer, epoch + 1, global_step, metrics);
+            saved = {epoch + 1, global_step, digest};
+            saved_checkpoint = metrics["checkpoint"];
             if (options.print_epochs)
                 std::fprintf(stderr,
                              "epoch %lld/%d  train_loss %.4f  train_acc %.4f  test_acc %.4f  "
@@ -549,9 +639,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                              test.accuracy, test.logits_norm_mean, seconds);
         }
     } catch (const std::exception& e) {
-        metrics["status"] = "failed";
-        metrics["error"] = e.what();
-        write_metrics(dir, metrics);
+        record_failure(dir, metrics, saved, saved_checkpoint, e.what());
         throw;
     }
     metrics["final"] = final_record(metrics, global_step, run_seconds);

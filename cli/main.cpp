@@ -10,6 +10,7 @@
 #include "cli/options.h"
 #include "engine/conv_backend.h"
 #include "engine/device.h"
+#include "engine/paths.h"
 #include "engine/runtime_settings.h"
 #include "engine/profile.h"
 #include "engine/trace.h"
@@ -139,6 +140,22 @@ int main(int argc, char** argv) {
                       "the fraction of this machine's limit");
         cmd->add_option("--profile-json", profile_json, "also write the roofline table here");
     }
+    // An unknown or missing command, said as such (CLI11 says "A subcommand is required").
+    if (argc < 2 || argv[1][0] != '-') {
+        std::string names;
+        bool known = false;
+        for (const CLI::App* cmd : app.get_subcommands({})) {
+            names += (names.empty() ? "" : ", ") + cmd->get_name();
+            known = known || (argc >= 2 && cmd->get_name() == argv[1]);
+        }
+        if (!known) {
+            std::fprintf(stderr, "kelvin: error: %s; the commands are %s (see kelvin --help)\n",
+                         argc < 2 ? "a command is required"
+                                  : ("unknown command '" + printable(argv[1]) + "'").c_str(),
+                         names.c_str());
+            return 2;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -206,7 +223,7 @@ int main(int argc, char** argv) {
                 options.resume = true;
             }
             // Bad diagnose options are found now, not after the training they follow.
-            if (diagnose_after) experiments::validate_diagnose_options(train_diagnose);
+            if (diagnose_after) experiments::check_diagnose_inputs(train_diagnose);
             set_conv_backend(conv_backend_name, parse_device(train_config.device));
             auto metrics = experiments::train(train_config, options);
             std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", train_config.out.c_str(),

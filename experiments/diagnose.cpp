@@ -21,6 +21,8 @@
 #include "experiments/run_checkpoint.h"
 #include "experiments/run_files.h"
 #include "experiments/settings.h"
+#include "experiments/settings_tables.h"
+#include "engine/paths.h"
 #include "experiments/train.h"
 #include "models/registry.h"
 
@@ -190,20 +192,21 @@ void progress(bool on, const std::string& message) {
 }  // namespace
 
 void validate_diagnose_options(const DiagnoseOptions& o) {
-    KELVIN_CHECK(o.gamma > 0 && o.gamma < 1, "--gamma must be in (0, 1)");
-    KELVIN_CHECK(o.max_samples >= 1,
-                 "--samples must be at least 1, got " + std::to_string(o.max_samples));
-    KELVIN_CHECK(o.probe_train_samples >= 1, "--probe-train-samples must be at least 1, got " +
-                                                 std::to_string(o.probe_train_samples));
-    KELVIN_CHECK(o.probe.epochs >= 1,
-                 "--probe-epochs must be at least 1, got " + std::to_string(o.probe.epochs));
-    KELVIN_CHECK(o.probe.lr > 0 && std::isfinite(o.probe.lr),
-                 "--probe-lr must be a positive number");
-    KELVIN_CHECK(o.neco_dim >= 0, "--neco-dim must be >= 0 (0: the number of classes), got " +
-                                      std::to_string(o.neco_dim));
-    KELVIN_CHECK(o.neco_max_logit == "auto" || o.neco_max_logit == "yes" ||
-                     o.neco_max_logit == "no",
-                 "--neco-max-logit '" + o.neco_max_logit + "': expected auto, yes or no");
+    // The table's rules (experiments/settings_tables.cpp), as for the CLI and sweep.json.
+    settings::validate(o, diagnose_settings());
+    for (const std::string& spec : o.ood) data::parse_dataset_spec(spec);
+    require_utf8(o.ood_data_dir, "--ood-data-dir");
+}
+
+void check_diagnose_inputs(const DiagnoseOptions& o) {
+    validate_diagnose_options(o);
+    for (const std::string& spec : o.ood) {
+        try {
+            data::load_dataset(data::parse_dataset_spec(spec), o.ood_data_dir, false);
+        } catch (const Error& e) {
+            throw Error("--ood " + spec + ": " + e.what());
+        }
+    }
 }
 
 void prepare_run_from_checkpoint(const std::string& checkpoint, TrainConfig config,

@@ -14,6 +14,7 @@
 
 #include "data/dataset_spec.h"
 #include "engine/atomic_file.h"
+#include "engine/paths.h"
 #include "experiments/report.h"
 #include "experiments/run_checkpoint.h"
 #include "experiments/run_files.h"
@@ -198,26 +199,111 @@ json sweep_config_to_json(const SweepConfig& c) {
     return out;
 }
 
-std::vector<SweepRun> expand_sweep(const SweepConfig& c) {
+namespace {
+
+// A class list as a name part, one text per list (order matters: class i of the run is the
+// i-th listed): ascending consecutive classes as a range, the rest joined by '+' (0-2 for
+// 0,1,2; 0+2 for 0,2; 2+0 for 2,0).
+std::string classes_name(const std::vector<int>& classes) {
+    std::string out;
+    for (size_t i = 0; i < classes.size();) {
+        size_t j = i;
+        while (j + 1 < classes.size() && classes[j + 1] == classes[j] + 1) ++j;
+        out += (out.empty() ? "" : "+") + std::to_string(classes[i]) +
+               (j > i ? "-" + std::to_string(classes[j]) : "");
+        i = j + 1;
+    }
+    return out;
+}
+
+// The data set as a name part: the same set of classes written two ways gets one name
+// (classes=0-2 and classes=0,1,2), different sets different names (0-2 and 0,2 once both
+// became "0-2").
+std::string dataset_name(const std::string& text) {
+    const data::DatasetSpec spec = data::parse_dataset_spec(text);
+    std::string out = spec.kind == "folder" ? "folder-" + sanitize(spec.path) : spec.kind;
+    if (!spec.classes.empty()) out += "-classes-" + classes_name(spec.classes);
+    return out;
+}
+
+// What identifies a run's training: its config.json without where it is written.
+json run_identity(const TrainConfig& t) {
+    TrainConfig copy = t;
+    copy.out.clear();
+    json j = config_to_json(copy);
+    // The same classes written two ways are the same data.
+    j["dataset"] = dataset_name(t.dataset);
+    return j;
+}
+
+uint64_t fnv1a(const std::string& text) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
+// A name too long for the file system (with ".partial") keeps its start and gets a hash of the
+// whole: still one name per grid point.
+std::string fit_name(const std::string& name, size_t name_max) {
+    const size_t limit = name_max - std::string(kPartialSuffix).size();
+    if (name.size() <= limit) return name;
+    char hash[24];
+    std::snprintf(hash, sizeof hash, "-h%016llx", static_cast<unsigned long long>(fnv1a(name)));
+    return name.substr(0, limit - std::string(hash).size()) + hash;
+}
+
+}  // namespace
+
+std::vector<SweepRun> expand_sweep(const SweepConfig& c, size_t name_max) {
     std::vector<SweepRun> runs;
-    for (const auto& model : c.models)
-        for (const auto& dataset : c.datasets)
-            for (float init : c.init_scales)
-                for (const auto& head : c.head_norms)
-                    for (float t : c.temperatures)
-                        for (uint64_t seed : c.seeds) {
+    std::map<std::string, size_t> by_name;
+    for (size_t m = 0; m < c.models.size(); ++m)
+        for (size_t d = 0; d < c.datasets.size(); ++d)
+            for (size_t i = 0; i < c.init_scales.size(); ++i)
+                for (size_t h = 0; h < c.head_norms.size(); ++h)
+                    for (size_t ti = 0; ti < c.temperatures.size(); ++ti)
+                        for (size_t si = 0; si < c.seeds.size(); ++si) {
+                            const float t = c.temperatures[ti], init = c.init_scales[i];
+                            const uint64_t seed = c.seeds[si];
                             SweepRun run;
                             run.train = c.train;
-                            run.train.model = model;
-                            run.train.dataset = dataset;
+                            run.train.model = c.models[m];
+                            run.train.dataset = c.datasets[d];
                             run.train.temperature = t;
                             run.train.seed = seed;
                             run.train.model_options.init_scale = init;
-                            run.train.model_options.head_norm = head;
-                            run.name = model + "_" + sanitize(dataset) + "_T" + format_number(t) +
-                                       "_init" + format_number(init) + "_" + head + "_s" +
-                                       std::to_string(seed);
-                            runs.push_back(std::move(run));
+                            run.train.model_options.head_norm = c.head_norms[h];
+                            // Every float as the shortest text that reads back as it: two
+                            // temperatures that differ past 6 digits get two names.
+                            run.name = fit_name(c.models[m] + "_" + dataset_name(c.datasets[d]) +
+                                                    "_T" + settings::shortest_float(t) + "_init" +
+                                                    settings::shortest_float(init) + "_" +
+                                                    c.head_norms[h] + "_s" + std::to_string(seed),
+                                                name_max);
+                            run.grid_point = "models[" + std::to_string(m) + "] = " + c.models[m] +
+                                             ", datasets[" + std::to_string(d) + "] = " +
+                                             c.datasets[d] + ", init_scales[" + std::to_string(i) +
+                                             "] = " + settings::shortest_float(init) +
+                                             ", head_norms[" + std::to_string(h) + "] = " +
+                                             c.head_norms[h] + ", temperatures[" +
+                                             std::to_string(ti) + "] = " +
+                                             settings::shortest_float(t) + ", seeds[" +
+                                             std::to_string(si) + "] = " + std::to_string(seed);
+                            auto [it, fresh] = by_name.emplace(run.name, runs.size());
+                            if (fresh) {
+                                runs.push_back(std::move(run));
+                                continue;
+                            }
+                            SweepRun& first = runs[it->second];
+                            // The same training twice: one run, said. Different training
+                            // under one name would merge two grid points: refused.
+                            KELVIN_CHECK(run_identity(first.train) == run_identity(run.train),
+                                         "sweep: two grid points would share the run name '" +
+                                             run.name + "': (" + first.grid_point + ") and (" +
+                                             run.grid_point +
+                                             "); make them differ in a way a folder name shows, "
+                                             "or drop one");
+                            first.same_as.push_back(run.grid_point);
                         }
     return runs;
 }
@@ -238,13 +324,21 @@ bool diagnostics_current(const fs::path& run) {
 }  // namespace
 
 json run_sweep(const SweepConfig& config, const std::string& out_dir, const SweepOptions& options) {
+    require_utf8(out_dir, "sweep --out");
+    require_name_lengths(out_dir, "sweep --out");
     const fs::path dir(out_dir), runs_dir = fs::path(out_dir) / "runs";
+    // Run names are checked before anything is written (two grid points, one name: refused).
+    const std::vector<SweepRun> runs = expand_sweep(config, name_max_at((runs_dir / "x").string()));
     const json settings = sweep_config_to_json(config);
     if (fs::exists(dir / "sweep.json"))
         check_same_settings(read_json(dir / "sweep.json"), settings, dir / "sweep.json");
     fs::create_directories(runs_dir);
     write_file_atomically((dir / "sweep.json").string(), settings.dump(2) + "\n");
-    const std::vector<SweepRun> runs = expand_sweep(config);
+    for (const SweepRun& run : runs)
+        for (const std::string& other : run.same_as)
+            std::fprintf(stderr,
+                         "note: (%s) and (%s) are the same training run (%s); it runs once\n",
+                         run.grid_point.c_str(), other.c_str(), run.name.c_str());
     int failed = 0, index = 0;
     for (const SweepRun& run : runs) {
         ++index;

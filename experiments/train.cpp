@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
+#include "engine/paths.h"
 #include "engine/nn/norm.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
@@ -60,6 +61,11 @@ void validate_config(const TrainConfig& c) {
     settings::validate(c, data_settings());
     settings::validate(c.model_options, model_settings());
     KELVIN_CHECK(!c.out.empty(), "an output directory (--out) is required");
+    // Paths are recorded in JSON (UTF-8 only) and must fit the file system: checked before
+    // any work rather than after the first epoch.
+    require_utf8(c.out, "--out");
+    require_utf8(c.data_dir, "--data-dir");
+    require_name_lengths(c.out, "--out");
     const Device device = parse_device(c.device);
     KELVIN_CHECK(device == Device::CPU || cuda_available(),
                  cuda_built() ? "--device cuda: no CUDA device is available on this machine"

@@ -257,6 +257,9 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (*sweep) {
+            // The folder first: it is checked without reading the data sets.
+            require_utf8(sweep_out, "sweep --out");
+            require_name_lengths(sweep_out, "sweep --out");
             experiments::SweepConfig config = experiments::load_sweep_config(sweep_config_path);
             experiments::SweepOptions options;
             options.show_progress = experiments::ProgressBar::stderr_is_terminal();

@@ -486,6 +486,7 @@ json settings_json(const DiagnoseOptions& options, const Features& train, int64_
 json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     const auto start = std::chrono::steady_clock::now();
     const fs::path run_dir(run_dir_text);
+    validate_diagnose_options(options);  // options first: they are what the user just typed
     TrainConfig config = load_run_config(run_dir_text);
     const Device device = parse_device(options.device.empty() ? config.device : options.device);
     KELVIN_CHECK(device == Device::CPU || cuda_available(),

@@ -232,8 +232,20 @@ json run_identity(const TrainConfig& t) {
     copy.out.clear();
     json j = config_to_json(copy);
     // The same classes written two ways are the same data.
-    j["dataset"] = dataset_name(t.dataset);
+    const data::DatasetSpec spec = data::parse_dataset_spec(t.dataset);
+    j["dataset"] = {spec.kind, spec.path, spec.classes};
     return j;
+}
+
+// A float in a run name: as %g wrote it (the names of existing sweeps: T10, init0.1), with more
+// digits where %g's six would make two floats one name (1.0000001 and 1.0000002).
+std::string name_number(float value) {
+    char text[32];
+    for (int digits = 6; digits <= 9; ++digits) {
+        std::snprintf(text, sizeof text, "%.*g", digits, static_cast<double>(value));
+        if (std::strtof(text, nullptr) == value) break;
+    }
+    return text;
 }
 
 uint64_t fnv1a(const std::string& text) {
@@ -276,18 +288,18 @@ std::vector<SweepRun> expand_sweep(const SweepConfig& c, size_t name_max) {
                             // Every float as the shortest text that reads back as it: two
                             // temperatures that differ past 6 digits get two names.
                             run.name = fit_name(c.models[m] + "_" + dataset_name(c.datasets[d]) +
-                                                    "_T" + settings::shortest_float(t) + "_init" +
-                                                    settings::shortest_float(init) + "_" +
+                                                    "_T" + name_number(t) + "_init" +
+                                                    name_number(init) + "_" +
                                                     c.head_norms[h] + "_s" + std::to_string(seed),
                                                 name_max);
                             run.grid_point = "models[" + std::to_string(m) + "] = " + c.models[m] +
                                              ", datasets[" + std::to_string(d) + "] = " +
                                              c.datasets[d] + ", init_scales[" + std::to_string(i) +
-                                             "] = " + settings::shortest_float(init) +
+                                             "] = " + name_number(init) +
                                              ", head_norms[" + std::to_string(h) + "] = " +
                                              c.head_norms[h] + ", temperatures[" +
                                              std::to_string(ti) + "] = " +
-                                             settings::shortest_float(t) + ", seeds[" +
+                                             name_number(t) + ", seeds[" +
                                              std::to_string(si) + "] = " + std::to_string(seed);
                             auto [it, fresh] = by_name.emplace(run.name, runs.size());
                             if (fresh) {

@@ -99,7 +99,12 @@ TrainConfig load_run_config(const std::string& run_dir) {
     std::ifstream in(path);
     KELVIN_CHECK(in.good(), "cannot read " + path + ": is " + run_dir + " a kelvin run directory?");
     try {
-        return config_from_json(json::parse(in));
+        // The same range rules as the command line and sweep.json (settings tables).
+        TrainConfig config = config_from_json(json::parse(in));
+        settings::validate(config, training_settings());
+        settings::validate(config, data_settings());
+        settings::validate(config.model_options, model_settings());
+        return config;
     } catch (const json::exception& e) {
         throw Error(path + ": " + json_error_text(e));
     } catch (const Error& e) {

@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
+#include "experiments/sweep.h"
 #include "tests/cli_runner.h"
 
 using kelvin::testing::run_kelvin;
@@ -225,4 +227,158 @@ TEST_CASE("resume: a checkpoint write that fails (file size limit) leaves metric
     CHECK(metrics["status"] == "complete");
     CHECK(!metrics.contains("error"));
     CHECK(metrics["epochs"].size() == 2);
+}
+
+namespace {
+
+void expect_refused(const std::string& args, const std::string& message,
+                    const fs::path& must_not_exist = {}) {
+    auto r = run_kelvin(args);
+    INFO("kelvin " << args << "\n" << r.output);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find(message) != std::string::npos);
+    for (const char* raw : {"stoll", "map::at", "json.exception", "filesystem error",
+                            "terminate", "A subcommand is required"})
+        CHECK_MESSAGE(r.output.find(raw) == std::string::npos, raw);
+    if (!must_not_exist.empty()) CHECK(!fs::exists(must_not_exist));
+}
+
+}  // namespace
+
+TEST_CASE("ranges: every numeric option is checked by the same rule from the command line, "
+          "config.json and sweep.json, naming the option, the value and the range") {
+    TempDir tmp("ranges");
+    const fs::path out = tmp.path / "run";
+    // The command line: no wrap, no clamp, no crash (a batch size of 2^63-1 was a segfault).
+    expect_refused("train --batch-size 9223372036854775807 --out " + out.string(),
+                   "--batch-size must be in [1, 2147483647], got 9223372036854775807", out);
+    expect_refused("train --seed -5 --out " + out.string(),
+                   "--seed -5: expected a non-negative integer", out);
+    expect_refused("train --epochs 2.5 --out " + out.string(), "--epochs 2.5: expected an integer",
+                   out);
+    expect_refused("train --epochs 99999999999 --out " + out.string(),
+                   "--epochs 99999999999: expected an integer in [1, 2147483647]", out);
+    expect_refused("train --width 0 --out " + out.string(),
+                   "--width must be in [1, 2147483647], got 0", out);
+    expect_refused("train --vit-heads -1 --out " + out.string(),
+                   "--vit-heads must be in [1, 2147483647], got -1", out);
+    expect_refused("train -T nan --out " + out.string(), "--temperature nan: expected a number",
+                   out);
+    expect_refused("diagnose " + out.string() + " --samples 0",
+                   "--samples must be in [1, 2147483647], got 0");
+    // sweep.json: the same rules.
+    auto sweep = [&](const std::string& body) {
+        std::ofstream(tmp.str("sweep.json")) << body;
+        return "sweep --config " + tmp.str("sweep.json") + " --out " + tmp.str("sweep");
+    };
+    expect_refused(sweep(R"({"batch_size": 9223372036854775807})"),
+                   "--batch-size must be in [1, 2147483647], got 9223372036854775807",
+                   tmp.path / "sweep");
+    expect_refused(sweep(R"({"seeds": [1, -5]})"),
+                   "seeds[1] = -5: expected a non-negative integer", tmp.path / "sweep");
+    expect_refused(sweep(R"({"width": 0})"), "--width must be in [1, 2147483647], got 0",
+                   tmp.path / "sweep");
+    expect_refused(sweep(R"({"probe_train_samples": 1})"),
+                   "--probe-train-samples must be in [2, 2147483647], got 1", tmp.path / "sweep");
+    // A run's config.json (read by --resume and diagnose).
+    fs::create_directories(out);
+    std::ofstream(out / "config.json") << R"({"batch_size": 9223372036854775807})";
+    expect_refused("train --resume " + out.string(),
+                   (out / "config.json").string() +
+                       ": --batch-size must be in [1, 2147483647], got 9223372036854775807");
+    std::ofstream(out / "config.json") << R"({"seed": -5})";
+    expect_refused("train --resume " + out.string(), "'seed' = -5: expected a non-negative integer");
+    std::ofstream(out / "config.json") << R"({"model_options": {"width": "wide"}})";
+    expect_refused("diagnose " + out.string(),
+                   "model_options: 'width' = \"wide\": expected an integer in [1, 2147483647]");
+}
+
+namespace {
+
+kelvin::experiments::SweepConfig grid(std::vector<std::string> datasets, std::vector<float> ts) {
+    kelvin::experiments::SweepConfig c;
+    c.datasets = std::move(datasets);
+    c.temperatures = std::move(ts);
+    return c;
+}
+
+std::set<std::string> names_of(const std::vector<kelvin::experiments::SweepRun>& runs) {
+    std::set<std::string> names;
+    for (const auto& r : runs) names.insert(r.name);
+    return names;
+}
+
+}  // namespace
+
+TEST_CASE("run names: every grid point gets its own run; one training written two ways runs "
+          "once and is said; a name two different points would share is refused") {
+    using kelvin::experiments::expand_sweep;
+    // Different class sets (0-2 and 0,2 were both "classes-0-2"), and the order of the list,
+    // which numbers the classes, give different names.
+    auto runs = expand_sweep(grid({"fashion-mnist:classes=0-2", "fashion-mnist:classes=0,2",
+                                   "fashion-mnist:classes=2,0"}, {1.0f}));
+    CHECK(runs.size() == 3);
+    CHECK(names_of(runs).size() == 3);
+    // Temperatures that differ past 6 significant digits were both "T1".
+    runs = expand_sweep(grid({"fashion-mnist"}, {1.0000001f, 1.0000002f, 10.0f}));
+    CHECK(names_of(runs).size() == 3);
+    CHECK(names_of(runs).count("mlp_fashion-mnist_T10_init1_none_s1") == 1);  // names kept
+    // The same classes written two ways: one run, the other point recorded.
+    runs = expand_sweep(grid({"fashion-mnist:classes=0-2", "fashion-mnist:classes=0,1,2"}, {1.0f}));
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].name == "mlp_fashion-mnist-classes-0-2_T1_init1_none_s1");
+    REQUIRE(runs[0].same_as.size() == 1);
+    CHECK(runs[0].same_as[0].find("datasets[1] = fashion-mnist:classes=0,1,2") != std::string::npos);
+    // Two folders whose paths sanitise alike: refused, naming both grid points.
+    try {
+        expand_sweep(grid({"folder:/data/a-b", "folder:/data/a/b"}, {1.0f}));
+        FAIL("expected a refusal");
+    } catch (const kelvin::Error& e) {
+        const std::string m = e.what();
+        CHECK(m.find("datasets[0] = folder:/data/a-b") != std::string::npos);
+        CHECK(m.find("datasets[1] = folder:/data/a/b") != std::string::npos);
+    }
+    // A name longer than the file system allows is cut and made unique by a hash.
+    const std::string deep = "folder:/" + std::string(200, 'x') + "/";
+    runs = expand_sweep(grid({deep + "one", deep + "two"}, {1.0f}), 255);
+    REQUIRE(runs.size() == 2);
+    CHECK(names_of(runs).size() == 2);
+    for (const auto& r : runs) CHECK(r.name.size() + std::string(".partial").size() <= 255);
+}
+
+TEST_CASE("before training: diagnose inputs of train --diagnose and of a sweep are checked "
+          "before anything trains" * doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("before-training");
+    const fs::path out = tmp.path / "run";
+    expect_refused("train " + kTiny + "--epochs 1 --diagnose --probe-train-samples 1 --out " +
+                       out.string(),
+                   "--probe-train-samples must be in [2, 2147483647], got 1", out);
+    expect_refused("train " + kTiny + "--epochs 1 --diagnose --ood fashion-mnist:classes=10-12 "
+                   "--out " + out.string(),
+                   "--ood fashion-mnist:classes=10-12: dataset spec 'fashion-mnist:classes=10-12': "
+                   "class 10 out of range", out);
+    std::ofstream(tmp.str("sweep.json")) << R"({"datasets": ["fashion-mnist:classes=0-1"],
+        "ood": ["fashion-mnist:classes=10-12"], "epochs": 1, "depth": 2, "width": 16})";
+    expect_refused("sweep --config " + tmp.str("sweep.json") + " --out " + tmp.str("sweep"),
+                   "ood[0] = 'fashion-mnist:classes=10-12'", tmp.path / "sweep");
+    std::ofstream(tmp.str("sweep.json")) << R"({"datasets": ["fashion-mnist:classes=0-1"],
+        "probe_train_samples": 1, "epochs": 1})";
+    expect_refused("sweep --config " + tmp.str("sweep.json") + " --out " + tmp.str("sweep"),
+                   "--probe-train-samples must be in [2, 2147483647], got 1", tmp.path / "sweep");
+}
+
+TEST_CASE("messages: unknown commands, over-long and non-UTF-8 paths are named before any work") {
+    TempDir tmp("messages");
+    expect_refused("frobnicate", "unknown command 'frobnicate'; the commands are train, diagnose");
+    expect_refused("", "a command is required; the commands are train");
+    const fs::path long_out = tmp.path / std::string(300, 'r');
+    expect_refused("train --out " + long_out.string(), "is 300 bytes, and this file system allows "
+                                                       "at most 255 bytes per name");
+    expect_refused("train --out " + tmp.str("bad\xff"), "--out '" + tmp.str("bad\\xff") +
+                                                           "' is not valid UTF-8 (byte 0xff");
+    expect_refused("train --data-dir " + tmp.str("d\xfe") + " --out " + tmp.str("run"),
+                   "--data-dir '" + tmp.str("d\\xfe") + "' is not valid UTF-8",
+                   tmp.path / "run");
+    expect_refused("sweep --config /dev/null --out " + tmp.str(std::string(260, 's')),
+                   "allows at most 255 bytes per name");
 }

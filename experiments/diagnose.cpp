@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <random>
 
 #include "data/dataset_spec.h"
@@ -13,6 +14,7 @@
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/ops.h"
+#include "engine/phase_progress.h"
 #include "experiments/evaluate.h"
 #include "analysis/neco_fit.h"
 #include "analysis/ood_metrics.h"
@@ -70,8 +72,15 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
     return out;
 }
 
+// Progress of a phase on stderr when `label` is not empty (engine/phase_progress.h).
+std::unique_ptr<PhaseProgress> phase(const std::string& label, int64_t total, const char* unit) {
+    if (label.empty()) return nullptr;
+    return std::make_unique<PhaseProgress>("diagnose: " + label, total, unit);
+}
+
 Features extract(models::Model& model, const data::HostDataset& set, int64_t max_samples,
-                 const data::LoaderOptions& base, int64_t max_features) {
+                 const data::LoaderOptions& base, int64_t max_features,
+                 const std::string& label = "") {
     NoGradGuard no_grad;
     model.eval();
     data::HostDataset subset_storage;
@@ -101,10 +110,12 @@ Features extract(models::Model& model, const data::HostDataset& set, int64_t max
     o.batch_size = 500;
     data::BatchLoader loader(*source, o);
     loader.start_epoch(0);
+    std::unique_ptr<PhaseProgress> shown = phase(label, loader.batches_per_epoch(), "batches");
     std::vector<Tensor> logits, labels;
     std::vector<std::vector<Tensor>> layers;
     data::Batch batch;
     while (loader.next(batch)) {
+        if (shown) shown->advance(static_cast<int64_t>(logits.size()) + 1);
         std::vector<Tensor> probes;
         logits.push_back(model.forward(batch.images, &probes));
         labels.push_back(batch.labels);
@@ -161,12 +172,16 @@ std::vector<float> softmax_rows(const std::vector<float>& logits, int64_t rows, 
 }
 
 std::vector<double> probe_accuracies(const Features& train, const Features& test, int classes,
-                                     const ProbeOptions& options) {
+                                     const ProbeOptions& options, const std::string& label = "") {
+    std::unique_ptr<PhaseProgress> shown =
+        phase(label, static_cast<int64_t>(train.layers.size()), "layers");
     std::vector<double> accuracies;
-    for (size_t l = 0; l < train.layers.size(); ++l)
+    for (size_t l = 0; l < train.layers.size(); ++l) {
         accuracies.push_back(train_linear_probe(train.layers[l], train.labels, test.layers[l],
                                                 test.labels, classes, options)
                                  .test_accuracy);
+        if (shown) shown->advance(static_cast<int64_t>(l) + 1);
+    }
     return accuracies;
 }
 
@@ -185,9 +200,6 @@ data::LoaderOptions normalisation_of(const fs::path& run_dir, const data::HostDa
     return o;
 }
 
-void progress(bool on, const std::string& message) {
-    if (on) std::fprintf(stderr, "diagnose: %s\n", message.c_str());
-}
 
 }  // namespace
 
@@ -350,12 +362,16 @@ std::unique_ptr<models::Model> load_trained_model(const TrainConfig& config,
 // norm; the test accuracy: diagnostics.json's rank, singular_values, logits_norm, accuracy.
 json spectra_json(const Features& test, const std::vector<std::string>& layer_names, int classes,
                   float temperature, const DiagnoseOptions& options) {
+    std::unique_ptr<PhaseProgress> shown =
+        phase(options.show_progress ? "spectra" : "",
+              2 + static_cast<int64_t>(test.layers.size()), "matrices");
     const int64_t n = test.logits.size(0);
     const RankReport logits_rank = rank_report(test.logits, options.gamma, options.center);
     std::vector<float> host_logits = test.logits.to_vector();
     std::vector<float> probabilities = softmax_rows(host_logits, n, classes, temperature);
     const RankReport softmax_rank =
         rank_report(probabilities.data(), n, classes, options.gamma, options.center);
+    if (shown) shown->advance(2);
     json layer_ranks = json::array(), layer_spectra = json::object();
     for (size_t l = 0; l < test.layers.size(); ++l) {
         int64_t used = 0;
@@ -366,6 +382,7 @@ json spectra_json(const Features& test, const std::vector<std::string>& layer_na
         entry["columns_ranked"] = used;
         layer_ranks.push_back(entry);
         layer_spectra[layer_names[l]] = r.singular_values;
+        if (shown) shown->advance(3 + static_cast<int64_t>(l));
     }
     const LogitsNormStats norms = logits_norm_stats(host_logits.data(), n, classes, logits_rank);
     json result;
@@ -396,7 +413,9 @@ NecoScoring fit_neco_scoring(const Features& train, int classes, const std::stri
                              const DiagnoseOptions& options) {
     NecoScoring neco;
     const int64_t dim = train.layers.back().size(1);
+    std::unique_ptr<PhaseProgress> shown = phase(options.show_progress ? "NECO fit" : "", 1, "fits");
     neco.model = fit_neco(train.layers.back());  // on the features' device
+    if (shown) shown->advance(1);
     neco.dim = options.neco_dim > 0 ? std::min<int>(options.neco_dim, int(dim))
                                     : std::min<int>(classes, int(dim));
     neco.times_max_logit = options.neco_max_logit == "yes" ||
@@ -429,13 +448,15 @@ void ood_sections(json& result, models::Model& model, const std::string& model_n
     const json scores_in = detector_scores(test, neco, classes);
     json detection = json::object(), orthodev = json::object(), rho = json::object();
     for (OodSet& set : ood_sets) {
-        progress(options.show_progress, "OOD set " + set.spec);
-        Features ood_test =
-            extract(model, set.test, options.max_samples, loading, options.max_features);
+        const std::string label = options.show_progress ? "OOD set " + set.spec + ": " : "";
+        Features ood_test = extract(model, set.test, options.max_samples, loading,
+                                    options.max_features, label.empty() ? "" : label + "test features");
         Features ood_train =
-            extract(model, set.train, options.probe_train_samples, loading, options.max_features);
+            extract(model, set.train, options.probe_train_samples, loading, options.max_features,
+                    label.empty() ? "" : label + "training features");
         std::vector<double> ood_accuracy =
-            probe_accuracies(ood_train, ood_test, set.train.num_classes, options.probe);
+            probe_accuracies(ood_train, ood_test, set.train.num_classes, options.probe,
+                             label.empty() ? "" : label + "probes");
         result["probes"]["ood"][set.spec] = ood_accuracy;
         rho[set.spec] = ood_generalization_drop(ood_accuracy);
         const json scores_out = detector_scores(ood_test, neco, classes);
@@ -498,25 +519,28 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     const RunState run = read_run_state(run_dir, config);
 
     // ---- data and model, all validated before any work ----
+    std::unique_ptr<PhaseProgress> loading_shown =
+        phase(options.show_progress ? "loading data" : "",
+              2 + 2 * static_cast<int64_t>(options.ood.size()), "splits");
     DiagnoseData data = load_diagnose_data(config, options);
+    if (loading_shown) loading_shown->advance(2 + 2 * static_cast<int64_t>(options.ood.size()));
+    loading_shown.reset();
     json weights;
     auto model = load_trained_model(config, data.id_train, weights_path, device, &weights);
     const int classes = data.id_train.num_classes;
     const data::LoaderOptions loading = normalisation_of(run_dir, data.id_train, device);
     const bool say = options.show_progress;
 
-    progress(say, "extracting features");
-    Features test =
-        extract(*model, data.id_test, options.max_samples, loading, options.max_features);
-    Features train =
-        extract(*model, data.id_train, options.probe_train_samples, loading, options.max_features);
+    Features test = extract(*model, data.id_test, options.max_samples, loading,
+                            options.max_features, say ? "test features" : "");
+    Features train = extract(*model, data.id_train, options.probe_train_samples, loading,
+                             options.max_features, say ? "training features" : "");
     const std::vector<std::string> layer_names = model->probe_names();
 
-    progress(say, "spectra");
     json result = spectra_json(test, layer_names, classes, config.temperature, options);
 
-    progress(say, "in-distribution probes on " + std::to_string(layer_names.size()) + " layers");
-    std::vector<double> id_accuracy = probe_accuracies(train, test, classes, options.probe);
+    std::vector<double> id_accuracy = probe_accuracies(train, test, classes, options.probe,
+                                                       say ? "in-distribution probes" : "");
     result["probes"] = {{"layers", layer_names}, {"id", id_accuracy}, {"ood", json::object()}};
     result["kappa"] = effective_depth(id_accuracy);
 

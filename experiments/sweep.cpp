@@ -2,6 +2,7 @@
 
 #include "engine/json_errors.h"
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "data/dataset_spec.h"
 #include "engine/atomic_file.h"
 #include "engine/paths.h"
+#include "engine/phase_progress.h"
 #include "experiments/report.h"
 #include "experiments/run_checkpoint.h"
 #include "experiments/run_files.h"
@@ -352,18 +354,35 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
                          "note: (%s) and (%s) are the same training run (%s); it runs once\n",
                          run.grid_point.c_str(), other.c_str(), run.name.c_str());
     int failed = 0, index = 0;
+    const auto sweep_start = std::chrono::steady_clock::now();
+    int64_t trained = 0;  // runs this invocation trained: the pace of the estimate
     for (const SweepRun& run : runs) {
         ++index;
         const fs::path final_dir = runs_dir / run.name;
         const fs::path partial = runs_dir / (run.name + kPartialSuffix);
         const std::string tag = "[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " + run.name;
+        if (!fs::exists(final_dir)) {
+            // The sweep's progress, one plain line per run: elapsed, and what the runs left
+            // would take at the pace of those trained so far.
+            const double elapsed = std::chrono::duration<double>(
+                                       std::chrono::steady_clock::now() - sweep_start).count();
+            int64_t left = 0;
+            for (size_t j = index - 1; j < runs.size(); ++j)
+                left += !fs::exists(runs_dir / runs[j].name);
+            const double remaining = estimate_remaining(elapsed, trained, trained + left);
+            std::fprintf(stderr, "sweep: %s elapsed%s\n", format_duration(elapsed).c_str(),
+                         remaining >= 0 ? (", ~" + format_duration(remaining) + " left for " +
+                                           std::to_string(left) + " runs").c_str()
+                                        : "");
+            ++trained;
+        }
         if (fs::exists(final_dir)) {
             std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
             if (config.diagnose &&
                 read_json(final_dir / "metrics.json").value("status", "") == "complete" &&
                 !diagnostics_current(final_dir)) {
                 DiagnoseOptions d = config.diagnose_options;
-                d.show_progress = options.show_progress;
+                d.show_progress = true;  // phase lines (engine/phase_progress.h) on any stderr
                 try {
                     diagnose(final_dir.string(), d);
                 } catch (const std::exception& e) {
@@ -391,7 +410,7 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
             status = metrics.value("status", "");
             if (status == "complete" && config.diagnose && !diagnostics_current(partial)) {
                 DiagnoseOptions d = config.diagnose_options;
-                d.show_progress = options.show_progress;
+                d.show_progress = true;  // phase lines (engine/phase_progress.h) on any stderr
                 diagnose(partial.string(), d);
             }
             if (status != "complete" && status != "diverged")
@@ -408,8 +427,14 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
                          tag.c_str(), e.what(), partial.c_str());
         }
     }
-    json rows = write_summary(out_dir);
-    write_report(out_dir);
+    json rows;
+    {
+        PhaseProgress shown("sweep: summary and report", 2, "files");
+        rows = write_summary(out_dir);
+        shown.advance(1);
+        write_report(out_dir);
+        shown.advance(2);
+    }
     KELVIN_CHECK(failed == 0, std::to_string(failed) + " of " + std::to_string(runs.size()) +
                                   " runs failed; rerun the same command to retry them");
     return rows;
@@ -491,8 +516,12 @@ json write_summary(const std::string& out_dir) {
     std::vector<std::string> columns = {"name", "model", "dataset", "temperature", "init_scale",
                                         "head_norm", "seed", "status", "test_acc", "rank_logits",
                                         "rank_softmax", "classes", "logits_norm_init",
-                                        "logits_norm", "kappa", "step", "weights_digest",
-                                        "diagnostics"};
+                                        "logits_norm", "kappa"};
+    // The weights of each row, and why diagnostics are left out (run_checkpoint.h); folders
+    // from before digests keep the columns they had.
+    for (const char* key : {"step", "weights_digest", "diagnostics"})
+        if (std::any_of(rows.begin(), rows.end(), [&](const json& r) { return r.contains(key); }))
+            columns.push_back(key);
     for (const auto& spec : ood_sets) {
         columns.push_back("rho:" + spec);
         for (const OodDetector& m : kOodDetectors) {

@@ -7,12 +7,14 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "data/dataset_spec.h"
 #include "data/loader.h"
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/paths.h"
+#include "engine/phase_progress.h"
 #include "engine/nn/norm.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
@@ -241,8 +243,13 @@ double seconds_since(Clock::time_point start) {
 std::pair<data::HostDataset, data::HostDataset> load_run_data(const TrainConfig& config,
                                                               const TrainOptions& options) {
     const data::DatasetSpec spec = data::parse_dataset_spec(config.dataset);
+    std::optional<PhaseProgress> shown;
+    if (options.print_epochs) shown.emplace("loading " + config.dataset, 2, "splits");
     data::HostDataset train_set = data::load_dataset(spec, config.data_dir, true);
+    if (shown) shown->advance(1);
     data::HostDataset test_set = data::load_dataset(spec, config.data_dir, false);
+    if (shown) shown->advance(2);
+    shown.reset();
     data::print_notes({&train_set, &test_set});
     if (config.train_subset > 0 && config.train_subset < train_set.count) {
         train_set.count = config.train_subset;
@@ -427,7 +434,8 @@ void drop_records_after(json& metrics, const RunPosition& at) {
 // A new run: config.json (with the input normalisation the model is trained with, so that
 // diagnostics reproduce it) and metrics.json with the evaluation at initialisation.
 json start_run(const TrainConfig& config, const fs::path& dir, models::Model& model,
-               const data::LoaderOptions& train_loading, data::BatchLoader& test_loader) {
+               const data::LoaderOptions& train_loading, data::BatchLoader& test_loader,
+               bool show_phases) {
     // Never overwrite a run: its checkpoint and metrics may be all a researcher has of it.
     KELVIN_CHECK(!fs::exists(dir / "metrics.json"),
                  config.out + " already holds a run (metrics.json); continue it with --resume " +
@@ -439,7 +447,8 @@ json start_run(const TrainConfig& config, const fs::path& dir, models::Model& mo
     written["cpu_isa"] = cpu::isa_name(cpu::active_isa());
     write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
     json metrics = {{"status", "running"}, {"epochs", json::array()}};
-    metrics["init"] = evaluation_json(evaluate(model, test_loader, config.temperature));
+    metrics["init"] = evaluation_json(evaluate(model, test_loader, config.temperature,
+                                               show_phases ? "evaluation at initialisation" : ""));
     write_metrics(dir, metrics);
     return metrics;
 }
@@ -596,7 +605,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         drop_records_after(metrics, at);
         metrics.erase("error");  // a failure this resume recovers from is no longer the state
     } else {
-        metrics = start_run(config, dir, *model, train_loader.options(), test_loader);
+        metrics = start_run(config, dir, *model, train_loader.options(), test_loader,
+                            options.print_epochs);
     }
     metrics["status"] = "running";
     data::Batch monitor;
@@ -626,7 +636,9 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                 return metrics;
             }
             const double train_seconds = seconds_since(epoch_start);
-            Evaluation test = evaluate(*model, test_loader, config.temperature);
+            Evaluation test = evaluate(
+                *model, test_loader, config.temperature,
+                options.print_epochs ? "evaluation after epoch " + std::to_string(epoch + 1) : "");
             const double seconds = seconds_since(epoch_start);
             run_seconds += seconds;
             json record =

@@ -382,3 +382,28 @@ TEST_CASE("messages: unknown commands, over-long and non-UTF-8 paths are named b
     expect_refused("sweep --config /dev/null --out " + tmp.str(std::string(260, 's')),
                    "allows at most 255 bytes per name");
 }
+
+TEST_CASE("progress: every long phase of train, diagnose and sweep prints one plain line when "
+          "stderr is not a terminal" * doctest::skip(!kHaveFashionMnist)) {
+    TempDir tmp("progress");
+    const fs::path out = tmp.path / "sweep";
+    std::ofstream(tmp.str("sweep.json")) << R"({"models": ["mlp"],
+        "datasets": ["fashion-mnist:classes=0-1"], "ood": ["fashion-mnist:classes=2-3"],
+        "temperatures": [1, 10], "epochs": 1, "depth": 2, "width": 16, "train_subset": 200,
+        "batch_size": 50, "samples": 200, "probe_train_samples": 100, "probe_epochs": 1})";
+    auto r = run_kelvin("sweep --config " + tmp.str("sweep.json") + " --out " + out.string());
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    for (const char* line :
+         {"loading fashion-mnist:classes=0-1: 2 splits in ", "evaluation at initialisation: 2 batches in ",
+          "evaluation after epoch 1: 2 batches in ", "diagnose: loading data: 4 splits in ",
+          "diagnose: test features: 1 batches in ", "diagnose: training features: 1 batches in ",
+          "diagnose: spectra: 3 matrices in ", "diagnose: in-distribution probes: 1 layers in ",
+          "diagnose: NECO fit: 1 fits in ",
+          "diagnose: OOD set fashion-mnist:classes=2-3: probes: 1 layers in ",
+          "sweep: 0:00 elapsed\n", " left for 1 runs\n",
+          "sweep: summary and report: 2 files in "})
+        CHECK_MESSAGE(r.output.find(line) != std::string::npos, line);
+    CHECK(r.output.find('\r') == std::string::npos);  // no bar redraws in a log
+    CHECK(r.output.find("\033[") == std::string::npos);
+}

@@ -48,8 +48,9 @@ const std::vector<Setting<TrainConfig>>& training_settings() {
         {"schedule", KELVIN_MEMBER(T, schedule),
          "lr schedule: constant | step (x0.1 after each third of training) | cosine (to 0)", {},
          kEverywhere, "constant, step or cosine"},
+        // Bounded: warmup_epochs * steps per epoch becomes an int64 step count.
         {"warmup_epochs", KELVIN_MEMBER(T, warmup_epochs), "linear lr warm-up, in epochs",
-         {Rule::kNonNegative}},
+         {Rule::kRange, 0, 1e6}},
         {"max_steps", KELVIN_MEMBER(T, max_steps), "stop after this many steps (0: no limit)",
          {Rule::kRange, 0, kMaxSteps}},
         {"track_every", KELVIN_MEMBER(T, track_every),

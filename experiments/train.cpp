@@ -604,6 +604,12 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         check_records_match(dir, metrics, at.first_epoch);
         drop_records_after(metrics, at);
         metrics.erase("error");  // a failure this resume recovers from is no longer the state
+        if (fs::exists(dir / "diagnostics.json"))
+            std::fprintf(stderr,
+                         "note: %s describes the weights this run had before it resumed; once "
+                         "it trains on, the summary and the report will not show it (a sweep "
+                         "recomputes it; otherwise run kelvin diagnose again)\n",
+                         (dir / "diagnostics.json").string().c_str());
     } else {
         metrics = start_run(config, dir, *model, train_loader.options(), test_loader,
                             options.print_epochs);

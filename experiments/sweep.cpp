@@ -378,17 +378,17 @@ json run_sweep(const SweepConfig& config, const std::string& out_dir, const Swee
         }
         if (fs::exists(final_dir)) {
             std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
-            if (config.diagnose &&
-                read_json(final_dir / "metrics.json").value("status", "") == "complete" &&
-                !diagnostics_current(final_dir)) {
-                DiagnoseOptions d = config.diagnose_options;
-                d.show_progress = true;  // phase lines (engine/phase_progress.h) on any stderr
-                try {
+            // Diagnostics a resumed run left stale (or none) are computed now.
+            try {
+                if (config.diagnose && load_run(final_dir, "sweep").status() == "complete" &&
+                    !diagnostics_current(final_dir)) {
+                    DiagnoseOptions d = config.diagnose_options;
+                    d.show_progress = true;  // phase lines (engine/phase_progress.h) on any stderr
                     diagnose(final_dir.string(), d);
-                } catch (const std::exception& e) {
-                    ++failed;
-                    std::fprintf(stderr, "%s: diagnose failed: %s\n", tag.c_str(), e.what());
                 }
+            } catch (const std::exception& e) {
+                ++failed;
+                std::fprintf(stderr, "%s: diagnose failed: %s\n", tag.c_str(), e.what());
             }
             continue;
         }

@@ -11,6 +11,7 @@
 #include "engine/conv_backend.h"
 #include "engine/device.h"
 #include "engine/interruption.h"
+#include "engine/paths.h"
 #include "engine/runtime_settings.h"
 #include "engine/profile.h"
 #include "engine/trace.h"
@@ -151,6 +152,22 @@ int main(int argc, char** argv) {
     experiments::InstrumentOptions instruments;
     for (CLI::App* cmd : {train, bench}) cli::add_settings(*cmd, experiments::instrument_settings(), instruments);
     cli::add_settings(*sweep, experiments::instrument_settings(), instruments, {"trace"});
+    // An unknown or missing command, said as such (CLI11 says "A subcommand is required").
+    if (argc < 2 || argv[1][0] != '-') {
+        std::string names;
+        bool known = false;
+        for (const CLI::App* cmd : app.get_subcommands({})) {
+            names += (names.empty() ? "" : ", ") + cmd->get_name();
+            known = known || (argc >= 2 && cmd->get_name() == argv[1]);
+        }
+        if (!known) {
+            std::fprintf(stderr, "kelvin: error: %s; the commands are %s (see kelvin --help)\n",
+                         argc < 2 ? "a command is required"
+                                  : ("unknown command '" + printable(argv[1]) + "'").c_str(),
+                         names.c_str());
+            return 2;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -235,7 +252,7 @@ int main(int argc, char** argv) {
                 options.resume = true;
             }
             // Bad diagnose options are found now, not after the training they follow.
-            if (diagnose_after) experiments::validate_diagnose_options(train_diagnose);
+            if (diagnose_after) experiments::check_diagnose_inputs(train_diagnose);
             set_conv_backend(conv_backend_name, parse_device(train_config.device));
             auto metrics = experiments::train(train_config, options);
             if (metrics.value("status", "") == "interrupted") return exit_code_for(stop_signal());
@@ -282,6 +299,9 @@ int main(int argc, char** argv) {
         }
         if (*sweep_status) return experiments::print_sweep_status(status_dir) ? 0 : 1;
         if (*sweep) {
+            // The folder first: it is checked without reading the data sets.
+            require_utf8(sweep_out, "sweep --out");
+            require_name_lengths(sweep_out, "sweep --out");
             if (sweep_config_path.empty())
                 throw Error("sweep: --config is required (or: kelvin sweep run-one DIR --index I, "
                             "kelvin sweep status DIR)");

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -24,7 +26,25 @@ void add_setting(CLI::App& cmd, const experiments::settings::Setting<Owner>& s, 
     }
     std::visit(
         [&](auto* value) {
-            CLI::Option* option = cmd.add_option(name, *value, help);
+            using T = std::remove_pointer_t<decltype(value)>;
+            CLI::Option* option;
+            if constexpr (std::is_arithmetic_v<T>) {
+                // Numbers are read as config.json's are (settings::read_value): "-5" for an
+                // unsigned seed or 2.5 for an integer is refused, never wrapped or truncated.
+                option = cmd.add_option_function<std::string>(
+                    name,
+                    [ref, key = s.key, expected = s.expected.empty()
+                                                      ? settings::expected_text(ref, s.rule)
+                                                      : s.expected](const std::string& text) {
+                        const nlohmann::json v = nlohmann::json::parse(text, nullptr, false);
+                        if (v.is_discarded() || !v.is_number() || !settings::read_value(v, ref))
+                            throw CLI::ValidationError(settings::flag(key) + " " + text +
+                                                       ": expected " + expected);
+                    },
+                    help);
+            } else {
+                option = cmd.add_option(name, *value, help);
+            }
             if (!settings::display(ref).empty()) option->default_str(settings::display(ref));
         },
         ref);

@@ -1,5 +1,7 @@
 #include "engine/paths.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -106,6 +108,27 @@ void require_utf8(const std::string& path, const std::string& what) {
     throw Error(what + " '" + printable(path) + "' is not valid UTF-8 (byte " + hex + " at offset " +
                 std::to_string(*bad) + "); kelvin records paths and class names in JSON files, "
                 "which hold UTF-8 only: rename it, or use a symbolic link with a UTF-8 name");
+}
+
+size_t name_max_at(const std::string& path) {
+    fs::path at = fs::path(path).parent_path();
+    std::error_code ec;
+    while (!at.empty() && !fs::is_directory(at, ec)) at = at.parent_path();
+    const long limit = ::pathconf(at.empty() ? "." : at.c_str(), _PC_NAME_MAX);
+    return limit > 0 ? static_cast<size_t>(limit) : 255;
+}
+
+void require_name_lengths(const std::string& path, const std::string& what, size_t reserve) {
+    const size_t limit = name_max_at(path);
+    for (const auto& part : fs::path(path)) {
+        const std::string name = part.string();
+        if (name.size() + reserve > limit)
+            throw Error(what + " '" + printable(path) + "': the name '" + printable(name) + "' is " +
+                        std::to_string(name.size()) + " bytes" +
+                        (reserve ? " (+" + std::to_string(reserve) + " for kelvin's suffixes)" : "") +
+                        ", and this file system allows at most " + std::to_string(limit) +
+                        " bytes per name; choose a shorter one");
+    }
 }
 
 }  // namespace kelvin

@@ -33,4 +33,13 @@ std::string printable(std::string_view text);
 // JSON files, which hold UTF-8 only. `what` names where the path came from.
 void require_utf8(const std::string& path, const std::string& what);
 
+// The longest file name (one path component, in bytes) the file system holding `path` (or its
+// nearest existing folder) allows: NAME_MAX, usually 255.
+size_t name_max_at(const std::string& path);
+// Throws kelvin::Error naming `what`, the component, its length and the limit unless every
+// component of `path`, `reserve` bytes longer (for suffixes kelvin adds, e.g. ".kelvin-staged"
+// to file names inside), fits the file system: rather than "File name too long" from the
+// library after work was done.
+void require_name_lengths(const std::string& path, const std::string& what, size_t reserve = 0);
+
 }  // namespace kelvin

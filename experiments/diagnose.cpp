@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <random>
 
 #include "data/dataset_spec.h"
@@ -13,13 +14,18 @@
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/ops.h"
+#include "engine/phase_progress.h"
 #include "experiments/evaluate.h"
 #include "analysis/detection_intervals.h"
 #include "analysis/neco_fit.h"
 #include "analysis/ood_metrics.h"
 #include "analysis/spectrum.h"
+#include "engine/weights_digest.h"
+#include "experiments/run_checkpoint.h"
 #include "experiments/run_files.h"
 #include "experiments/settings.h"
+#include "experiments/settings_tables.h"
+#include "engine/paths.h"
 #include "experiments/train.h"
 #include "models/registry.h"
 
@@ -67,8 +73,15 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
     return out;
 }
 
+// Progress of a phase on stderr when `label` is not empty (engine/phase_progress.h).
+std::unique_ptr<PhaseProgress> phase(const std::string& label, int64_t total, const char* unit) {
+    if (label.empty()) return nullptr;
+    return std::make_unique<PhaseProgress>("diagnose: " + label, total, unit);
+}
+
 Features extract(models::Model& model, const data::HostDataset& set, int64_t max_samples,
-                 const data::LoaderOptions& base, int64_t max_features) {
+                 const data::LoaderOptions& base, int64_t max_features,
+                 const std::string& label = "") {
     NoGradGuard no_grad;
     model.eval();
     data::HostDataset subset_storage;
@@ -98,10 +111,12 @@ Features extract(models::Model& model, const data::HostDataset& set, int64_t max
     o.batch_size = 500;
     data::BatchLoader loader(*source, o);
     loader.start_epoch(0);
+    std::unique_ptr<PhaseProgress> shown = phase(label, loader.batches_per_epoch(), "batches");
     std::vector<Tensor> logits, labels;
     std::vector<std::vector<Tensor>> layers;
     data::Batch batch;
     while (loader.next(batch)) {
+        if (shown) shown->advance(static_cast<int64_t>(logits.size()) + 1);
         std::vector<Tensor> probes;
         logits.push_back(model.forward(batch.images, &probes));
         labels.push_back(batch.labels);
@@ -158,12 +173,16 @@ std::vector<float> softmax_rows(const std::vector<float>& logits, int64_t rows, 
 }
 
 std::vector<double> probe_accuracies(const Features& train, const Features& test, int classes,
-                                     const ProbeOptions& options) {
+                                     const ProbeOptions& options, const std::string& label = "") {
+    std::unique_ptr<PhaseProgress> shown =
+        phase(label, static_cast<int64_t>(train.layers.size()), "layers");
     std::vector<double> accuracies;
-    for (size_t l = 0; l < train.layers.size(); ++l)
+    for (size_t l = 0; l < train.layers.size(); ++l) {
         accuracies.push_back(train_linear_probe(train.layers[l], train.labels, test.layers[l],
                                                 test.labels, classes, options)
                                  .test_accuracy);
+        if (shown) shown->advance(static_cast<int64_t>(l) + 1);
+    }
     return accuracies;
 }
 
@@ -182,27 +201,25 @@ data::LoaderOptions normalisation_of(const fs::path& run_dir, const data::HostDa
     return o;
 }
 
-void progress(bool on, const std::string& message) {
-    if (on) std::fprintf(stderr, "diagnose: %s\n", message.c_str());
-}
 
 }  // namespace
 
 void validate_diagnose_options(const DiagnoseOptions& o) {
-    KELVIN_CHECK(o.gamma > 0 && o.gamma < 1, "--gamma must be in (0, 1)");
-    KELVIN_CHECK(o.max_samples >= 1,
-                 "--samples must be at least 1, got " + std::to_string(o.max_samples));
-    KELVIN_CHECK(o.probe_train_samples >= 1, "--probe-train-samples must be at least 1, got " +
-                                                 std::to_string(o.probe_train_samples));
-    KELVIN_CHECK(o.probe.epochs >= 1,
-                 "--probe-epochs must be at least 1, got " + std::to_string(o.probe.epochs));
-    KELVIN_CHECK(o.probe.lr > 0 && std::isfinite(o.probe.lr),
-                 "--probe-lr must be a positive number");
-    KELVIN_CHECK(o.neco_dim >= 0, "--neco-dim must be >= 0 (0: the number of classes), got " +
-                                      std::to_string(o.neco_dim));
-    KELVIN_CHECK(o.neco_max_logit == "auto" || o.neco_max_logit == "yes" ||
-                     o.neco_max_logit == "no",
-                 "--neco-max-logit '" + o.neco_max_logit + "': expected auto, yes or no");
+    // The table's rules (experiments/settings_tables.cpp), as for the CLI and sweep.json.
+    settings::validate(o, diagnose_settings());
+    for (const std::string& spec : o.ood) data::parse_dataset_spec(spec);
+    require_utf8(o.ood_data_dir, "--ood-data-dir");
+}
+
+void check_diagnose_inputs(const DiagnoseOptions& o) {
+    validate_diagnose_options(o);
+    for (const std::string& spec : o.ood) {
+        try {
+            data::load_dataset(data::parse_dataset_spec(spec), o.ood_data_dir, false);
+        } catch (const Error& e) {
+            throw Error("--ood " + spec + ": " + e.what());
+        }
+    }
 }
 
 void prepare_run_from_checkpoint(const std::string& checkpoint, TrainConfig config,
@@ -300,10 +317,24 @@ DiagnoseData load_diagnose_data(const TrainConfig& config, const DiagnoseOptions
     return d;
 }
 
-// The run's architecture with the weights of weights_path, on `device`.
+// Which weights the diagnostics measure (diagnostics.json's "weights"): the digest of the file's
+// tensors, and the epoch and step its metadata names (absent from a checkpoint trained
+// elsewhere).
+json weights_record(const SafetensorsFile& weights, const fs::path& path) {
+    json record = {{"file", path.filename().string()},
+                   {"weights_digest", weights_digest(weights.tensors)}};
+    for (const char* key : {"epochs_done", "global_step"})
+        if (weights.metadata.count(key))
+            record[std::string(key) == "global_step" ? "step" : key] =
+                metadata_integer(weights, key, path);
+    return record;
+}
+
+// The run's architecture with the weights of weights_path, on `device`; *record names them.
 std::unique_ptr<models::Model> load_trained_model(const TrainConfig& config,
                                                   const data::HostDataset& id_train,
-                                                  const fs::path& weights_path, Device device) {
+                                                  const fs::path& weights_path, Device device,
+                                                  json* record) {
     models::ModelOptions model_options = config.model_options;
     model_options.num_classes = id_train.num_classes;
     model_options.in_channels = int(id_train.channels);
@@ -312,6 +343,7 @@ std::unique_ptr<models::Model> load_trained_model(const TrainConfig& config,
     model_options.seed = config.seed;
     auto model = models::build_model(config.model, model_options);
     SafetensorsFile weights = load_safetensors(weights_path.string());
+    *record = weights_record(weights, weights_path);
     for (auto& p : model->named_parameters()) {
         auto it = weights.tensors.find(p.name);
         KELVIN_CHECK(it != weights.tensors.end() && it->second.shape() == p.tensor->shape(),
@@ -331,12 +363,16 @@ std::unique_ptr<models::Model> load_trained_model(const TrainConfig& config,
 // norm; the test accuracy: diagnostics.json's rank, singular_values, logits_norm, accuracy.
 json spectra_json(const Features& test, const std::vector<std::string>& layer_names, int classes,
                   float temperature, const DiagnoseOptions& options) {
+    std::unique_ptr<PhaseProgress> shown =
+        phase(options.show_progress ? "spectra" : "",
+              2 + static_cast<int64_t>(test.layers.size()), "matrices");
     const int64_t n = test.logits.size(0);
     const RankReport logits_rank = rank_report(test.logits, options.gamma, options.center);
     std::vector<float> host_logits = test.logits.to_vector();
     std::vector<float> probabilities = softmax_rows(host_logits, n, classes, temperature);
     const RankReport softmax_rank =
         rank_report(probabilities.data(), n, classes, options.gamma, options.center);
+    if (shown) shown->advance(2);
     json layer_ranks = json::array(), layer_spectra = json::object();
     for (size_t l = 0; l < test.layers.size(); ++l) {
         int64_t used = 0;
@@ -347,6 +383,7 @@ json spectra_json(const Features& test, const std::vector<std::string>& layer_na
         entry["columns_ranked"] = used;
         layer_ranks.push_back(entry);
         layer_spectra[layer_names[l]] = r.singular_values;
+        if (shown) shown->advance(3 + static_cast<int64_t>(l));
     }
     const LogitsNormStats norms = logits_norm_stats(host_logits.data(), n, classes, logits_rank);
     json result;
@@ -377,7 +414,9 @@ NecoScoring fit_neco_scoring(const Features& train, int classes, const std::stri
                              const DiagnoseOptions& options) {
     NecoScoring neco;
     const int64_t dim = train.layers.back().size(1);
+    std::unique_ptr<PhaseProgress> shown = phase(options.show_progress ? "NECO fit" : "", 1, "fits");
     neco.model = fit_neco(train.layers.back());  // on the features' device
+    if (shown) shown->advance(1);
     neco.dim = options.neco_dim > 0 ? std::min<int>(options.neco_dim, int(dim))
                                     : std::min<int>(classes, int(dim));
     neco.times_max_logit = options.neco_max_logit == "yes" ||
@@ -410,13 +449,15 @@ void ood_sections(json& result, models::Model& model, const std::string& model_n
     const json scores_in = detector_scores(test, neco, classes);
     json detection = json::object(), orthodev = json::object(), rho = json::object();
     for (OodSet& set : ood_sets) {
-        progress(options.show_progress, "OOD set " + set.spec);
-        Features ood_test =
-            extract(model, set.test, options.max_samples, loading, options.max_features);
+        const std::string label = options.show_progress ? "OOD set " + set.spec + ": " : "";
+        Features ood_test = extract(model, set.test, options.max_samples, loading,
+                                    options.max_features, label.empty() ? "" : label + "test features");
         Features ood_train =
-            extract(model, set.train, options.probe_train_samples, loading, options.max_features);
+            extract(model, set.train, options.probe_train_samples, loading, options.max_features,
+                    label.empty() ? "" : label + "training features");
         std::vector<double> ood_accuracy =
-            probe_accuracies(ood_train, ood_test, set.train.num_classes, options.probe);
+            probe_accuracies(ood_train, ood_test, set.train.num_classes, options.probe,
+                             label.empty() ? "" : label + "probes");
         result["probes"]["ood"][set.spec] = ood_accuracy;
         rho[set.spec] = ood_generalization_drop(ood_accuracy);
         const json scores_out = detector_scores(ood_test, neco, classes);
@@ -470,6 +511,7 @@ json settings_json(const DiagnoseOptions& options, const Features& train, int64_
 json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     const auto start = std::chrono::steady_clock::now();
     const fs::path run_dir(run_dir_text);
+    validate_diagnose_options(options);  // options first: they are what the user just typed
     TrainConfig config = load_run_config(run_dir_text);
     const Device device = parse_device(options.device.empty() ? config.device : options.device);
     KELVIN_CHECK(device == Device::CPU || cuda_available(),
@@ -481,24 +523,28 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     const RunState run = read_run_state(run_dir, config);
 
     // ---- data and model, all validated before any work ----
+    std::unique_ptr<PhaseProgress> loading_shown =
+        phase(options.show_progress ? "loading data" : "",
+              2 + 2 * static_cast<int64_t>(options.ood.size()), "splits");
     DiagnoseData data = load_diagnose_data(config, options);
-    auto model = load_trained_model(config, data.id_train, weights_path, device);
+    if (loading_shown) loading_shown->advance(2 + 2 * static_cast<int64_t>(options.ood.size()));
+    loading_shown.reset();
+    json weights;
+    auto model = load_trained_model(config, data.id_train, weights_path, device, &weights);
     const int classes = data.id_train.num_classes;
     const data::LoaderOptions loading = normalisation_of(run_dir, data.id_train, device);
     const bool say = options.show_progress;
 
-    progress(say, "extracting features");
-    Features test =
-        extract(*model, data.id_test, options.max_samples, loading, options.max_features);
-    Features train =
-        extract(*model, data.id_train, options.probe_train_samples, loading, options.max_features);
+    Features test = extract(*model, data.id_test, options.max_samples, loading,
+                            options.max_features, say ? "test features" : "");
+    Features train = extract(*model, data.id_train, options.probe_train_samples, loading,
+                             options.max_features, say ? "training features" : "");
     const std::vector<std::string> layer_names = model->probe_names();
 
-    progress(say, "spectra");
     json result = spectra_json(test, layer_names, classes, config.temperature, options);
 
-    progress(say, "in-distribution probes on " + std::to_string(layer_names.size()) + " layers");
-    std::vector<double> id_accuracy = probe_accuracies(train, test, classes, options.probe);
+    std::vector<double> id_accuracy = probe_accuracies(train, test, classes, options.probe,
+                                                       say ? "in-distribution probes" : "");
     result["probes"] = {{"layers", layer_names}, {"id", id_accuracy}, {"ood", json::object()}};
     result["kappa"] = effective_depth(id_accuracy);
 
@@ -506,6 +552,7 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     ood_sections(result, *model, config.model, data.ood, train, test, classes, loading, options);
     float temperature = config.temperature;
     result["temperature"] = settings::to_json(&temperature);
+    result["weights"] = weights;
     result["seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     write_file_atomically((run_dir / "diagnostics.json").string(), result.dump(2) + "\n");

@@ -35,6 +35,9 @@ nlohmann::json diagnose(const std::string& run_dir, const DiagnoseOptions& optio
 // Throws an Error naming the first bad option (as its command-line flag); diagnose() calls it
 // first, and a sweep before anything trains.
 void validate_diagnose_options(const DiagnoseOptions& options);
+// validate_diagnose_options and every OOD set found and loaded (its classes present), for
+// `train --diagnose` to call before training rather than after it.
+void check_diagnose_inputs(const DiagnoseOptions& options);
 
 // Makes `run_dir` a run directory for a checkpoint trained elsewhere: config.json from
 // `config` (model, data set, temperature, model options) and a copy of the checkpoint as

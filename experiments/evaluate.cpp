@@ -2,12 +2,19 @@
 
 #include <cmath>
 
+#include <optional>
+
 #include "engine/ops.h"
+#include "engine/phase_progress.h"
 #include "engine/trace.h"
 
 namespace kelvin::experiments {
 
-Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature) {
+Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature,
+                    const std::string& progress) {
+    std::optional<PhaseProgress> shown;
+    if (!progress.empty()) shown.emplace(progress, loader.batches_per_epoch(), "batches");
+    int64_t batches = 0;
     NoGradGuard no_grad;
     trace::PhaseScope phase("eval");
     const bool was_training = model.training();
@@ -27,6 +34,7 @@ Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float tempe
             norm_sq_sum += double(norm) * norm;
         }
         result.samples += n;
+        if (shown) shown->advance(++batches);
     }
     model.train(was_training);
     if (result.samples > 0) {

@@ -19,6 +19,8 @@ struct Evaluation {
 };
 
 // `loader` is consumed from the start of epoch 0 (give it shuffle = false for a fixed order).
-Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature);
+// With a `progress` label, the evaluation shows its progress on stderr (engine/phase_progress.h).
+Evaluation evaluate(models::Model& model, data::BatchLoader& loader, float temperature,
+                    const std::string& progress = "");
 
 }  // namespace kelvin::experiments

@@ -187,6 +187,9 @@ Sweep read_sweep(std::vector<RunRecord> records, int partial) {
         } else if (!std::isfinite(r.temperature)) {
             sweep.notes.add(r.name,
                             "config.json has no numeric temperature, so left out of every plot");
+        } else if (!record.stale_diagnostics.empty()) {
+            sweep.notes.add(r.name, "diagnostics not shown: " + record.stale_diagnostics +
+                                        "; rerun the sweep or kelvin diagnose to recompute them");
         } else if (!r.has_diagnostics) {
             sweep.notes.add(r.name, "no diagnostics.json, so only in the logits-norm plot");
         }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/device.h"
+#include "experiments/run_checkpoint.h"
 #include "experiments/run_files.h"
 
 namespace kelvin::experiments {
@@ -26,6 +27,8 @@ RunRecord load_run(const fs::path& run_dir, const std::string& who) {
     r.config_json = read_if_present("config.json");
     r.metrics = read_if_present("metrics.json");
     r.diagnostics = read_if_present("diagnostics.json");
+    r.stale_diagnostics = stale_diagnostics_reason(r.metrics, r.diagnostics);
+    if (!r.stale_diagnostics.empty()) r.diagnostics = json();
     if (r.config_json.is_null()) {
         r.config_error = "no config.json";
     } else {

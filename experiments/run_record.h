@@ -26,7 +26,10 @@ struct RunRecord {
     nlohmann::json config_json;
     std::string config_error;
     nlohmann::json metrics;      // metrics.json; null when missing
-    nlohmann::json diagnostics;  // diagnostics.json; null when missing
+    nlohmann::json diagnostics;  // diagnostics.json; null when missing or stale
+    // Why diagnostics.json is not of the run's current weights (experiments/run_checkpoint.h);
+    // its content is then kept out of `diagnostics`, so no summary or report shows it.
+    std::string stale_diagnostics;
 
     bool has_metrics() const { return !metrics.is_null(); }
     bool has_diagnostics() const { return !diagnostics.is_null(); }

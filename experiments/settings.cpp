@@ -67,9 +67,11 @@ std::string join_or(const std::vector<std::string>& items) {
     return out;
 }
 
+// A bound as a person reads it: integers in full (2147483647, not 2.14748e+09).
 std::string g(double v) {
     char text[32];
-    std::snprintf(text, sizeof text, "%g", v);
+    if (v == std::floor(v) && std::fabs(v) < 1e16) std::snprintf(text, sizeof text, "%.0f", v);
+    else std::snprintf(text, sizeof text, "%g", v);
     return text;
 }
 
@@ -116,6 +118,9 @@ json to_json(ValueRef ref) {
 
 std::string expected_text(ValueRef ref, const Rule& rule) {
     if (!rule.choices.empty()) return join_or(rule.choices);
+    // The range too, so that a value too large for the type reads as what it is.
+    const std::string range =
+        rule.kind == Rule::kRange ? " in [" + g(rule.low) + ", " + g(rule.high) + "]" : "";
     return std::visit(Overload{[](std::string*) { return "a string"; },
                                [](bool*) { return "true or false"; },
                                [](int*) { return "an integer"; },
@@ -126,7 +131,8 @@ std::string expected_text(ValueRef ref, const Rule& rule) {
                                [](std::vector<std::string>*) { return "a string"; },
                                [](std::vector<float>*) { return "a number"; },
                                [](std::vector<uint64_t>*) { return "a non-negative integer"; }},
-                      ref);
+                      ref) +
+           range;
 }
 
 std::string display(ValueRef ref) {

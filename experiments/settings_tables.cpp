@@ -19,6 +19,13 @@ std::string model_list() {
 
 constexpr unsigned kRunOnly = kCli | kRunConfig;  // one run's own: a sweep has lists instead
 
+// Integer ranges. Counts (samples, batch sizes, widths, epochs) stay within int32: data loaders,
+// labels and kernel sizes index with it, and a larger number is a typo, not a setting (a batch
+// size of 2^63-1 once overflowed the batch count). Step counts are int64.
+constexpr double kMaxCount = 2147483647.0;
+constexpr double kMaxSteps = 1e15;
+Rule count_from(double low) { return {Rule::kRange, low, kMaxCount}; }
+
 }  // namespace
 
 const std::vector<Setting<TrainConfig>>& training_settings() {
@@ -30,8 +37,8 @@ const std::vector<Setting<TrainConfig>>& training_settings() {
         {"seed", KELVIN_MEMBER(T, seed), "seed for initialisation and data order", {}, kRunOnly},
         {"out", KELVIN_MEMBER(T, out), "run directory", {}, kRunOnly},
         {"device", KELVIN_MEMBER(T, device), "cpu | cuda"},
-        {"epochs", KELVIN_MEMBER(T, epochs), "training epochs", {Rule::kAtLeastOne}},
-        {"batch_size", KELVIN_MEMBER(T, batch_size), "samples per step", {Rule::kAtLeastOne}},
+        {"epochs", KELVIN_MEMBER(T, epochs), "training epochs", count_from(1)},
+        {"batch_size", KELVIN_MEMBER(T, batch_size), "samples per step", count_from(1)},
         {"optimizer", KELVIN_MEMBER(T, optimizer), "sgd | adamw",
          {Rule::kAny, 0, 0, {"sgd", "adamw"}}},
         {"lr", KELVIN_MEMBER(T, lr), "learning rate", {Rule::kPositive}},
@@ -41,16 +48,17 @@ const std::vector<Setting<TrainConfig>>& training_settings() {
         {"schedule", KELVIN_MEMBER(T, schedule),
          "lr schedule: constant | step (x0.1 after each third of training) | cosine (to 0)", {},
          kEverywhere, "constant, step or cosine"},
+        // Bounded: warmup_epochs * steps per epoch becomes an int64 step count.
         {"warmup_epochs", KELVIN_MEMBER(T, warmup_epochs), "linear lr warm-up, in epochs",
-         {Rule::kNonNegative}},
+         {Rule::kRange, 0, 1e6}},
         {"max_steps", KELVIN_MEMBER(T, max_steps), "stop after this many steps (0: no limit)",
-         {Rule::kNonNegative}},
+         {Rule::kRange, 0, kMaxSteps}},
         {"track_every", KELVIN_MEMBER(T, track_every),
          "every K steps, log the rank and norm of the logits of a fixed monitoring batch to "
          "metrics.json's \"track\" (0: off)",
-         {Rule::kNonNegative}},
+         {Rule::kRange, 0, kMaxSteps}},
         {"track_samples", KELVIN_MEMBER(T, track_samples), "size of that monitoring batch",
-         {Rule::kAtLeastOne}},
+         count_from(1)},
     };
     return table;
 }
@@ -67,13 +75,13 @@ const std::vector<Setting<TrainConfig>>& data_settings() {
          "fashion-mnist)",
          {}, kEverywhere, "a path"},
         {"train_subset", KELVIN_MEMBER(T, train_subset),
-         "train on the first N samples only (0: all)", {Rule::kNonNegative}},
+         "train on the first N samples only (0: all)", count_from(0)},
         {"eval_batch_size", KELVIN_MEMBER(T, eval_batch_size), "batch size for evaluation",
-         {Rule::kAtLeastOne}},
+         count_from(1)},
         {"crop_padding", KELVIN_MEMBER(T, crop_padding),
          "augment training batches with a random crop of the image zero-padded by N pixels "
          "(0: off; 4 for CIFAR)",
-         {Rule::kNonNegative}},
+         count_from(0)},
         {"flip", KELVIN_MEMBER(T, flip), "augment training batches with random left-right flips",
          {}, kEverywhere, "", "horizontal_flip"},
     };
@@ -86,8 +94,9 @@ const std::vector<Setting<models::ModelOptions>>& model_settings() {
     // sweep.json records their defaults but does not accept them as keys.
     constexpr unsigned kNotSweepKey = kCli | kRunConfig | kSweepRecord;
     static const std::vector<Setting<M>> table = {
-        {"depth", KELVIN_MEMBER(M, depth), "mlp: linear layers, classifier included"},
-        {"width", KELVIN_MEMBER(M, width), "mlp: hidden units per layer"},
+        {"depth", KELVIN_MEMBER(M, depth), "mlp: linear layers, classifier included",
+         count_from(1)},
+        {"width", KELVIN_MEMBER(M, width), "mlp: hidden units per layer", count_from(1)},
         {"activation", KELVIN_MEMBER(M, activation), "mlp: relu | gelu", {}, kEverywhere,
          "relu or gelu"},
         {"norm", KELVIN_MEMBER(M, norm),
@@ -101,14 +110,15 @@ const std::vector<Setting<models::ModelOptions>>& model_settings() {
          "multiplier on the default initialisation (an implicit temperature)", {Rule::kPositive},
          kNotSweepKey},
         {"base_width", KELVIN_MEMBER(M, base_width),
-         "vgg/resnet: channels of the first stage (64 in the papers)"},
+         "vgg/resnet: channels of the first stage (64 in the papers)", count_from(1)},
         {"stem", KELVIN_MEMBER(M, stem), "resnet: cifar (3x3 conv) | imagenet (7x7/2 + max-pool)",
          {}, kEverywhere, "cifar or imagenet"},
-        {"patch", KELVIN_MEMBER(M, patch), "vit: patch side"},
-        {"vit_width", KELVIN_MEMBER(M, vit_width), "vit: token dimension"},
-        {"vit_depth", KELVIN_MEMBER(M, vit_depth), "vit: transformer blocks"},
-        {"vit_heads", KELVIN_MEMBER(M, vit_heads), "vit: attention heads"},
-        {"vit_mlp_ratio", KELVIN_MEMBER(M, vit_mlp_ratio), "vit: MLP hidden units per token unit"},
+        {"patch", KELVIN_MEMBER(M, patch), "vit: patch side", count_from(1)},
+        {"vit_width", KELVIN_MEMBER(M, vit_width), "vit: token dimension", count_from(1)},
+        {"vit_depth", KELVIN_MEMBER(M, vit_depth), "vit: transformer blocks", count_from(1)},
+        {"vit_heads", KELVIN_MEMBER(M, vit_heads), "vit: attention heads", count_from(1)},
+        {"vit_mlp_ratio", KELVIN_MEMBER(M, vit_mlp_ratio), "vit: MLP hidden units per token unit",
+         {Rule::kPositive}},
         {"vit_dropout", KELVIN_MEMBER(M, vit_dropout), "vit: dropout probability (seeded masks)",
          {Rule::kRange, 0.0, 0.99}},
     };
@@ -130,15 +140,17 @@ const std::vector<Setting<DiagnoseOptions>>& diagnose_settings() {
          {Rule::kOpenUnit}, kDiagnose},
         {"center", KELVIN_MEMBER(D, center), "subtract the mean row before the SVD", {}, kCli},
         {"samples", KELVIN_MEMBER(D, max_samples), "test samples ranked and scored",
-         {Rule::kAtLeastOne}, kDiagnose},
+         count_from(1), kDiagnose},
+        // Two at least: NECO's fit centres the features (one sample leaves nothing) and a
+        // probe's standardisation divides by their spread.
         {"probe_train_samples", KELVIN_MEMBER(D, probe_train_samples),
-         "training samples for the probes and NECO's fit", {Rule::kAtLeastOne}, kDiagnose},
+         "training samples for the probes and NECO's fit", count_from(2), kDiagnose},
         {"probe_epochs", KELVIN_MEMBER(D, probe.epochs), "linear probe epochs (Adam)",
-         {Rule::kAtLeastOne}, kDiagnose},
+         count_from(1), kDiagnose},
         {"probe_lr", KELVIN_MEMBER(D, probe.lr), "linear probe learning rate", {Rule::kPositive},
          kDiagnose},
         {"neco_dim", KELVIN_MEMBER(D, neco_dim), "principal components NECO keeps (0: classes)",
-         {Rule::kNonNegative}, kDiagnose},
+         count_from(0), kDiagnose},
         {"neco_max_logit", KELVIN_MEMBER(D, neco_max_logit),
          "multiply NECO by the max logit: auto (all but resnets) | yes | no",
          {Rule::kAny, 0, 0, {"auto", "yes", "no"}}, kCli},

@@ -58,7 +58,16 @@ json summary_row(const RunRecord& r, std::set<std::string>& ood_sets) {
     if (metrics.contains("final")) {
         for (const char* key : {"test_acc", "logits_norm", "logits_norm_init", "seconds"})
             row[key] = metrics["final"][key];
+        // The weights every number of the row was computed from (run_checkpoint.h).
+        if (metrics["final"].contains("weights_digest")) {
+            row["step"] = metrics["final"]["step"];
+            row["weights_digest"] = metrics["final"]["weights_digest"];
+            const std::string digest = metrics["final"]["weights_digest"].get<std::string>();
+            row["weights"] = metrics["final"]["step"].dump() + ", " +
+                             digest.substr(digest.find(':') + 1, 8);
+        }
     }
+    if (!r.stale_diagnostics.empty()) row["diagnostics"] = "stale: " + r.stale_diagnostics;
     if (metrics.contains("diverged_at_step")) row["diverged_at_step"] = metrics["diverged_at_step"];
     if (r.has_diagnostics() && !diag.empty()) {
         row["rank_logits"] = diag["rank"]["logits"];
@@ -79,7 +88,8 @@ json summary_row(const RunRecord& r, std::set<std::string>& ood_sets) {
     return row;
 }
 
-std::vector<SummaryColumn> columns_for(const std::vector<std::string>& ood_sets) {
+std::vector<SummaryColumn> columns_for(const std::vector<std::string>& ood_sets,
+                                       const std::vector<json>& rows) {
     using F = SummaryColumn::Format;
     std::vector<SummaryColumn> columns = {
         {"name", "run", "", F::text, false},
@@ -97,6 +107,17 @@ std::vector<SummaryColumn> columns_for(const std::vector<std::string>& ood_sets)
         {"logits_norm_init", "logits norm init", "", F::sig3},
         {"logits_norm", "logits norm final", "", F::sig3},
         {"kappa", "\u03ba", "", F::fixed3}};
+    // The weights of each row, and why diagnostics are left out (run_checkpoint.h); folders
+    // from before digests keep the columns they had.
+    auto any_row_has = [&rows](const char* key) {
+        return std::any_of(rows.begin(), rows.end(), [&](const json& r) { return r.contains(key); });
+    };
+    if (any_row_has("weights_digest")) {
+        columns.push_back({"step", "step", "", F::integer, false});
+        columns.push_back({"weights_digest", "weights digest", "", F::text, false});
+        columns.push_back({"weights", "weights (step, digest)", "", F::text, true, false});
+    }
+    if (any_row_has("diagnostics")) columns.push_back({"diagnostics", "diagnostics", "", F::text});
     for (const auto& spec : ood_sets) {
         columns.push_back({"rho:" + spec, "\u03c1", spec, F::fixed3});
         for (const OodDetector& m : kOodDetectors) {
@@ -137,7 +158,7 @@ SummaryTable summary_table(const std::vector<RunRecord>& runs) {
         return key(a) < key(b);
     });
     table.ood_sets.assign(ood_sets.begin(), ood_sets.end());
-    table.columns = columns_for(table.ood_sets);
+    table.columns = columns_for(table.ood_sets, table.rows);
     return table;
 }
 
@@ -150,14 +171,24 @@ std::vector<analysis::RunResults> complete_run_results(const std::vector<RunReco
     return out;
 }
 
+namespace {
+// The columns summary.csv and summary.md have (not the page's short forms).
+std::vector<SummaryColumn> file_columns(const SummaryTable& table) {
+    std::vector<SummaryColumn> out;
+    for (const SummaryColumn& c : table.columns)
+        if (c.in_files) out.push_back(c);
+    return out;
+}
+}  // namespace
+
 std::string summary_csv(const SummaryTable& table) {
+    const std::vector<SummaryColumn> columns = file_columns(table);
     std::ostringstream csv;
-    for (size_t i = 0; i < table.columns.size(); ++i)
-        csv << (i ? "," : "") << csv_field(table.columns[i].key);
+    for (size_t i = 0; i < columns.size(); ++i) csv << (i ? "," : "") << csv_field(columns[i].key);
     csv << "\n";
     for (const json& row : table.rows) {
-        for (size_t i = 0; i < table.columns.size(); ++i) {
-            const std::string& key = table.columns[i].key;
+        for (size_t i = 0; i < columns.size(); ++i) {
+            const std::string& key = columns[i].key;
             csv << (i ? "," : "") << csv_field(cell(row.contains(key) ? row[key] : json(), false));
         }
         csv << "\n";
@@ -166,15 +197,16 @@ std::string summary_csv(const SummaryTable& table) {
 }
 
 std::string summary_markdown(const SummaryTable& table) {
+    const std::vector<SummaryColumn> columns = file_columns(table);
     std::ostringstream md;
     md << "|";
-    for (const auto& c : table.columns) md << " " << c.key << " |";
+    for (const auto& c : columns) md << " " << c.key << " |";
     md << "\n|";
-    for (size_t i = 0; i < table.columns.size(); ++i) md << " --- |";
+    for (size_t i = 0; i < columns.size(); ++i) md << " --- |";
     md << "\n";
     for (const json& row : table.rows) {
         md << "|";
-        for (const auto& c : table.columns)
+        for (const auto& c : columns)
             md << " " << cell(row.contains(c.key) ? row[c.key] : json(), true) << " |";
         md << "\n";
     }

@@ -21,6 +21,7 @@ struct SummaryColumn {
     std::string ood_set;
     enum class Format { text, integer, fixed3, sig3 } format = Format::text;
     bool in_page = true;  // false: CSV and Markdown only (e.g. the run's folder name, FPR95)
+    bool in_files = true; // false: the page only (a short form of columns the files have whole)
 };
 
 struct SummaryTable {

@@ -2,6 +2,7 @@
 
 #include "engine/json_errors.h"
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,9 +16,12 @@
 
 #include "data/dataset_spec.h"
 #include "engine/atomic_file.h"
+#include "engine/paths.h"
+#include "engine/phase_progress.h"
 #include "engine/interruption.h"
 #include "engine/run_lock.h"
 #include "experiments/report.h"
+#include "experiments/run_checkpoint.h"
 #include "experiments/run_files.h"
 #include "experiments/run_record.h"
 #include "experiments/settings_tables.h"
@@ -183,26 +187,123 @@ json sweep_config_to_json(const SweepConfig& c) {
     return out;
 }
 
-std::vector<SweepRun> expand_sweep(const SweepConfig& c) {
+namespace {
+
+// A class list as a name part, one text per list (order matters: class i of the run is the
+// i-th listed): ascending consecutive classes as a range, the rest joined by '+' (0-2 for
+// 0,1,2; 0+2 for 0,2; 2+0 for 2,0).
+std::string classes_name(const std::vector<int>& classes) {
+    std::string out;
+    for (size_t i = 0; i < classes.size();) {
+        size_t j = i;
+        while (j + 1 < classes.size() && classes[j + 1] == classes[j] + 1) ++j;
+        out += (out.empty() ? "" : "+") + std::to_string(classes[i]) +
+               (j > i ? "-" + std::to_string(classes[j]) : "");
+        i = j + 1;
+    }
+    return out;
+}
+
+// The data set as a name part: the same set of classes written two ways gets one name
+// (classes=0-2 and classes=0,1,2), different sets different names (0-2 and 0,2 once both
+// became "0-2").
+std::string dataset_name(const std::string& text) {
+    const data::DatasetSpec spec = data::parse_dataset_spec(text);
+    std::string out = spec.kind == "folder" ? "folder-" + sanitize(spec.path) : spec.kind;
+    if (!spec.classes.empty()) out += "-classes-" + classes_name(spec.classes);
+    return out;
+}
+
+// What identifies a run's training: its config.json without where it is written.
+json run_identity(const TrainConfig& t) {
+    TrainConfig copy = t;
+    copy.out.clear();
+    json j = config_to_json(copy);
+    // The same classes written two ways are the same data.
+    const data::DatasetSpec spec = data::parse_dataset_spec(t.dataset);
+    j["dataset"] = {spec.kind, spec.path, spec.classes};
+    return j;
+}
+
+// A float in a run name: as %g wrote it (the names of existing sweeps: T10, init0.1), with more
+// digits where %g's six would make two floats one name (1.0000001 and 1.0000002).
+std::string name_number(float value) {
+    char text[32];
+    for (int digits = 6; digits <= 9; ++digits) {
+        std::snprintf(text, sizeof text, "%.*g", digits, static_cast<double>(value));
+        if (std::strtof(text, nullptr) == value) break;
+    }
+    return text;
+}
+
+uint64_t fnv1a(const std::string& text) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
+// A name too long for the file system (with ".partial") keeps its start and gets a hash of the
+// whole: still one name per grid point.
+std::string fit_name(const std::string& name, size_t name_max) {
+    const size_t limit = name_max - std::string(kPartialSuffix).size();
+    if (name.size() <= limit) return name;
+    char hash[24];
+    std::snprintf(hash, sizeof hash, "-h%016llx", static_cast<unsigned long long>(fnv1a(name)));
+    return name.substr(0, limit - std::string(hash).size()) + hash;
+}
+
+}  // namespace
+
+std::vector<SweepRun> expand_sweep(const SweepConfig& c, size_t name_max) {
     std::vector<SweepRun> runs;
-    for (const auto& model : c.models)
-        for (const auto& dataset : c.datasets)
-            for (float init : c.init_scales)
-                for (const auto& head : c.head_norms)
-                    for (float t : c.temperatures)
-                        for (uint64_t seed : c.seeds) {
+    std::map<std::string, size_t> by_name;
+    for (size_t m = 0; m < c.models.size(); ++m)
+        for (size_t d = 0; d < c.datasets.size(); ++d)
+            for (size_t i = 0; i < c.init_scales.size(); ++i)
+                for (size_t h = 0; h < c.head_norms.size(); ++h)
+                    for (size_t ti = 0; ti < c.temperatures.size(); ++ti)
+                        for (size_t si = 0; si < c.seeds.size(); ++si) {
+                            const float t = c.temperatures[ti], init = c.init_scales[i];
+                            const uint64_t seed = c.seeds[si];
                             SweepRun run;
                             run.train = c.train;
-                            run.train.model = model;
-                            run.train.dataset = dataset;
+                            run.train.model = c.models[m];
+                            run.train.dataset = c.datasets[d];
                             run.train.temperature = t;
                             run.train.seed = seed;
                             run.train.model_options.init_scale = init;
-                            run.train.model_options.head_norm = head;
-                            run.name = model + "_" + sanitize(dataset) + "_T" + format_number(t) +
-                                       "_init" + format_number(init) + "_" + head + "_s" +
-                                       std::to_string(seed);
-                            runs.push_back(std::move(run));
+                            run.train.model_options.head_norm = c.head_norms[h];
+                            // Every float as the shortest text that reads back as it: two
+                            // temperatures that differ past 6 digits get two names.
+                            run.name = fit_name(c.models[m] + "_" + dataset_name(c.datasets[d]) +
+                                                    "_T" + name_number(t) + "_init" +
+                                                    name_number(init) + "_" +
+                                                    c.head_norms[h] + "_s" + std::to_string(seed),
+                                                name_max);
+                            run.grid_point = "models[" + std::to_string(m) + "] = " + c.models[m] +
+                                             ", datasets[" + std::to_string(d) + "] = " +
+                                             c.datasets[d] + ", init_scales[" + std::to_string(i) +
+                                             "] = " + name_number(init) +
+                                             ", head_norms[" + std::to_string(h) + "] = " +
+                                             c.head_norms[h] + ", temperatures[" +
+                                             std::to_string(ti) + "] = " +
+                                             name_number(t) + ", seeds[" +
+                                             std::to_string(si) + "] = " + std::to_string(seed);
+                            auto [it, fresh] = by_name.emplace(run.name, runs.size());
+                            if (fresh) {
+                                runs.push_back(std::move(run));
+                                continue;
+                            }
+                            SweepRun& first = runs[it->second];
+                            // The same training twice: one run, said. Different training
+                            // under one name would merge two grid points: refused.
+                            KELVIN_CHECK(run_identity(first.train) == run_identity(run.train),
+                                         "sweep: two grid points would share the run name '" +
+                                             run.name + "': (" + first.grid_point + ") and (" +
+                                             run.grid_point +
+                                             "); make them differ in a way a folder name shows, "
+                                             "or drop one");
+                            first.same_as.push_back(run.grid_point);
                         }
     return runs;
 }
@@ -265,21 +366,40 @@ fs::path run_lock_path(const fs::path& dir, const std::string& name) {
     return dir / "locks" / (name + ".lock");
 }
 
+// Whether the run's diagnostics.json exists and was computed from its current weights; a stale
+// one (a run diagnosed in its .partial state, then resumed) is said and then recomputed.
+bool diagnostics_current(const fs::path& run) {
+    if (!fs::exists(run / "diagnostics.json")) return false;
+    const std::string stale = stale_diagnostics_reason(read_json(run / "metrics.json"),
+                                                       read_json(run / "diagnostics.json"));
+    if (!stale.empty())
+        std::fprintf(stderr, "%s: %s; recomputing them\n", run.string().c_str(), stale.c_str());
+    return stale.empty();
+}
+
 }  // namespace
 
 std::vector<SweepRun> prepare_sweep_dir(const SweepConfig& config, const std::string& out_dir) {
+    require_utf8(out_dir, "sweep --out");
+    require_name_lengths(out_dir, "sweep --out");
     const fs::path dir(out_dir), path = fs::path(out_dir) / "sweep.json";
+    // Run names are checked before anything is written (two grid points, one name: refused).
+    std::vector<SweepRun> runs = expand_sweep(config);
     json settings = sweep_config_to_json(config);
     json previous = json::object();
     if (fs::exists(path)) {
         previous = read_json(path);
         check_same_settings(previous, settings, path);
     }
-    std::vector<SweepRun> runs = expand_sweep(config);
     const std::vector<std::string> names = run_names(previous, runs, path.string());
     settings["runs"] = names;
     fs::create_directories(dir / "runs");
     write_file_atomically(path.string(), settings.dump(2) + "\n");
+    for (const SweepRun& run : runs)
+        for (const std::string& other : run.same_as)
+            std::fprintf(stderr,
+                         "note: (%s) and (%s) are the same training run (%s); it runs once\n",
+                         run.grid_point.c_str(), other.c_str(), run.name.c_str());
     std::vector<SweepRun> ordered;
     for (const std::string& name : names)
         for (const SweepRun& run : runs)
@@ -319,7 +439,18 @@ RunOutcome train_sweep_run(const SweepConfig& config, const std::string& out_dir
     const fs::path runs_dir = fs::path(out_dir) / "runs";
     const fs::path final_dir = runs_dir / run.name;
     const fs::path partial = runs_dir / (run.name + kPartialSuffix);
-    if (fs::exists(final_dir)) {
+    // A finished run is kept; one whose diagnostics are missing or stale (a run diagnosed in
+    // its .partial state, then resumed) is diagnosed again, under its lock.
+    auto needs_diagnostics = [&] {
+        try {
+            return config.diagnose && load_run(final_dir, "sweep").status() == "complete" &&
+                   !diagnostics_current(final_dir);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s: %s\n", tag.c_str(), e.what());
+            return false;
+        }
+    };
+    if (fs::exists(final_dir) && !needs_diagnostics()) {
         std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
         return RunOutcome::kept;
     }
@@ -339,9 +470,18 @@ RunOutcome train_sweep_run(const SweepConfig& config, const std::string& out_dir
     }
     if (!lock->takeover_note().empty())
         std::fprintf(stderr, "%s: %s\n", tag.c_str(), lock->takeover_note().c_str());
-    if (fs::exists(final_dir)) {  // finished by another process while this one looked
+    if (fs::exists(final_dir)) {  // finished earlier, or by another process while this one looked
         std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
-        return RunOutcome::kept;
+        if (!needs_diagnostics()) return RunOutcome::kept;
+        try {
+            DiagnoseOptions d = config.diagnose_options;
+            d.show_progress = true;  // phase lines (engine/phase_progress.h) on any stderr
+            diagnose(final_dir.string(), d);
+            return RunOutcome::kept;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s: diagnose failed: %s\n", tag.c_str(), e.what());
+            return RunOutcome::failed;
+        }
     }
     TrainConfig train_config = run.train;
     train_config.out = partial.string();
@@ -363,9 +503,9 @@ RunOutcome train_sweep_run(const SweepConfig& config, const std::string& out_dir
         json metrics = train(train_config, train_options);
         status = metrics.value("status", "");
         if (status == "interrupted") return RunOutcome::interrupted;
-        if (status == "complete" && config.diagnose && !fs::exists(partial / "diagnostics.json")) {
+        if (status == "complete" && config.diagnose && !diagnostics_current(partial)) {
             DiagnoseOptions d = config.diagnose_options;
-            d.show_progress = options.show_progress;
+            d.show_progress = true;  // phase lines (engine/phase_progress.h) on any stderr
             diagnose(partial.string(), d);
         }
         if (status != "complete" && status != "diverged")
@@ -390,17 +530,39 @@ SweepResult run_sweep(const SweepConfig& config, const std::string& out_dir,
     prepare_sweep_dir(config, out_dir);
     const std::vector<SweepRun> runs = expand_sweep(config);
     SweepResult result;
+    const fs::path runs_dir = fs::path(out_dir) / "runs";
     int failed = 0, index = 0;
+    const auto sweep_start = std::chrono::steady_clock::now();
+    int64_t trained = 0;  // runs this invocation trained: the pace of the estimate
     for (const SweepRun& run : runs) {
         ++index;
         if (stop_requested()) break;  // a signal came between runs
         const std::string tag = "[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " + run.name;
+        if (!fs::exists(runs_dir / run.name)) {
+            // The sweep's progress, one plain line per run: elapsed, and what the runs left
+            // would take at the pace of those trained so far.
+            const double elapsed = std::chrono::duration<double>(
+                                       std::chrono::steady_clock::now() - sweep_start).count();
+            int64_t left = 0;
+            for (size_t j = index - 1; j < runs.size(); ++j)
+                left += !fs::exists(runs_dir / runs[j].name);
+            const double remaining = estimate_remaining(elapsed, trained, trained + left);
+            std::fprintf(stderr, "sweep: %s elapsed%s\n", format_duration(elapsed).c_str(),
+                         remaining >= 0 ? (", ~" + format_duration(remaining) + " left for " +
+                                           std::to_string(left) + " runs").c_str()
+                                        : "");
+            ++trained;
+        }
         const RunOutcome outcome = train_sweep_run(config, out_dir, run, tag, options);
         if (outcome == RunOutcome::failed) ++failed;
         if (outcome == RunOutcome::held) result.held_elsewhere.push_back(run.name);
         if (outcome == RunOutcome::interrupted) break;
     }
-    result.rows = publish_summary(out_dir, true);
+    {
+        PhaseProgress shown("sweep: summary and report", 2, "files");
+        result.rows = publish_summary(out_dir, true);
+        shown.advance(2);
+    }
     result.stopped_by = stop_signal();
     if (result.stopped_by != 0) {
         std::fprintf(stderr, "sweep stopped by %s; rerun the same command to continue it\n",

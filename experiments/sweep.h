@@ -51,8 +51,14 @@ nlohmann::json sweep_config_to_json(const SweepConfig& config);
 struct SweepRun {
     std::string name;  // e.g. mlp_fashion-mnist-classes-0-4_T10_init1_none_s1
     TrainConfig train;
+    std::string grid_point;            // "models[0] = mlp, datasets[1] = ..., seeds[0] = 1"
+    std::vector<std::string> same_as;  // other grid points that are this same training run
 };
-std::vector<SweepRun> expand_sweep(const SweepConfig& config);
+// One run per distinct grid point. Names are unique: grid points that are the same training
+// (one class list written two ways, a repeated value) become one run, listed in same_as;
+// different training that would get one name throws kelvin::Error naming both points, before
+// anything trains. Names longer than name_max (with ".partial") are cut and end in a hash.
+std::vector<SweepRun> expand_sweep(const SweepConfig& config, size_t name_max = 255);
 
 // Reads a sweep folder's sweep.json (sweep_config_to_json's layout) back into a config: what a
 // worker (`kelvin sweep run-one`) trains from. Errors name the file and the key.

@@ -14,16 +14,20 @@
 #include "data/loader.h"
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
+#include "engine/paths.h"
+#include "engine/phase_progress.h"
 #include "engine/interruption.h"
 #include "engine/nn/norm.h"
 #include "engine/ops.h"
 #include "engine/run_lock.h"
 #include "engine/trace.h"
+#include "engine/weights_digest.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/train_step.h"
 #include "engine/optim/schedule.h"
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
+#include "experiments/run_checkpoint.h"
 #include "experiments/settings_tables.h"
 #include "analysis/spectrum.h"
 #include "kernels/cpu/cpu_isa.h"
@@ -62,6 +66,11 @@ void validate_config(const TrainConfig& c) {
     settings::validate(c, data_settings());
     settings::validate(c.model_options, model_settings());
     KELVIN_CHECK(!c.out.empty(), "an output directory (--out) is required");
+    // Paths are recorded in JSON (UTF-8 only) and must fit the file system: checked before
+    // any work rather than after the first epoch.
+    require_utf8(c.out, "--out");
+    require_utf8(c.data_dir, "--data-dir");
+    require_name_lengths(c.out, "--out");
     const Device device = parse_device(c.device);
     KELVIN_CHECK(device == Device::CPU || cuda_available(),
                  cuda_built() ? "--device cuda: no CUDA device is available on this machine"
@@ -95,7 +104,12 @@ TrainConfig load_run_config(const std::string& run_dir) {
     std::ifstream in(path);
     KELVIN_CHECK(in.good(), "cannot read " + path + ": is " + run_dir + " a kelvin run directory?");
     try {
-        return config_from_json(json::parse(in));
+        // The same range rules as the command line and sweep.json (settings tables).
+        TrainConfig config = config_from_json(json::parse(in));
+        settings::validate(config, training_settings());
+        settings::validate(config, data_settings());
+        settings::validate(config.model_options, model_settings());
+        return config;
     } catch (const json::exception& e) {
         throw Error(path + ": " + json_error_text(e));
     } catch (const Error& e) {
@@ -145,17 +159,24 @@ void restore_dropout_calls(models::Model& model, const json& calls, const std::s
         }
 }
 
+// The tensors model.safetensors holds: parameters and buffers.
+std::vector<NamedTensorRef> weights_of(models::Model& model) {
+    std::vector<NamedTensorRef> weights;
+    for (auto& p : model.named_parameters()) weights.push_back({p.name, *p.tensor});
+    for (auto& b : model.named_buffers()) weights.push_back({b.name, *b.tensor});
+    return weights;
+}
+
 // The epoch's weights, optimizer state and metrics are committed as one unit (FileGroupWriter):
 // a run killed mid-write resumes from a consistent epoch, never from new weights with old state.
+// `metrics` names the weights it is saved with (its "checkpoint" record, run_checkpoint.h).
 // `progress` is empty at the end of an epoch; a checkpoint taken mid-epoch (on a signal) records
 // there how far the epoch got and its running totals (see EpochTotals), so the resumed epoch
 // continues with the next batch and reports what an uninterrupted one would.
 void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
                 int64_t epochs_done, int64_t global_step, const json& metrics,
                 const json& progress = json()) {
-    std::vector<NamedTensorRef> weights;
-    for (auto& p : model.named_parameters()) weights.push_back({p.name, *p.tensor});
-    for (auto& b : model.named_buffers()) weights.push_back({b.name, *b.tensor});
+    const std::vector<NamedTensorRef> weights = weights_of(model);
     std::vector<NamedTensorRef> state;
     for (auto& [name, t] : opt.state()) state.push_back({name, *t});
     std::map<std::string, std::string> position = {
@@ -167,7 +188,10 @@ void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt
     FileGroupWriter group(dir);
     group.add_safetensors("model.safetensors", weights,
                           {{"format", "pt"}, {"model", model.name()},
-                           {"epochs_done", std::to_string(epochs_done)}});
+                           {"epochs_done", std::to_string(epochs_done)},
+                           {"global_step", std::to_string(global_step)},
+                           {"weights_digest",
+                            metrics.at("checkpoint").at("weights_digest").get<std::string>()}});
     group.add_safetensors("optimizer.safetensors", state, position);
     group.add_text("metrics.json", metrics.dump(2) + "\n");
     group.commit();
@@ -229,8 +253,13 @@ double seconds_since(Clock::time_point start) {
 std::pair<data::HostDataset, data::HostDataset> load_run_data(const TrainConfig& config,
                                                               const TrainOptions& options) {
     const data::DatasetSpec spec = data::parse_dataset_spec(config.dataset);
+    std::optional<PhaseProgress> shown;
+    if (options.print_epochs) shown.emplace("loading " + config.dataset, 2, "splits");
     data::HostDataset train_set = data::load_dataset(spec, config.data_dir, true);
+    if (shown) shown->advance(1);
     data::HostDataset test_set = data::load_dataset(spec, config.data_dir, false);
+    if (shown) shown->advance(2);
+    shown.reset();
     data::print_notes({&train_set, &test_set});
     if (config.train_subset > 0 && config.train_subset < train_set.count) {
         train_set.count = config.train_subset;
@@ -333,6 +362,7 @@ EpochTotals totals_from_progress(const json& p, const std::string& what) {
 // a mid-epoch checkpoint) how far into that epoch it had got.
 struct RunPosition {
     int64_t first_epoch = 0, global_step = 0;
+    std::string weights_digest;  // of the weights at that point ("" at initialisation)
     EpochTotals epoch_so_far;
 };
 
@@ -351,45 +381,90 @@ bool can_resume(const fs::path& dir) {
 json read_resumed_metrics(const fs::path& dir) {
     std::ifstream in(dir / "metrics.json");
     KELVIN_CHECK(in.good(), "--resume: cannot read " + (dir / "metrics.json").string());
+    json metrics;
     try {
-        return json::parse(in);
+        metrics = json::parse(in);
     } catch (const json::exception& e) {
         throw Error("--resume: " + (dir / "metrics.json").string() + ": " + json_error_text(e));
     }
+    try {
+        check_metrics_shape(metrics, dir / "metrics.json");
+    } catch (const Error& e) {
+        throw Error(std::string("--resume: ") + e.what());
+    }
+    return metrics;
+}
+
+// The checkpoint a resumed run continues from must be there whenever metrics.json records a
+// finished epoch: without it, training would start again from epoch 0 and overwrite them.
+void check_checkpoint_present(const fs::path& dir, const json& metrics) {
+    const size_t epochs = metrics.at("epochs").size();
+    for (const char* file : {"model.safetensors", "optimizer.safetensors"})
+        KELVIN_CHECK(epochs == 0 || fs::exists(dir / file),
+                     "--resume: " + (dir / "metrics.json").string() + " records " +
+                         std::to_string(epochs) + " finished epoch" + (epochs == 1 ? "" : "s") +
+                         " but " + (dir / file).string() +
+                         " is missing; restore it to continue, or start a new run with another "
+                         "--out (nothing was changed)");
+}
+
+// metrics.json and the checkpoint are committed together, so they agree on the epoch; files
+// that do not (edited, or copied from two runs) are refused rather than merged.
+void check_records_match(const fs::path& dir, const json& metrics, int64_t epochs_done) {
+    int64_t recorded = 0;
+    for (const auto& e : metrics.at("epochs"))
+        if (e.at("epoch").get<int64_t>() <= epochs_done) ++recorded;
+    KELVIN_CHECK(recorded == epochs_done,
+                 "--resume: the checkpoint in " + dir.string() + " holds epoch " +
+                     std::to_string(epochs_done) + " but " + (dir / "metrics.json").string() +
+                     " records " + std::to_string(recorded) + " of its epochs; the files do not "
+                     "belong together (nothing was changed)");
 }
 
 // Weights, optimizer state and dropout calls of the last finished epoch, into model and
 // optimizer; returns the epoch and step they belong to.
 RunPosition load_checkpoint(const fs::path& dir, models::Model& model, optim::Optimizer& optimizer) {
     RunPosition at;
-    SafetensorsFile weights = load_safetensors((dir / "model.safetensors").string());
+    const fs::path weights_path = dir / "model.safetensors", state_path = dir / "optimizer.safetensors";
+    SafetensorsFile weights = load_safetensors(weights_path.string());
     std::vector<std::pair<std::string, Tensor*>> targets;
     for (auto& p : model.named_parameters()) targets.emplace_back(p.name, p.tensor);
     for (auto& b : model.named_buffers()) targets.emplace_back(b.name, b.tensor);
     load_into(targets, weights, (dir / "model.safetensors").string());
     SafetensorsFile state = load_safetensors((dir / "optimizer.safetensors").string());
     load_into(optimizer.state(), state, (dir / "optimizer.safetensors").string());
-    at.first_epoch = std::stoll(state.metadata.at("epochs_done"));
+    at.first_epoch = metadata_integer(state, "epochs_done", state_path);
     // Checkpoints from before group commits carry no epoch in the weights file.
     auto weights_epoch = weights.metadata.find("epochs_done");
     KELVIN_CHECK(weights_epoch == weights.metadata.end() ||
-                     std::stoll(weights_epoch->second) == at.first_epoch,
+                     metadata_integer(weights, "epochs_done", weights_path) == at.first_epoch,
                  "--resume: " + dir.string() + " holds weights of epoch " +
                      (weights_epoch == weights.metadata.end() ? "" : weights_epoch->second) +
                      " but optimizer state of epoch " + std::to_string(at.first_epoch) +
                      "; the checkpoint is inconsistent");
-    at.global_step = std::stoll(state.metadata.at("global_step"));
+    at.global_step = metadata_integer(state, "global_step", state_path);
     auto progress = state.metadata.find("epoch_progress");
-    if (progress != state.metadata.end())
-        at.epoch_so_far = totals_from_progress(json::parse(progress->second),
-                                               (dir / "optimizer.safetensors").string());
-    optimizer.set_steps_taken(std::stoll(state.metadata.at("optimizer_steps")));
+    if (progress != state.metadata.end()) {
+        const json record = json::parse(progress->second, nullptr, false);
+        KELVIN_CHECK(record.is_object(), state_path.string() +
+                                             ": metadata 'epoch_progress' is not a JSON object");
+        at.epoch_so_far = totals_from_progress(record, state_path.string());
+    }
+    optimizer.set_steps_taken(metadata_integer(state, "optimizer_steps", state_path));
     // Checkpoints from before dropout state was saved carry none (models without dropout need
     // none).
     auto dropout_state = state.metadata.find("dropout_calls");
-    if (dropout_state != state.metadata.end())
-        restore_dropout_calls(model, json::parse(dropout_state->second),
-                              (dir / "optimizer.safetensors").string());
+    if (dropout_state != state.metadata.end()) {
+        const json calls = json::parse(dropout_state->second, nullptr, false);
+        KELVIN_CHECK(calls.is_object(), state_path.string() + ": metadata 'dropout_calls' is not "
+                                        "a JSON object of counts");
+        try {
+            restore_dropout_calls(model, calls, state_path.string());
+        } catch (const json::exception& e) {
+            throw Error(state_path.string() + ": metadata 'dropout_calls': " + json_error_text(e));
+        }
+    }
+    at.weights_digest = weights_digest(weights.tensors);
     return at;
 }
 
@@ -410,7 +485,8 @@ void drop_records_after(json& metrics, const RunPosition& at) {
 // A new run: config.json (with the input normalisation the model is trained with, so that
 // diagnostics reproduce it) and metrics.json with the evaluation at initialisation.
 json start_run(const TrainConfig& config, const fs::path& dir, models::Model& model,
-               const data::LoaderOptions& train_loading, data::BatchLoader& test_loader) {
+               const data::LoaderOptions& train_loading, data::BatchLoader& test_loader,
+               bool show_phases) {
     // Never overwrite a run: its checkpoint and metrics may be all a researcher has of it.
     KELVIN_CHECK(!fs::exists(dir / "metrics.json"),
                  config.out + " already holds a run (metrics.json); continue it with --resume " +
@@ -422,7 +498,8 @@ json start_run(const TrainConfig& config, const fs::path& dir, models::Model& mo
     written["cpu_isa"] = cpu::isa_name(cpu::active_isa());
     write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
     json metrics = {{"status", "running"}, {"epochs", json::array()}};
-    metrics["init"] = evaluation_json(evaluate(model, test_loader, config.temperature));
+    metrics["init"] = evaluation_json(evaluate(model, test_loader, config.temperature,
+                                               show_phases ? "evaluation at initialisation" : ""));
     write_metrics(dir, metrics);
     return metrics;
 }
@@ -520,6 +597,24 @@ void mark_diverged(json& metrics, const fs::path& dir, int64_t step, float loss)
                  std::isnan(loss) ? "nan" : "inf");
 }
 
+// metrics.json of a run that failed: only what the checkpoint on disk holds (an epoch whose
+// weights could not be saved is not claimed), the status and the error. If even this write
+// fails (the disk is full), the error is still thrown to the user.
+void record_failure(const fs::path& dir, json& metrics, const RunPosition& saved,
+                    const json& saved_checkpoint, const std::string& error) {
+    drop_records_after(metrics, saved);
+    if (saved_checkpoint.is_null()) metrics.erase("checkpoint");
+    else metrics["checkpoint"] = saved_checkpoint;
+    metrics["status"] = "failed";
+    metrics["error"] = error;
+    try {
+        write_metrics(dir, metrics);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "note: could not record the failure in %s either: %s\n",
+                     (dir / "metrics.json").string().c_str(), e.what());
+    }
+}
+
 // A signal stopped the run at a step boundary: one group commit of the weights, the optimizer
 // state, the data position and metrics.json with status "interrupted" and how to resume.
 void save_interrupted(const fs::path& dir, models::Model& model, optim::Optimizer& optimizer,
@@ -532,6 +627,8 @@ void save_interrupted(const fs::path& dir, models::Model& model, optim::Optimize
                               {"batches_done", totals.steps},
                               {"step", global_step},
                               {"resume", resume_command}};
+    metrics["checkpoint"] =
+        checkpoint_record(epoch, global_step, weights_digest(weights_of(model)));
     save_epoch(dir, model, optimizer, epoch, global_step, metrics, progress_json(totals, epoch));
     std::fprintf(stderr,
                  "%s: interrupted by %s at step %lld (epoch %lld, batch %lld): checkpoint "
@@ -555,8 +652,13 @@ std::optional<RunLock> lock_run_dir(const fs::path& dir, const TrainOptions& opt
 }
 
 json final_record(const json& metrics, int64_t global_step, double run_seconds) {
+    KELVIN_CHECK(!metrics["epochs"].empty(),
+                 "training ended without finishing an epoch (no epoch record to report)");
     const json& last = metrics["epochs"].back();
-    return {{"test_acc", last["test_acc"]},
+    return {{"epochs_done", last["epoch"]},
+            {"step", last.value("step", global_step)},
+            {"weights_digest", last.value("weights_digest", "")},
+            {"test_acc", last["test_acc"]},
             {"test_loss", last["test_loss"]},
             {"train_acc", last["train_acc"]},
             {"train_loss", last["train_loss"]},
@@ -593,13 +695,23 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     if (options.resume && can_resume(dir)) {
         metrics = read_resumed_metrics(dir);
         if (metrics.value("status", "") == "complete") return metrics;
+        check_checkpoint_present(dir, metrics);
         if (fs::exists(dir / "model.safetensors")) at = load_checkpoint(dir, *model, *optimizer);
+        check_records_match(dir, metrics, at.first_epoch);
         // The learning rate of the last step taken: an epoch record reports it, and an epoch
         // interrupted after its last batch resumes straight into its evaluation.
         if (at.global_step > 0) optimizer->set_lr(schedule.lr_at(at.global_step - 1));
         drop_records_after(metrics, at);
+        metrics.erase("error");  // a failure this resume recovers from is no longer the state
+        if (fs::exists(dir / "diagnostics.json"))
+            std::fprintf(stderr,
+                         "note: %s describes the weights this run had before it resumed; once "
+                         "it trains on, the summary and the report will not show it (a sweep "
+                         "recomputes it; otherwise run kelvin diagnose again)\n",
+                         (dir / "diagnostics.json").string().c_str());
     } else {
-        metrics = start_run(config, dir, *model, train_loader.options(), test_loader);
+        metrics = start_run(config, dir, *model, train_loader.options(), test_loader,
+                            options.print_epochs);
     }
     metrics["status"] = "running";
     metrics.erase("interrupted");  // this run goes on; the record of the pause is not a result
@@ -615,6 +727,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     double run_seconds = 0.0;
     for (auto& e : metrics["epochs"]) run_seconds += e.value("seconds", 0.0);
     int64_t global_step = at.global_step;
+    RunPosition saved = at;  // what the checkpoint on disk holds
+    json saved_checkpoint = metrics.value("checkpoint", json());
     EpochLoop loop{config,      *model, *optimizer,  schedule,    train_loader, monitor,
                    device,      total_steps, global_step, metrics, options.on_step};
     try {
@@ -634,13 +748,23 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                 return metrics;
             }
             const double train_seconds = totals.seconds;
-            Evaluation test = evaluate(*model, test_loader, config.temperature);
+            Evaluation test = evaluate(
+                *model, test_loader, config.temperature,
+                options.print_epochs ? "evaluation after epoch " + std::to_string(epoch + 1) : "");
             const double seconds = train_seconds + seconds_since(eval_start);
             run_seconds += seconds;
-            const json record =
+            json record =
                 epoch_record(test, totals, epoch, optimizer->lr(), seconds, train_seconds);
+            // The record names the weights it measured; metrics.json claims the epoch only
+            // once those weights are saved (the catch below takes it back otherwise).
+            const std::string digest = weights_digest(weights_of(*model));
+            record["step"] = global_step;
+            record["weights_digest"] = digest;
             metrics["epochs"].push_back(record);
+            metrics["checkpoint"] = checkpoint_record(epoch + 1, global_step, digest);
             save_epoch(dir, *model, *optimizer, epoch + 1, global_step, metrics);
+            saved = {epoch + 1, global_step, digest};
+            saved_checkpoint = metrics["checkpoint"];
             if (options.print_epochs)
                 std::fprintf(stderr,
                              "epoch %lld/%d  train_loss %.4f  train_acc %.4f  test_acc %.4f  "
@@ -650,9 +774,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                              test.accuracy, test.logits_norm_mean, seconds);
         }
     } catch (const std::exception& e) {
-        metrics["status"] = "failed";
-        metrics["error"] = e.what();
-        write_metrics(dir, metrics);
+        record_failure(dir, metrics, saved, saved_checkpoint, e.what());
         throw;
     }
     metrics["final"] = final_record(metrics, global_step, run_seconds);

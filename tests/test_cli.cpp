@@ -47,7 +47,7 @@ TEST_CASE("cli: bad options fail with a clear message and leave no run directory
     expect_clean_failure("train --no-such-option 3 --out " + out, "--no-such-option", out);
     expect_clean_failure("train --temperature 0 --out " + out, "temperature must be a positive", out);
     expect_clean_failure("train --temperature -5 --out " + out, "temperature must be a positive", out);
-    expect_clean_failure("train --batch-size 0 --out " + out, "batch-size must be at least 1", out);
+    expect_clean_failure("train --batch-size 0 --out " + out, "--batch-size must be in [1, 2147483647], got 0", out);
     expect_clean_failure("train --data-dir " + tmp.str("missing") + " --out " + out,
                          "does not exist", out);
     expect_clean_failure("train --model nosuchnet --out " + out, "unknown model 'nosuchnet'", out);

@@ -542,11 +542,11 @@ TEST_CASE("sweep config: integers must be integers, and model options must fit t
     check(R"({"seeds": [1, -1]})", "seeds[1] = -1: expected a non-negative integer");
     check(R"({"batch_size": 1e10})", "'batch_size' = 10000000000.0: expected an integer");
     // These used to fail only when their run came up, after the runs before it had trained.
-    check(R"({"models": ["mlp"], "width": 0})", "models[0] = 'mlp' on datasets[0]");
+    check(R"({"models": ["mlp"], "width": 0})", "--width must be in [1, 2147483647], got 0");
     check(R"({"models": ["mlp", "vit"], "patch": 5})", "vit: patch size 5 must divide");
     check(R"({"datasets": ["fashion-mnist:classes=3"]})", "a classifier needs at least 2");
     check(R"({"gamma": 2})", "--gamma must be in (0, 1)");
-    check(R"({"neco_dim": -1})", "--neco-dim must be >= 0");
+    check(R"({"neco_dim": -1})", "--neco-dim must be in [0, 2147483647], got -1");
 }
 
 TEST_CASE("sweep config: integers built in C++ (the demo's config) are read like parsed ones" *
@@ -594,8 +594,8 @@ TEST_CASE("diagnose: bad options and a --from-checkpoint over a trained run are 
                 .exit_code == 0);
     for (const auto& [args, message] :
          std::vector<std::pair<std::string, std::string>>{
-             {"--probe-epochs 0", "--probe-epochs must be at least 1"},
-             {"--samples 0", "--samples must be at least 1"},
+             {"--probe-epochs 0", "--probe-epochs must be in [1, 2147483647], got 0"},
+             {"--samples 0", "--samples must be in [1, 2147483647], got 0"},
              {"--neco-max-logit maybe", "expected auto, yes or no"},
              {"--probe-lr 0", "--probe-lr must be a positive number"}}) {
         auto r = run_kelvin("diagnose " + run + " " + args);

@@ -22,6 +22,7 @@
 #include "experiments/report.h"
 #include "experiments/sweep.h"
 #include "experiments/train.h"
+#include "engine/distributed/communicator.h"
 #include "models/registry.h"
 
 using namespace kelvin;
@@ -187,10 +188,18 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // MPI ends with main (MPI_Finalize) where a data-parallel launch started it.
+    struct WorldStopper {
+        ~WorldStopper() { distributed::stop_world(); }
+    } world_stopper;
     try {
         if (*train) {
+            // One of several ranks under mpirun/srun: a data-parallel run (engine/distributed/).
+            distributed::start_world();
+            const bool root = distributed::world().rank() == 0;
             experiments::TrainOptions options;
-            options.show_progress = experiments::ProgressBar::stderr_is_terminal();
+            options.show_progress = root && experiments::ProgressBar::stderr_is_terminal();
+            options.print_epochs = root;
             if (!resume_dir.empty()) {
                 // Otherwise, e.g. `--resume DIR -T 10 --epochs 50`, would silently run with
                 // the old T and epochs.
@@ -209,6 +218,7 @@ int main(int argc, char** argv) {
             if (diagnose_after) experiments::validate_diagnose_options(train_diagnose);
             set_conv_backend(conv_backend_name, parse_device(train_config.device));
             auto metrics = experiments::train(train_config, options);
+            if (!root) return metrics.value("status", "") == "complete" ? 0 : 3;
             std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", train_config.out.c_str(),
                         metrics.value("status", "?").c_str(),
                         metrics.contains("final") ? metrics["final"].value("test_acc", 0.0) : 0.0,
@@ -281,7 +291,8 @@ int main(int argc, char** argv) {
             return 0;
         }
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "kelvin: error: %s\n", e.what());
+        // Names the rank, and ends every rank, in a data-parallel run.
+        distributed::report_failure(e.what());
         return 2;
     }
     return 0;

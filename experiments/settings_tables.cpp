@@ -51,6 +51,9 @@ const std::vector<Setting<TrainConfig>>& training_settings() {
          {Rule::kNonNegative}},
         {"track_samples", KELVIN_MEMBER(T, track_samples), "size of that monitoring batch",
          {Rule::kAtLeastOne}},
+        {"sync_batchnorm", KELVIN_MEMBER(T, sync_batchnorm),
+         "data-parallel runs (mpirun/srun): BatchNorm statistics over the global batch, reduced "
+         "across ranks (default: each rank's own shard, as PyTorch DDP)"},
     };
     return table;
 }

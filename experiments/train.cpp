@@ -12,12 +12,14 @@
 #include "data/loader.h"
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
+#include "engine/distributed/data_parallel.h"
 #include "engine/nn/norm.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/train_step.h"
 #include "engine/optim/schedule.h"
+#include "experiments/distributed_run.h"
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
 #include "experiments/settings_tables.h"
@@ -145,6 +147,7 @@ void restore_dropout_calls(models::Model& model, const json& calls, const std::s
 // a run killed mid-write resumes from a consistent epoch, never from new weights with old state.
 void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
                 int64_t epochs_done, int64_t global_step, const json& metrics) {
+    if (!writes_run_records()) return;  // rank 0's replica is every rank's
     std::vector<NamedTensorRef> weights;
     for (auto& p : model.named_parameters()) weights.push_back({p.name, *p.tensor});
     for (auto& b : model.named_buffers()) weights.push_back({b.name, *b.tensor});
@@ -202,6 +205,7 @@ json track_record(models::Model& model, const data::Batch& monitor, float temper
 }
 
 void write_metrics(const fs::path& dir, const json& metrics) {
+    if (!writes_run_records()) return;
     write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");
 }
 
@@ -243,6 +247,8 @@ data::LoaderOptions training_loading(const TrainConfig& config, Device device) {
     o.device = device;
     o.crop_padding = config.crop_padding;
     o.horizontal_flip = config.flip;
+    o.shard = distributed::world().rank();
+    o.shards = distributed::world().world_size();
     return o;
 }
 
@@ -252,6 +258,8 @@ data::LoaderOptions evaluation_loading(const TrainConfig& config, data::LoaderOp
     o.horizontal_flip = false;
     o.batch_size = config.eval_batch_size;
     o.shuffle = false;
+    o.shard = 0;  // rank 0 evaluates the whole test set
+    o.shards = 1;
     return o;
 }
 
@@ -277,6 +285,12 @@ void check_batch_norm_batches(const TrainConfig& config, models::Model& model,
     bool has_batch_norm = false;
     for (auto& [name, module] : model.named_modules())
         has_batch_norm = has_batch_norm || dynamic_cast<nn::BatchNorm2d*>(module) != nullptr;
+    const int ranks = distributed::world().world_size();
+    KELVIN_CHECK(!has_batch_norm || smallest_normalised_batch(config, smallest_batch) > 1,
+                 config.model + " has BatchNorm, which needs at least 2 samples per batch, but the "
+                     "smallest batch (" + std::to_string(smallest_batch) + " samples) gives each "
+                     "of the " + std::to_string(ranks) + " ranks fewer; use --sync-batchnorm, or "
+                     "choose another --batch-size or --train-subset");
     KELVIN_CHECK(!has_batch_norm || smallest_batch > 1,
                  config.model + " has BatchNorm, which needs at least 2 samples per batch, but " +
                      (config.batch_size == 1
@@ -363,6 +377,7 @@ void drop_records_after(json& metrics, const RunPosition& at) {
 // diagnostics reproduce it) and metrics.json with the evaluation at initialisation.
 json start_run(const TrainConfig& config, const fs::path& dir, models::Model& model,
                const data::LoaderOptions& train_loading, data::BatchLoader& test_loader) {
+    if (!writes_run_records()) return {{"status", "running"}, {"epochs", json::array()}};
     // Never overwrite a run: its checkpoint and metrics may be all a researcher has of it.
     KELVIN_CHECK(!fs::exists(dir / "metrics.json"),
                  config.out + " already holds a run (metrics.json); continue it with --resume " +
@@ -372,6 +387,8 @@ json start_run(const TrainConfig& config, const fs::path& dir, models::Model& mo
     written["normalization"] = {{"mean", train_loading.mean}, {"std", train_loading.std}};
     // Which CPU kernels ran (kernels/cpu/cpu_isa.h): avx512, avx2 or generic.
     written["cpu_isa"] = cpu::isa_name(cpu::active_isa());
+    // The ranks of a data-parallel run (1: one process); --resume needs the same number.
+    written["world_size"] = distributed::world().world_size();
     write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
     json metrics = {{"status", "running"}, {"epochs", json::array()}};
     metrics["init"] = evaluation_json(evaluate(model, test_loader, config.temperature));
@@ -391,6 +408,7 @@ struct EpochLoop {
     int64_t total_steps;
     int64_t& global_step;
     json& metrics;
+    distributed::DataParallel& parallel;
 };
 
 struct EpochTotals {
@@ -415,7 +433,8 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
         loop.optimizer.set_lr(loop.schedule.lr_at(loop.global_step));
         const optim::StepResult step = optim::train_step(
             [&](const Tensor& x) { return loop.model.forward(x); }, loop.optimizer, batch.images,
-            batch.labels, config.temperature, true);
+            batch.labels, config.temperature, true,
+            loop.parallel.step_hooks(batch.labels.numel(), batch.global_size));
         if (!step.stepped) {
             progress.finish();
             totals.diverged = true;
@@ -428,7 +447,8 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
         totals.seen += n;
         ++totals.steps;
         ++loop.global_step;
-        if (config.track_every > 0 && loop.global_step % config.track_every == 0)
+        if (config.track_every > 0 && loop.global_step % config.track_every == 0 &&
+            writes_run_records())
             loop.metrics["track"].push_back(
                 track_record(loop.model, loop.monitor, config.temperature, loop.global_step));
         if (bar) {
@@ -440,6 +460,7 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
         }
     }
     progress.finish();
+    sum_epoch_totals(totals.loss_sum, totals.correct, totals.seen);
     return totals;
 }
 
@@ -457,13 +478,18 @@ json epoch_record(const Evaluation& test, const EpochTotals& t, int64_t epoch, f
     return record;
 }
 
-void mark_diverged(json& metrics, const fs::path& dir, int64_t step, float loss) {
+void mark_diverged(json& metrics, const fs::path& dir, int64_t step, float loss, int rank) {
     metrics["status"] = "diverged";
     metrics["diverged_at_step"] = step;
-    metrics["diverged_loss"] = std::isnan(loss) ? "nan" : "inf";
+    // The loss of the first rank whose loss was not finite (the others' may be finite).
+    const bool mine = rank < 0 || rank == distributed::world().rank();
+    metrics["diverged_loss"] = !mine ? "not finite" : std::isnan(loss) ? "nan" : "inf";
+    if (rank >= 0) metrics["diverged_rank"] = rank;
     write_metrics(dir, metrics);
-    std::fprintf(stderr, "diverged at step %lld (loss %s)\n", static_cast<long long>(step),
-                 std::isnan(loss) ? "nan" : "inf");
+    if (!writes_run_records()) return;
+    std::fprintf(stderr, "diverged at step %lld (loss %s%s)\n", static_cast<long long>(step),
+                 metrics["diverged_loss"].get<std::string>().c_str(),
+                 rank < 0 ? "" : (" on rank " + std::to_string(rank)).c_str());
 }
 
 json final_record(const json& metrics, int64_t global_step, double run_seconds) {
@@ -494,12 +520,16 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     int64_t total_steps = steps_per_epoch * config.epochs;
     if (config.max_steps > 0) total_steps = std::min(total_steps, config.max_steps);
     const optim::Schedule schedule = make_schedule(config, steps_per_epoch, total_steps);
+    check_data_parallel(config, train_set.count, steps_per_epoch, total_steps);
     check_batch_norm_batches(config, *model, train_set.count, steps_per_epoch, total_steps);
+    synchronise_batch_norm(config, *model);
 
     const fs::path dir(config.out);
     json metrics;
     RunPosition at;
-    if (options.resume && can_resume(dir)) {
+    // Rank 0 alone repairs the run directory; the others read it once it has.
+    if (options.resume && decided_by_rank_zero([&] { return can_resume(dir); })) {
+        check_resumed_world_size(dir);
         metrics = read_resumed_metrics(dir);
         if (metrics.value("status", "") == "complete") return metrics;
         if (fs::exists(dir / "model.safetensors")) at = load_checkpoint(dir, *model, *optimizer);
@@ -513,15 +543,20 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         monitor = test_loader.fixed_batch(config.track_samples);
         if (!metrics.contains("track")) metrics["track"] = json::array();
         // Step 0 once: a run resumed before its first checkpoint already holds that record.
-        if (at.global_step == 0 && metrics["track"].empty())
+        if (at.global_step == 0 && metrics["track"].empty() && writes_run_records())
             metrics["track"].push_back(track_record(*model, monitor, config.temperature, 0));
     }
 
     double run_seconds = 0.0;
     for (auto& e : metrics["epochs"]) run_seconds += e.value("seconds", 0.0);
     int64_t global_step = at.global_step;
-    EpochLoop loop{config,      *model, *optimizer,  schedule,    train_loader,
-                   monitor,     device, total_steps, global_step, metrics};
+    std::vector<Tensor*> buffers;
+    for (auto& b : model->named_buffers()) buffers.push_back(b.tensor);
+    distributed::DataParallel parallel(model->parameters(), buffers, distributed::world(),
+                                       !config.sync_batchnorm);
+    parallel.broadcast_from_root();
+    EpochLoop loop{config,      *model, *optimizer,  schedule,    train_loader, monitor,
+                   device,      total_steps, global_step, metrics, parallel};
     try {
         for (int64_t epoch = at.first_epoch; epoch < config.epochs && global_step < total_steps;
              ++epoch) {
@@ -529,18 +564,23 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             const EpochTotals totals = train_epoch(loop, epoch, steps_per_epoch,
                                                    options.show_progress);
             if (totals.diverged) {
-                mark_diverged(metrics, dir, global_step, totals.diverged_loss);
+                mark_diverged(metrics, dir, global_step, totals.diverged_loss,
+                              parallel.nonfinite_rank());
                 return metrics;
             }
+            parallel.check_replicas_agree();
             const double train_seconds = seconds_since(epoch_start);
-            Evaluation test = evaluate(*model, test_loader, config.temperature);
+            // Rank 0 evaluates its replica, equal to every other (docs/CLUSTER-distributed.md).
+            const Evaluation test = writes_run_records()
+                                        ? evaluate(*model, test_loader, config.temperature)
+                                        : Evaluation{};
             const double seconds = seconds_since(epoch_start);
             run_seconds += seconds;
             const json record =
                 epoch_record(test, totals, epoch, optimizer->lr(), seconds, train_seconds);
             metrics["epochs"].push_back(record);
             save_epoch(dir, *model, *optimizer, epoch + 1, global_step, metrics);
-            if (options.print_epochs)
+            if (options.print_epochs && writes_run_records())
                 std::fprintf(stderr,
                              "epoch %lld/%d  train_loss %.4f  train_acc %.4f  test_acc %.4f  "
                              "logits_norm %.3f  %.1fs\n",
@@ -554,7 +594,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         write_metrics(dir, metrics);
         throw;
     }
-    metrics["final"] = final_record(metrics, global_step, run_seconds);
+    if (writes_run_records()) metrics["final"] = final_record(metrics, global_step, run_seconds);
     metrics["status"] = "complete";
     write_metrics(dir, metrics);
     return metrics;

@@ -65,6 +65,13 @@ log=$(mktemp)
 (cd build && ./kelvin_tests "$@") 2>&1 | tee "$log" || status=$?
 summary=$(summary_of "$log")
 rm -f "$log"
+# Data-parallel training across 2 MPI processes (scripts/test-distributed.sh, ~45 s on 2 cores).
+distributed_log=$(mktemp)
+bash scripts/test-distributed.sh build 2>&1 | tee "$distributed_log" || status=1
+distributed=$(grep -E '^distributed: [0-9]+ passed' "$distributed_log" | tail -1 | sed 's/^distributed: //')
+rm -f "$distributed_log"
+if [[ -z "$distributed" ]]; then distributed="no summary (the script stopped early)"; distributed_failed=1
+else distributed_failed=$(echo "$distributed" | sed -E 's/.* ([0-9]+) failed.*/\1/'); fi
 fuzz_failed=0
 if [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]]; then
   bash scripts/fuzz.sh || { fuzz_failed=1; status=1; }
@@ -76,6 +83,7 @@ fi
 echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
 [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 echo "CUDA kernel resources (ptxas, sm_90): $resources"
+echo "data-parallel training over MPI, 2 ranks (scripts/test-distributed.sh): $distributed"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
 # are the main suite's (its GPU tests skipped without a device); failed also counts the
 # emulator's failures, so no failure anywhere can end on "0 failed".
@@ -85,5 +93,5 @@ else
   passed=0; failed=1; skipped=0   # the main suite stopped before its summary
 fi
 isa_failed=0; [[ $isa_check == FAILED ]] && isa_failed=1
-echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed)) failed, $skipped skipped"
+echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed + distributed_failed)) failed, $skipped skipped"
 exit $status

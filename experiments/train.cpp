@@ -595,6 +595,9 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         throw;
     }
     if (writes_run_records()) metrics["final"] = final_record(metrics, global_step, run_seconds);
+    // The gradient all-reduce's time (waits for slower ranks included) in this session, on rank 0.
+    if (distributed::world().world_size() > 1 && writes_run_records())
+        metrics["final"]["allreduce_seconds"] = parallel.reducer().allreduce_seconds();
     metrics["status"] = "complete";
     write_metrics(dir, metrics);
     return metrics;

@@ -285,12 +285,6 @@ void check_batch_norm_batches(const TrainConfig& config, models::Model& model,
     bool has_batch_norm = false;
     for (auto& [name, module] : model.named_modules())
         has_batch_norm = has_batch_norm || dynamic_cast<nn::BatchNorm2d*>(module) != nullptr;
-    const int ranks = distributed::world().world_size();
-    KELVIN_CHECK(!has_batch_norm || smallest_normalised_batch(config, smallest_batch) > 1,
-                 config.model + " has BatchNorm, which needs at least 2 samples per batch, but the "
-                     "smallest batch (" + std::to_string(smallest_batch) + " samples) gives each "
-                     "of the " + std::to_string(ranks) + " ranks fewer; use --sync-batchnorm, or "
-                     "choose another --batch-size or --train-subset");
     KELVIN_CHECK(!has_batch_norm || smallest_batch > 1,
                  config.model + " has BatchNorm, which needs at least 2 samples per batch, but " +
                      (config.batch_size == 1
@@ -299,6 +293,14 @@ void check_batch_norm_batches(const TrainConfig& config, models::Model& model,
                                 std::to_string(train_count) + " training samples, --batch-size " +
                                 std::to_string(config.batch_size) + ")") +
                      "; choose another --batch-size or --train-subset");
+    const int ranks = distributed::world().world_size();
+    // Data-parallel runs: per-replica statistics need 2 samples on every rank.
+    KELVIN_CHECK(!has_batch_norm || ranks == 1 ||
+                     smallest_normalised_batch(config, smallest_batch) > 1,
+                 config.model + " has BatchNorm, which needs at least 2 samples per batch, but the "
+                     "smallest batch (" + std::to_string(smallest_batch) + " samples) gives each "
+                     "of the " + std::to_string(ranks) + " ranks fewer; use --sync-batchnorm, or "
+                     "choose another --batch-size or --train-subset");
 }
 
 // Where a resumed run continues.

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "engine/distributed/nccl_group.h"
 #include "engine/json_errors.h"
 #include "engine/nn/norm.h"
 
@@ -21,10 +22,10 @@ void check_data_parallel(const TrainConfig& config, int64_t train_count,
                  "--batch-size " + std::to_string(config.batch_size) +
                      " is the global batch and must divide by the number of ranks" + launch +
                      "; choose a multiple of " + std::to_string(ranks));
-    KELVIN_CHECK(parse_device(config.device) == Device::CPU,
+    KELVIN_CHECK(parse_device(config.device) == Device::CPU || distributed::nccl_built(),
                  "--device cuda with several ranks" + launch +
-                     ": data-parallel training on GPUs (NCCL) is not built yet; "
-                     "train on --device cpu across ranks, or on one GPU with one process");
+                     ": this build of kelvin has no NCCL (nvcc, nccl.h and libnccl at build "
+                     "time); train on --device cpu across ranks, or on one GPU with one process");
     const int64_t last = train_count - (steps_per_epoch - 1) * config.batch_size;
     KELVIN_CHECK(total_steps < steps_per_epoch || last >= ranks,
                  "the last batch of each epoch holds " + std::to_string(last) + " sample(s) (" +

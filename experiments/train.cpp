@@ -13,6 +13,7 @@
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/distributed/data_parallel.h"
+#include "engine/distributed/nccl_group.h"
 #include "engine/nn/norm.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
@@ -511,6 +512,8 @@ json final_record(const json& metrics, int64_t global_step, double run_seconds) 
 json train(const TrainConfig& config, const TrainOptions& options) {
     validate_config(config);
     const Device device = parse_device(config.device);
+    // Before anything is allocated on a GPU: this rank's (node-local rank -> device).
+    distributed::use_local_gpu(device, distributed::world());
     // Everything that can fail on bad input happens before the run directory is touched.
     auto [train_set, test_set] = load_run_data(config, options);
     std::unique_ptr<models::Model> model = build_model_for(config, train_set);

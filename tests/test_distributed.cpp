@@ -252,3 +252,29 @@ TEST_CASE("BatchLoader: the shards of a global batch are its consecutive parts, 
     CHECK(first[1].labels.numel() == 2);
     CHECK(second[1].labels.numel() == 3);
 }
+
+// The NCCL path on one rank (a real GPU in scripts/device-check.sh; the emulator's NCCL, served by
+// MPI, in the emulated CUDA tests): the bucket gathered on the device, reduced on NCCL's stream,
+// scattered back in order, weighted by the share.
+TEST_CASE("cuda NCCL: the gradient reducer's device buckets on one rank" *
+          doctest::skip(!cuda_available() || !distributed::nccl_built())) {
+    distributed::SingleProcess one;
+    Tensor a = Tensor::zeros({2, 3}, DType::F32, Device::CUDA).set_requires_grad(true);
+    Tensor b = Tensor::zeros({5}, DType::F32, Device::CUDA).set_requires_grad(true);
+    Tensor unused = Tensor::zeros({2}, DType::F32, Device::CUDA).set_requires_grad(true);
+    a.set_grad(Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3}, Device::CUDA));
+    b.set_grad(Tensor::full({5}, 10.0f, Device::CUDA));
+    {
+        distributed::NcclGroup group(one);  // NCCL with one rank: the sum is the buffer itself
+        Tensor buffer = Tensor::from_vector(std::vector<float>{1, -2, 3}, {3}, Device::CUDA);
+        group.allreduce_sum(buffer.f32(), 3);
+        CHECK(buffer.to_vector() == std::vector<float>{1, -2, 3});
+    }
+    // A world of one that still weighs by a share (0.5) goes through the buckets.
+    distributed::GradientReducer reducer({&a, &b, &unused}, one, 8);
+    reducer.reduce(0.5);
+    CHECK(a.grad().to_vector() == std::vector<float>{0.5f, 1, 1.5f, 2, 2.5f, 3});
+    CHECK(b.grad().to_vector() == std::vector<float>(5, 5.0f));
+    CHECK(unused.grad().to_vector() == std::vector<float>(2, 0.0f));
+    CHECK(a.grad().is_cuda());
+}

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "engine/ops.h"
 #include "engine/trace.h"
 
 namespace kelvin::distributed {
@@ -24,12 +25,54 @@ GradientReducer::GradientReducer(std::vector<Tensor*> params, Communicator& comm
     if (bucket.last > bucket.first) buckets_.push_back(bucket);
     int64_t largest = 0;
     for (const Bucket& b : buckets_) largest = std::max(largest, b.elements);
-    flat_.resize(largest);
+    largest_ = largest;
+    use_nccl_ = !params_.empty() && params_.front()->is_cuda() && nccl_built();
+    if (!use_nccl_) flat_.resize(largest);
 }
+
+GradientReducer::~GradientReducer() = default;
 
 void GradientReducer::reduce(double share) {
     if (communicator_.world_size() == 1 && share == 1.0) return;
-    for (const Bucket& bucket : buckets_) reduce_bucket(bucket, static_cast<float>(share));
+    for (const Bucket& bucket : buckets_) {
+        if (use_nccl_) reduce_device_bucket(bucket, static_cast<float>(share));
+        else reduce_bucket(bucket, static_cast<float>(share));
+    }
+}
+
+void GradientReducer::reduce_device_bucket(const Bucket& bucket, float share) {
+    // Made on the first reduction: a single-process run, which never reduces, starts no NCCL.
+    if (!nccl_) {
+        nccl_ = std::make_unique<NcclGroup>(communicator_);
+        device_flat_ = Tensor::zeros({std::max<int64_t>(largest_, 1)}, DType::F32, Device::CUDA);
+    }
+    // Gather on the device: weighted gradients (zeros for unused parameters) into one buffer.
+    int64_t at = 0;
+    for (size_t i = bucket.first; i < bucket.last; ++i) {
+        const Tensor& p = *params_[i];
+        const int64_t n = p.numel();
+        Tensor slot = device_flat_.rows(at, at + n).view(p.shape());
+        const Tensor grad = p.grad();
+        slot.copy_from(grad.defined() ? ops::scale(grad, share)
+                                      : Tensor::zeros(p.shape(), DType::F32, p.device()));
+        at += n;
+    }
+    {
+        trace::Scope scope("ncclAllReduce", "distributed", Device::CUDA);
+        const auto start = std::chrono::steady_clock::now();
+        nccl_->allreduce_sum(device_flat_.f32(), bucket.elements);
+        allreduce_seconds_ +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    at = 0;
+    for (size_t i = bucket.first; i < bucket.last; ++i) {
+        Tensor& p = *params_[i];
+        const int64_t n = p.numel();
+        Tensor g = Tensor::empty(p.shape(), DType::F32, p.device());
+        g.copy_from(device_flat_.rows(at, at + n).view(p.shape()));
+        p.set_grad(g);
+        at += n;
+    }
 }
 
 void GradientReducer::reduce_bucket(const Bucket& bucket, float share) {

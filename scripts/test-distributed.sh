@@ -5,12 +5,16 @@
 #      not: the comparison can tell);
 #   3. killing one rank mid-run ends every rank, non-zero, within 30 s; --resume with 2 ranks
 #      then finishes the run, and --resume with 1 rank is refused;
-#   4. a global batch that does not divide by the ranks is refused up front.
+#   4. a global batch that does not divide by the ranks is refused up front;
+#   5. with EMULATOR_BUILD_DIR (a KELVIN_CUDA_EMULATOR build): the NCCL code path, 2 ranks on
+#      --device cuda with NCCL's calls served by MPI on the host emulator (no GPU involved), equals
+#      1 rank on the emulator.
 # Prints "distributed: N passed, N failed" last; exits non-zero on any failure.
-# Usage: scripts/test-distributed.sh [BUILD_DIR]
+# Usage: scripts/test-distributed.sh [BUILD_DIR [EMULATOR_BUILD_DIR]]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+emulator_build=${2:-}
 kelvin=$build/kelvin
 passed=0; failed=0
 pass() { echo "  ok: $1"; passed=$((passed + 1)); }
@@ -146,5 +150,26 @@ if [[ $rc -ne 0 && ! -e $tmp/odd ]] && grep -q "must divide by the number of ran
   pass "--batch-size 63 on 2 ranks is refused before the run directory exists"
 else
   fail "--batch-size 63 on 2 ranks: exit $rc"; tail -3 "$tmp/odd.log"
+fi
+
+# ---- 5. the NCCL path on the CUDA emulator ----------------------------------------------------
+if [[ -n $emulator_build ]]; then
+  emu=$emulator_build/kelvin
+  # 20 steps: the emulator runs every kernel thread by thread on the host. Tolerance as in 1.
+  small=(--model mlp --width 32 --depth 2 --train-subset 640 --batch-size 64 --epochs 2 --lr 0.05
+         --track-every 20 --track-samples 64 --eval-batch-size 640 --seed 3 --device cuda)
+  tol_emu=$(python3 -c "print(20 * 64 * 2**-24)")
+  "$emu" train "${small[@]}" --out "$tmp/emu1" > "$tmp/emu1.log" 2>&1
+  "${mpi[@]}" "$emu" train "${small[@]}" --out "$tmp/emu2" > "$tmp/emu2.log" 2>&1
+  if [[ -f $tmp/emu1/metrics.json && -f $tmp/emu2/metrics.json ]] &&
+     [[ $(metric "$tmp/emu2" "m['status']") == complete ]]; then
+    a=$(metric "$tmp/emu2" "m['track'][-1]['loss']"); b=$(metric "$tmp/emu1" "m['track'][-1]['loss']")
+    if close "$a" "$b" "$tol_emu"; then pass "emulated CUDA + NCCL-over-MPI, 2 ranks, step 20 loss $a, 1 rank $b, tolerance $tol_emu"
+    else fail "emulated CUDA + NCCL-over-MPI, step 20 loss: 2 ranks $a vs 1 rank $b, beyond $tol_emu"; fi
+  else
+    fail "emulated CUDA runs did not finish:"; tail -5 "$tmp/emu1.log" "$tmp/emu2.log"
+  fi
+else
+  echo "  (NCCL path on the CUDA emulator: not run, no emulator build given)"
 fi
 finish

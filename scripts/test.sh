@@ -78,7 +78,9 @@ rm -f "$log"
 part_done "main-suite"
 # Data-parallel training across 2 MPI processes (scripts/test-distributed.sh, ~45 s on 2 cores).
 distributed_log=$(mktemp)
-bash scripts/test-distributed.sh build 2>&1 | tee "$distributed_log" || status=1
+# With the emulator build, also the NCCL code path on emulated CUDA (NCCL served by MPI).
+distributed_emu=""; [[ "${KELVIN_SKIP_EMULATOR:-0}" != 1 ]] && distributed_emu=build-emu
+bash scripts/test-distributed.sh build $distributed_emu 2>&1 | tee "$distributed_log" || status=1
 distributed=$(grep -E '^distributed: [0-9]+ passed' "$distributed_log" | tail -1 | sed 's/^distributed: //')
 rm -f "$distributed_log"
 if [[ -z "$distributed" ]]; then distributed="no summary (the script stopped early)"; distributed_failed=1

@@ -24,7 +24,7 @@ finish() { echo "distributed: $passed passed, $failed failed"; exit $((failed > 
 if ! command -v mpirun > /dev/null; then
   fail "mpirun not found: install openmpi-bin (scripts/install-deps.sh)"; finish
 fi
-if [[ ! -x $kelvin ]] || ! ldd "$kelvin" | grep -q libmpi; then
+if [[ ! -x $kelvin ]] || ! ldd "$kelvin" | grep libmpi > /dev/null; then
   fail "$kelvin is missing or was built without MPI"; finish
 fi
 mpi=(mpirun --allow-run-as-root --oversubscribe -np 2 -x OMP_NUM_THREADS=1)

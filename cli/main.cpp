@@ -147,8 +147,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "kelvin: error: %s\n", e.what());
         return 2;
     }
-    const std::string& trace_path = instruments.trace;
-    const std::string& profile_json = instruments.profile_json;
+    // Each rank of a data-parallel run writes its own (FILE.rankR beside rank 0's FILE).
+    const std::string trace_path = distributed::per_rank_path(instruments.trace);
+    const std::string profile_json = distributed::per_rank_path(instruments.profile_json);
     const bool profile = instruments.profile;
     const std::string& conv_backend_name = instruments.conv_backend;
 

@@ -49,6 +49,18 @@ int launched_world_size() {
     return 1;
 }
 
+int launched_rank() {
+    if (launched_world_size() <= 1) return 0;
+    for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"})
+        if (const char* v = std::getenv(name); v && *v) return std::atoi(v);
+    return 0;
+}
+
+std::string per_rank_path(const std::string& path) {
+    const int rank = launched_rank();
+    return path.empty() || rank == 0 ? path : path + ".rank" + std::to_string(rank);
+}
+
 void start_world() {
     if (world().world_size() > 1 || launched_world_size() <= 1) return;
     KELVIN_CHECK(mpi_built(),

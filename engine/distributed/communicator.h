@@ -58,6 +58,12 @@ bool mpi_built();
 // The launcher's word on how many ranks the job has, from the environment (OMPI_COMM_WORLD_SIZE
 // of OpenMPI's mpirun, PMI_SIZE / PMIX_* of srun and other PMI launchers); 1 when none is set.
 int launched_world_size();
+// This process's rank as the launcher announces it (OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK,
+// SLURM_PROCID), before MPI starts; 0 when none is set.
+int launched_rank();
+// An output file of this process: `path` on rank 0 (or in a single process), `path.rankR` on
+// rank R > 0, so that the ranks of a job do not write one file (--trace, --profile-json).
+std::string per_rank_path(const std::string& path);
 // When the process was launched as one of several ranks: initialises MPI and makes it the
 // world. Throws kelvin::Error when this build has no MPI. Idempotent.
 void start_world();

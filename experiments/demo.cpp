@@ -42,7 +42,7 @@ int run_demo(const std::string& out_dir, Device device) {
                  device == Device::CUDA ? "MLP (6 x 512), VGG-11-BN, ResNet-18, ViT"
                                         : "MLP (6 layers, width 512)",
                  device_name(device), out_dir.c_str());
-    json rows = run_sweep(config, out_dir, options);
+    json rows = run_sweep(config, out_dir, options).rows;
     const std::string ood = config.ood.front();
     std::printf("\n%-9s %-6s %-9s %-12s %-13s %-11s %-7s %-7s %-10s %-10s\n", "model", "T", "test_acc",
                 "rank(logits)", "rank(softmax)", "logits_norm", "kappa", "rho", "NECO_AUROC",

@@ -76,13 +76,22 @@ bool decided_by_rank_zero(const std::function<bool()>& decide) {
     return answer != 0;
 }
 
-void sum_epoch_totals(double& loss_sum, int64_t& correct, int64_t& seen) {
-    if (world().world_size() == 1) return;
-    double sums[3] = {loss_sum, double(correct), double(seen)};
+void sum_epoch_totals(double& loss_sum, int64_t& correct, int64_t& seen, double base_loss_sum,
+                      int64_t base_correct, int64_t base_seen) {
+    if (world().world_size() == 1) return;  // a single process keeps its sums bit for bit
+    double sums[3] = {loss_sum - base_loss_sum, double(correct - base_correct),
+                      double(seen - base_seen)};
     world().allreduce_sum(sums, 3);
-    loss_sum = sums[0];
-    correct = static_cast<int64_t>(sums[1]);
-    seen = static_cast<int64_t>(sums[2]);
+    loss_sum = base_loss_sum + sums[0];
+    correct = base_correct + static_cast<int64_t>(sums[1]);
+    seen = base_seen + static_cast<int64_t>(sums[2]);
+}
+
+bool on_any_rank(bool mine) {
+    if (world().world_size() == 1) return mine;
+    int64_t flag = mine ? 1 : 0;
+    world().allreduce_max(&flag, 1);
+    return flag != 0;
 }
 
 }  // namespace kelvin::experiments

@@ -37,7 +37,12 @@ void check_resumed_world_size(const std::filesystem::path& dir);
 // to every rank; the others wait for it.
 bool decided_by_rank_zero(const std::function<bool()>& decide);
 
-// loss_sum, correct and seen of an epoch, summed over the ranks.
-void sum_epoch_totals(double& loss_sum, int64_t& correct, int64_t& seen);
+// loss_sum, correct and seen of an epoch, summed over the ranks: each rank's values beyond the
+// base (the totals of a mid-epoch checkpoint, already every rank's) are its own.
+void sum_epoch_totals(double& loss_sum, int64_t& correct, int64_t& seen, double base_loss_sum,
+                      int64_t base_correct, int64_t base_seen);
+
+// Whether `mine` holds on any rank (a signal that reached one rank stops them all at one step).
+bool on_any_rank(bool mine);
 
 }  // namespace kelvin::experiments

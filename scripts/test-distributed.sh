@@ -5,6 +5,8 @@
 #      not: the comparison can tell);
 #   3. killing one rank mid-run ends every rank, non-zero, within 30 s; --resume with 2 ranks
 #      then finishes the run, and --resume with 1 rank is refused;
+#   3b. a signal (SIGUSR2) to one rank stops every rank at one step with a checkpoint, and the
+#      resumed run ends as an uninterrupted one;
 #   4. a global batch that does not divide by the ranks is refused up front;
 #   5. with EMULATOR_BUILD_DIR (a KELVIN_CUDA_EMULATOR build): the NCCL code path, 2 ranks on
 #      --device cuda with NCCL's calls served by MPI on the host emulator (no GPU involved), equals
@@ -131,6 +133,11 @@ else
     fail "rank 1 killed: mpirun exit $rc after ${elapsed}s, ranks still alive:${alive:- none}"
     for pid in $alive; do kill -KILL "$pid"; done
   fi
+  # An exited rank may stay a zombie until its new parent reaps it, and the run lock counts a
+  # zombie as alive: wait (up to 10 s) for the process entries to go before resuming.
+  for pid in $others; do
+    for _ in $(seq 1 100); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
+  done
   if grep -qiE "rank 1|process rank 1|exited on signal 9" "$tmp/kill.log"; then pass "the launcher's message names the killed rank"
   else fail "no message naming rank 1:"; tail -5 "$tmp/kill.log"; fi
   "$kelvin" train --resume "$tmp/kill" > "$tmp/resume1.log" 2>&1
@@ -141,6 +148,36 @@ else
   epochs=$(metric "$tmp/kill" "len(m['epochs'])" 2> /dev/null)
   if [[ $status == complete && $epochs == 6 ]]; then pass "--resume with 2 ranks finishes the run (6 epochs, complete)"
   else fail "--resume with 2 ranks: status $status, $epochs epochs"; tail -5 "$tmp/resume2.log"; fi
+fi
+
+# ---- 3b. a signal to one rank stops every rank at the same step -------------------------------
+# (engine/interruption.h: SIGUSR2, Slurm's warning before a time limit.) The ranks agree on it at
+# each step boundary; rank 0 writes the mid-epoch checkpoint; --resume on 2 ranks then ends
+# where the uninterrupted run of part 3 (same settings) ends: the same test loss.
+"${mpi[@]}" "$kelvin" train "${long[@]}" --out "$tmp/signal" > "$tmp/signal.log" 2>&1 &
+launcher=$!
+for _ in $(seq 1 600); do
+  [[ -f $tmp/signal/model.safetensors ]] && break
+  kill -0 "$launcher" 2> /dev/null || break
+  sleep 0.1
+done
+victim=""
+for pid in $(pgrep -P "$launcher"); do
+  tr '\0' '\n' < "/proc/$pid/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$pid
+done
+if [[ -n $victim ]]; then
+  kill -USR2 "$victim"
+  wait "$launcher"; rc=$?
+  status=$(metric "$tmp/signal" "m['status']" 2> /dev/null)
+  if [[ $rc -ne 0 && $status == interrupted ]]; then
+    pass "SIGUSR2 to rank 1: every rank stopped (exit $rc), checkpoint at step $(metric "$tmp/signal" "m['interrupted']['step']")"
+  else fail "SIGUSR2 to rank 1: exit $rc, status $status"; tail -5 "$tmp/signal.log"; fi
+  "${mpi[@]}" "$kelvin" train --resume "$tmp/signal" > "$tmp/signal2.log" 2>&1
+  a=$(metric "$tmp/signal" "m['final']['test_loss']" 2> /dev/null); b=$(metric "$tmp/kill" "m['final']['test_loss']" 2> /dev/null)
+  if [[ -n $a && $a == "$b" ]]; then pass "resumed after the signal: test loss $a, as the run of part 3"
+  else fail "resumed after the signal: test loss '$a' vs '$b'"; tail -3 "$tmp/signal2.log"; fi
+else
+  fail "could not find rank 1 of the run to signal"; kill "$launcher" 2> /dev/null; wait "$launcher" 2> /dev/null
 fi
 
 # ---- 4. refused up front ----------------------------------------------------------------------

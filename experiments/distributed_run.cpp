@@ -57,7 +57,8 @@ void check_resumed_world_size(const fs::path& dir) {
         throw Error("--resume: " + path.string() + ": " + json_error_text(e));
     }
     // Runs written before data parallelism carry no world size: they ran in one process.
-    const nlohmann::json recorded = config.contains("world_size") ? config["world_size"] : nlohmann::json(1);
+    const nlohmann::json recorded =
+        config.contains("world_size") ? config["world_size"] : nlohmann::json(1);
     KELVIN_CHECK(recorded.is_number_integer(), path.string() + ": 'world_size' = " +
                                                    recorded.dump() + ": expected an integer");
     const int64_t started = recorded.get<int64_t>();

@@ -1,5 +1,5 @@
 // What `kelvin train` does differently when it is one of several ranks of a data-parallel run
-// (engine/distributed/; docs/CLUSTER-distributed.md): the checks made before anything trains, the
+// (engine/distributed/; docs/CLUSTER.md): the checks made before anything trains, the
 // run records that only rank 0 writes, and the sums over the ranks of an epoch's totals.
 // In a single process every function here is a no-op or the identity.
 #pragma once

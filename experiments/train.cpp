@@ -682,7 +682,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             }
             parallel.check_replicas_agree();
             const double train_seconds = totals.seconds;
-            // Rank 0 evaluates its replica, equal to every other (docs/CLUSTER-distributed.md).
+            // Rank 0 evaluates its replica, equal to every other (docs/CLUSTER.md).
             const Evaluation test = writes_run_records()
                                         ? evaluate(*model, test_loader, config.temperature)
                                         : Evaluation{};

@@ -1,4 +1,4 @@
-// Gradient all-reduce between GPUs with NCCL (docs/CLUSTER-distributed.md), behind plain C++
+// Gradient all-reduce between GPUs with NCCL (docs/CLUSTER.md), behind plain C++
 // declarations. Defined in kernels/cuda/nccl.cu where NCCL exists (KELVIN_NCCL=1: the toolkit's
 // nccl.h and libnccl, or the CUDA emulator's NCCL served by MPI, tests/cuda_emulator/nccl.cpp).
 // The engine bootstraps it: rank 0 makes the unique id, MPI broadcasts it, every rank joins.

@@ -155,7 +155,8 @@ TEST_CASE("sync_batch_norm2d: gradients by finite differences across 2 simulated
 }
 
 TEST_CASE("GradientReducer: the gradient of the global batch's mean loss from unequal shards") {
-    // Rank r's gradient g_r over n_r samples; the reduced one is sum_r (n_r / N) g_r, on every rank.
+    // Rank r's gradient g_r over n_r samples; the reduced one is sum_r (n_r / N) g_r, on every
+    // rank.
     const std::vector<int64_t> samples = {3, 1};
     std::vector<std::vector<float>> reduced(2);
     on_ranks(2, [&](int r, distributed::Communicator& comm) {
@@ -206,7 +207,8 @@ TEST_CASE("DataParallel: replicas whose parameters differ are an error naming th
         CHECK(p.to_vector() == std::vector<float>{1.0f, 1.0f, 1.0f});
         CHECK_NOTHROW(parallel.check_replicas_agree());
     });
-    for (const auto& e : errors) CHECK(e.find("rank(s) 1 are not those of rank 0") != std::string::npos);
+    for (const auto& e : errors)
+        CHECK(e.find("rank(s) 1 are not those of rank 0") != std::string::npos);
 }
 
 TEST_CASE("BatchLoader: the shards of a global batch are its consecutive parts, augmented alike") {

@@ -1,4 +1,4 @@
-// The processes of a data-parallel run and the collectives they use (docs/CLUSTER-distributed.md).
+// The processes of a data-parallel run and the collectives they use (docs/CLUSTER.md).
 //
 // A process belongs to one world: a single process (rank 0 of 1, every collective the identity)
 // unless it was launched under mpirun or srun with more than one rank, when `world()` is the MPI

@@ -125,13 +125,15 @@ int main(int argc, char** argv) {
 
     std::string report_dir;
     CLI::App* report = app.add_subcommand(
-        "report", "rebuild DIR/summary.{csv,md} and DIR/report.html from a sweep's files");
+        "report", "rebuild DIR/summary{,_by_cell}.{csv,md}, DIR/claims.json and DIR/report.html "
+                  "from a sweep's files");
     report->add_option("DIR", report_dir, "a sweep directory")->required();
 
     std::string demo_out = "runs/demo", demo_device = "cpu";
     CLI::App* demo = app.add_subcommand(
         "demo", "the default demo: an MLP on Fashion-MNIST classes 0-4 under T = 1, 10, 100, "
-                "classes 5-9 as the OOD set; prints a table and the report's path");
+                "classes 5-9 as the OOD set, seeds 1-3; prints the means over seeds, the claims "
+                "table and the report's path");
     demo->add_option("--out", demo_out, "sweep directory")->capture_default_str();
     demo->add_option("--device", demo_device, "cpu | cuda")->capture_default_str();
 

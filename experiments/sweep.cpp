@@ -50,25 +50,6 @@ std::string sanitize(const std::string& text) {
     return out;
 }
 
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-// A value as text: full precision for the CSV, 4 significant digits for the table a person reads.
-std::string cell(const json& v, bool readable) {
-    if (v.is_null()) return "";
-    if (v.is_string()) return v.get<std::string>();
-    if (v.is_number_float() && readable) {
-        char text[32];
-        std::snprintf(text, sizeof text, "%.4g", v.get<double>());
-        return text;
-    }
-    return v.dump();
-}
-
 // Equal, or the same float32 setting printed two ways: an older kelvin wrote a float's exact
 // double expansion (0.05000000074505806), this one the shortest text that reads back (0.05).
 bool same_setting(const json& a, const json& b) {
@@ -429,113 +410,6 @@ SweepResult run_sweep(const SweepConfig& config, const std::string& out_dir,
     KELVIN_CHECK(failed == 0, std::to_string(failed) + " of " + std::to_string(runs.size()) +
                                   " runs failed; rerun the same command to retry them");
     return result;
-}
-
-namespace {
-
-// A run's row of the summary table: its settings, then what metrics.json and diagnostics.json
-// say, one column per value (OOD values per set, as "<value>:<set>").
-json summary_row(const RunRecord& r, std::set<std::string>& ood_sets) {
-    KELVIN_CHECK(r.config.has_value(), "report: " + r.config_error);
-    KELVIN_CHECK(r.has_metrics(), "report: cannot read " + (r.dir / "metrics.json").string());
-    const TrainConfig& c = *r.config;
-    float temperature = c.temperature, init_scale = c.model_options.init_scale;
-    json row = {{"name", r.name},
-                {"model", c.model},
-                {"dataset", c.dataset},
-                {"temperature", settings::to_json(&temperature)},
-                {"init_scale", settings::to_json(&init_scale)},
-                {"head_norm", c.model_options.head_norm},
-                {"seed", c.seed},
-                {"status", r.status()}};
-    // Copies: operator[] on a missing key of a hand-edited file then fails as a json::exception
-    // the caller names the folder in, rather than reading out of bounds.
-    json metrics = r.metrics, diag = r.diagnostics;
-    if (metrics.contains("final")) {
-        for (const char* key : {"test_acc", "logits_norm", "logits_norm_init", "seconds"})
-            row[key] = metrics["final"][key];
-    }
-    if (metrics.contains("diverged_at_step")) row["diverged_at_step"] = metrics["diverged_at_step"];
-    if (r.has_diagnostics() && !diag.empty()) {
-        row["rank_logits"] = diag["rank"]["logits"];
-        row["rank_softmax"] = diag["rank"]["softmax"];
-        row["classes"] = diag["rank"]["classes"];
-        row["kappa"] = diag["kappa"];
-        row["seconds"] = row.value("seconds", 0.0) + diag.value("seconds", 0.0);
-        for (auto& [spec, value] : diag["rho"].items()) {
-            ood_sets.insert(spec);
-            row["rho:" + spec] = value;
-            row["orthodev:" + spec] = diag["orthodev"][spec];
-            for (auto& [method, sets] : diag["ood_detection"].items()) {
-                row[method + "_auroc:" + spec] = sets[spec]["auroc"];
-                row[method + "_fpr95:" + spec] = sets[spec]["fpr95"];
-            }
-        }
-    }
-    return row;
-}
-
-}  // namespace
-
-json write_summary(const std::string& out_dir) {
-    json rows = json::array();
-    std::set<std::string> ood_sets;
-    // Checked (by load_runs) before summary.csv is written into a folder that is not a sweep's.
-    for (const RunRecord& run : load_runs(out_dir, "report")) {
-        // A hand-edited file missing a key fails inside nlohmann with no file name.
-        try {
-            rows.push_back(summary_row(run, ood_sets));
-        } catch (const json::exception& e) {
-            throw Error("report: " + run.dir.string() + ": " + json_error_text(e));
-        }
-    }
-    std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) {
-        auto key = [](const json& r) {
-            return std::make_tuple(r["model"].get<std::string>(), r["dataset"].get<std::string>(),
-                                   r["init_scale"].get<double>(), r["head_norm"].get<std::string>(),
-                                   r["temperature"].get<double>(), r["seed"].get<uint64_t>());
-        };
-        return key(a) < key(b);
-    });
-
-    std::vector<std::string> columns = {"name", "model", "dataset", "temperature", "init_scale",
-                                        "head_norm", "seed", "status", "test_acc", "rank_logits",
-                                        "rank_softmax", "classes", "logits_norm_init",
-                                        "logits_norm", "kappa"};
-    for (const auto& spec : ood_sets) {
-        columns.push_back("rho:" + spec);
-        for (const OodDetector& m : kOodDetectors) {
-            columns.push_back(std::string(m.key) + "_auroc:" + spec);
-            columns.push_back(std::string(m.key) + "_fpr95:" + spec);
-        }
-        columns.push_back("orthodev:" + spec);
-    }
-    columns.push_back("seconds");
-
-    std::ostringstream csv, md;
-    for (size_t i = 0; i < columns.size(); ++i) csv << (i ? "," : "") << csv_field(columns[i]);
-    csv << "\n";
-    md << "|";
-    for (const auto& c : columns) md << " " << c << " |";
-    md << "\n|";
-    for (size_t i = 0; i < columns.size(); ++i) md << " --- |";
-    md << "\n";
-    for (const json& row : rows) {
-        md << "|";
-        for (size_t i = 0; i < columns.size(); ++i) {
-            const json v = row.contains(columns[i]) ? row[columns[i]] : json();
-            csv << (i ? "," : "") << csv_field(cell(v, false));
-            md << " " << cell(v, true) << " |";
-        }
-        csv << "\n";
-        md << "\n";
-    }
-    write_file_atomically((fs::path(out_dir) / "summary.csv").string(), csv.str());
-    write_file_atomically((fs::path(out_dir) / "summary.md").string(),
-                          "# Sweep summary\n\nOne row per finished run. Ranks at gamma = 1e-3; "
-                          "AUROC and FPR95 with in-distribution as the positive class.\n\n" +
-                              md.str());
-    return rows;
 }
 
 }  // namespace kelvin::experiments

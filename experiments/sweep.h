@@ -12,7 +12,9 @@
 //                         so that two sweeps or workers never train one run; locks/summary.lock
 //                         while one of them rewrites the summary
 //   slurm/                with --slurm: sweep.sbatch, job_id, logs/<job>_<index>.out
-//   summary.csv, summary.md, report.html
+//   summary.csv, summary.md       one row per run
+//   summary_by_cell.csv, .md      one row per cell (every setting but the seed), over seeds
+//   claims.json, report.html      the paper's claims tested on the sweep, and the report
 // Restarting the same command skips finished runs, resumes a partial one from its last epoch
 // checkpoint, and starts the rest.
 #pragma once
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "experiments/diagnose.h"
+#include "experiments/summary_table.h"  // write_summary
 #include "experiments/train.h"
 
 namespace kelvin::experiments {
@@ -103,8 +106,5 @@ SweepResult run_sweep(const SweepConfig& config, const std::string& out_dir,
 // write_summary, and write_report when with_report, under DIR/summary.lock: workers that finish
 // runs at the same moment take turns, so the last one's summary holds every finished run.
 nlohmann::json publish_summary(const std::string& out_dir, bool with_report);
-
-// Rebuilds summary.csv and summary.md from DIR/runs/*; returns one JSON object per run.
-nlohmann::json write_summary(const std::string& out_dir);
 
 }  // namespace kelvin::experiments

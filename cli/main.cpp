@@ -27,6 +27,7 @@
 #include "experiments/sweep_status.h"
 #include "experiments/sweep_worker.h"
 #include "experiments/train.h"
+#include "engine/distributed/communicator.h"
 #include "models/registry.h"
 
 using namespace kelvin;
@@ -193,8 +194,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "kelvin: error: %s\n", e.what());
         return 2;
     }
-    const std::string& trace_path = instruments.trace;
-    const std::string& profile_json = instruments.profile_json;
+    // Each rank of a data-parallel run writes its own (FILE.rankR beside rank 0's FILE).
+    const std::string trace_path = distributed::per_rank_path(instruments.trace);
+    const std::string profile_json = distributed::per_rank_path(instruments.profile_json);
     const bool profile = instruments.profile;
     const std::string& conv_backend_name = instruments.conv_backend;
 
@@ -229,14 +231,22 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // MPI ends with main (MPI_Finalize) where a data-parallel launch started it.
+    struct WorldStopper {
+        ~WorldStopper() { distributed::stop_world(); }
+    } world_stopper;
     // Ctrl-C, SIGTERM and Slurm's SIGUSR2 stop training at the next step boundary with a
     // checkpoint (engine/interruption.h); exit status 128 + the signal.
     std::optional<InterruptionHandlers> interruption;
     try {
         if (*train || *sweep || *demo) interruption.emplace();
         if (*train) {
+            // One of several ranks under mpirun/srun: a data-parallel run (engine/distributed/).
+            distributed::start_world();
+            const bool root = distributed::world().rank() == 0;
             experiments::TrainOptions options;
-            options.show_progress = experiments::ProgressBar::stderr_is_terminal();
+            options.show_progress = root && experiments::ProgressBar::stderr_is_terminal();
+            options.print_epochs = root;
             if (!resume_dir.empty()) {
                 // Otherwise, e.g. `--resume DIR -T 10 --epochs 50`, would silently run with
                 // the old T and epochs.
@@ -255,7 +265,10 @@ int main(int argc, char** argv) {
             if (diagnose_after) experiments::check_diagnose_inputs(train_diagnose);
             set_conv_backend(conv_backend_name, parse_device(train_config.device));
             auto metrics = experiments::train(train_config, options);
-            if (metrics.value("status", "") == "interrupted") return exit_code_for(stop_signal());
+            // A rank the signal did not reach stopped with the one it did: "not complete" (3).
+            if (metrics.value("status", "") == "interrupted")
+                return stop_signal() ? exit_code_for(stop_signal()) : 3;
+            if (!root) return metrics.value("status", "") == "complete" ? 0 : 3;
             std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", train_config.out.c_str(),
                         metrics.value("status", "?").c_str(),
                         metrics.contains("final") ? metrics["final"].value("test_acc", 0.0) : 0.0,
@@ -366,7 +379,8 @@ int main(int argc, char** argv) {
             return 0;
         }
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "kelvin: error: %s\n", e.what());
+        // Names the rank, and ends every rank, in a data-parallel run.
+        distributed::report_failure(e.what());
         return 2;
     }
     return 0;

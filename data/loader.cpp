@@ -55,6 +55,9 @@ BatchLoader::BatchLoader(const HostDataset& data, LoaderOptions options)
                  data_.name + ": crop padding " + std::to_string(options_.crop_padding) +
                      " must be at least 0 and smaller than the " + std::to_string(data_.height) +
                      "x" + std::to_string(data_.width) + " images");
+    KELVIN_CHECK(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards,
+                 "loader shard " + std::to_string(options_.shard) + " of " +
+                     std::to_string(options_.shards) + ": expected 0 <= shard < shards");
 }
 
 BatchLoader::~BatchLoader() { stop_worker(); }
@@ -100,6 +103,7 @@ Batch BatchLoader::make_batch(const std::vector<int64_t>& order, int64_t begin, 
         pixels, {count, data_.channels, data_.height, data_.width}, options_.device);
     batch.labels = Tensor::from_vector(labels, {count}, options_.device);
     batch.index = batch_index;
+    batch.global_size = count;
     return batch;
 }
 
@@ -128,9 +132,15 @@ void BatchLoader::start_epoch(int64_t epoch, int64_t first_batch) {
         for (int64_t b = std::max<int64_t>(first_batch, 0); b < batches; ++b) {
             const int64_t begin = b * options_.batch_size;
             const int64_t end = std::min<int64_t>(begin + options_.batch_size, order.size());
+            const int64_t len = end - begin;
+            const int64_t lo = len * options_.shard / options_.shards;
+            const int64_t hi = len * (options_.shard + 1) / options_.shards;
+            const bool cut_after = augmenting && options_.shards > 1;
             Batch batch;
             try {
-                batch = make_batch(order, begin, end, b);
+                batch = cut_after ? make_batch(order, begin, end, b)
+                                  : make_batch(order, begin + lo, begin + hi, b);
+                batch.global_size = len;
                 // Augmenting here, not in next(), keeps next() a plain hand-over and, on the CPU,
                 // overlaps the crop with the caller's training step. On CUDA it is as safe from this
                 // thread as from the caller's: every kelvin kernel, from any thread, runs on the one
@@ -139,6 +149,10 @@ void BatchLoader::start_epoch(int64_t epoch, int64_t first_batch) {
                 // unaugmented buffer it releases can only be reused by work queued after it.
 
                 if (augmenting) augment(batch, epoch);
+                if (cut_after) {
+                    batch.images = batch.images.rows(lo, hi);
+                    batch.labels = batch.labels.rows(lo, hi);
+                }
             } catch (...) {
                 // A failure here (out of device memory, say) must reach the caller as an
                 // error, not end the process from a background thread.

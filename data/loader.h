@@ -22,6 +22,8 @@ struct Batch {
     Tensor images;  // f32 [B, C, H, W] on the loader's device
     Tensor labels;  // i32 [B]
     int64_t index = 0;
+    // Samples of the global batch this one is a shard of (= B without sharding).
+    int64_t global_size = 0;
 };
 
 struct LoaderOptions {
@@ -37,6 +39,12 @@ struct LoaderOptions {
     // normalisation, then RandomHorizontalFlip when horizontal_flip. 0 and false: none.
     int64_t crop_padding = 0;
     bool horizontal_flip = false;
+    // Data-parallel training: each batch of batch_size samples (the global batch, in the order a
+    // single process sees) is cut into `shards` consecutive parts, and this loader delivers part
+    // `shard`: rows [len*shard/shards, len*(shard+1)/shards) of a batch of len samples. With
+    // augmentation, the whole global batch is augmented and then cut, so that every sample gets
+    // the crop and flip it gets in a single process (the draw depends on its place in the batch).
+    int shard = 0, shards = 1;
 };
 
 // The seed of batch `batch_index`'s augmentation in epoch `epoch` (kernels/augment.h).

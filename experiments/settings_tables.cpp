@@ -59,6 +59,9 @@ const std::vector<Setting<TrainConfig>>& training_settings() {
          {Rule::kRange, 0, kMaxSteps}},
         {"track_samples", KELVIN_MEMBER(T, track_samples), "size of that monitoring batch",
          count_from(1)},
+        {"sync_batchnorm", KELVIN_MEMBER(T, sync_batchnorm),
+         "data-parallel runs (mpirun/srun): BatchNorm statistics over the global batch, reduced "
+         "across ranks (default: each rank's own shard, as PyTorch DDP)"},
     };
     return table;
 }

@@ -14,6 +14,8 @@
 #include "data/loader.h"
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
+#include "engine/distributed/data_parallel.h"
+#include "engine/distributed/nccl_group.h"
 #include "engine/paths.h"
 #include "engine/phase_progress.h"
 #include "engine/interruption.h"
@@ -25,6 +27,7 @@
 #include "engine/optim/optimizer.h"
 #include "engine/optim/train_step.h"
 #include "engine/optim/schedule.h"
+#include "experiments/distributed_run.h"
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
 #include "experiments/run_checkpoint.h"
@@ -176,6 +179,7 @@ std::vector<NamedTensorRef> weights_of(models::Model& model) {
 void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
                 int64_t epochs_done, int64_t global_step, const json& metrics,
                 const json& progress = json()) {
+    if (!writes_run_records()) return;  // rank 0's replica is every rank's
     const std::vector<NamedTensorRef> weights = weights_of(model);
     std::vector<NamedTensorRef> state;
     for (auto& [name, t] : opt.state()) state.push_back({name, *t});
@@ -236,6 +240,7 @@ json track_record(models::Model& model, const data::Batch& monitor, float temper
 }
 
 void write_metrics(const fs::path& dir, const json& metrics) {
+    if (!writes_run_records()) return;
     write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");
 }
 
@@ -282,6 +287,8 @@ data::LoaderOptions training_loading(const TrainConfig& config, Device device) {
     o.device = device;
     o.crop_padding = config.crop_padding;
     o.horizontal_flip = config.flip;
+    o.shard = distributed::world().rank();
+    o.shards = distributed::world().world_size();
     return o;
 }
 
@@ -291,6 +298,8 @@ data::LoaderOptions evaluation_loading(const TrainConfig& config, data::LoaderOp
     o.horizontal_flip = false;
     o.batch_size = config.eval_batch_size;
     o.shuffle = false;
+    o.shard = 0;  // rank 0 evaluates the whole test set
+    o.shards = 1;
     return o;
 }
 
@@ -324,6 +333,14 @@ void check_batch_norm_batches(const TrainConfig& config, models::Model& model,
                                 std::to_string(train_count) + " training samples, --batch-size " +
                                 std::to_string(config.batch_size) + ")") +
                      "; choose another --batch-size or --train-subset");
+    const int ranks = distributed::world().world_size();
+    // Data-parallel runs: per-replica statistics need 2 samples on every rank.
+    KELVIN_CHECK(!has_batch_norm || ranks == 1 ||
+                     smallest_normalised_batch(config, smallest_batch) > 1,
+                 config.model + " has BatchNorm, which needs at least 2 samples per batch, but the "
+                     "smallest batch (" + std::to_string(smallest_batch) + " samples) gives each "
+                     "of the " + std::to_string(ranks) + " ranks fewer; use --sync-batchnorm, or "
+                     "choose another --batch-size or --train-subset");
 }
 
 // The running totals of an epoch's training steps; `interrupted` when a signal stopped it at a
@@ -487,6 +504,7 @@ void drop_records_after(json& metrics, const RunPosition& at) {
 json start_run(const TrainConfig& config, const fs::path& dir, models::Model& model,
                const data::LoaderOptions& train_loading, data::BatchLoader& test_loader,
                bool show_phases) {
+    if (!writes_run_records()) return {{"status", "running"}, {"epochs", json::array()}};
     // Never overwrite a run: its checkpoint and metrics may be all a researcher has of it.
     KELVIN_CHECK(!fs::exists(dir / "metrics.json"),
                  config.out + " already holds a run (metrics.json); continue it with --resume " +
@@ -496,6 +514,8 @@ json start_run(const TrainConfig& config, const fs::path& dir, models::Model& mo
     written["normalization"] = {{"mean", train_loading.mean}, {"std", train_loading.std}};
     // Which CPU kernels ran (kernels/cpu/cpu_isa.h): avx512, avx2 or generic.
     written["cpu_isa"] = cpu::isa_name(cpu::active_isa());
+    // The ranks of a data-parallel run (1: one process); --resume needs the same number.
+    written["world_size"] = distributed::world().world_size();
     write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
     json metrics = {{"status", "running"}, {"epochs", json::array()}};
     metrics["init"] = evaluation_json(evaluate(model, test_loader, config.temperature,
@@ -517,6 +537,7 @@ struct EpochLoop {
     int64_t& global_step;
     json& metrics;
     const std::function<void(int64_t)>& on_step;
+    distributed::DataParallel& parallel;
 };
 
 // The steps of one epoch (until the loader or the step budget ends, the loss diverges, or a
@@ -534,8 +555,9 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
     const int64_t first_step = so_far.steps;
     data::Batch batch;
     while (loop.global_step < loop.total_steps) {
-        // The step boundary: a signal only set a flag (engine/interruption.h); stop here.
-        if (stop_requested()) {
+        // The step boundary: a signal only set a flag (engine/interruption.h); stop here, on
+        // every rank at the same step when any rank got the signal.
+        if (on_any_rank(stop_requested())) {
             totals.interrupted = true;
             break;
         }
@@ -544,7 +566,8 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
         loop.optimizer.set_lr(loop.schedule.lr_at(loop.global_step));
         const optim::StepResult step = optim::train_step(
             [&](const Tensor& x) { return loop.model.forward(x); }, loop.optimizer, batch.images,
-            batch.labels, config.temperature, true);
+            batch.labels, config.temperature, true,
+            loop.parallel.step_hooks(batch.labels.numel(), batch.global_size));
         if (!step.stepped) {
             progress.finish();
             totals.diverged = true;
@@ -558,7 +581,8 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
         ++totals.steps;
         ++loop.global_step;
         if (loop.on_step) loop.on_step(loop.global_step);
-        if (config.track_every > 0 && loop.global_step % config.track_every == 0)
+        if (config.track_every > 0 && loop.global_step % config.track_every == 0 &&
+            writes_run_records())
             loop.metrics["track"].push_back(
                 track_record(loop.model, loop.monitor, config.temperature, loop.global_step));
         if (bar) {
@@ -571,6 +595,9 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
     }
     progress.finish();
     totals.seconds = so_far.seconds + seconds_since(epoch_start);
+    // so_far (a mid-epoch checkpoint's) is already every rank's; the rest is this rank's own.
+    sum_epoch_totals(totals.loss_sum, totals.correct, totals.seen, so_far.loss_sum,
+                     so_far.correct, so_far.seen);
     return totals;
 }
 
@@ -588,13 +615,18 @@ json epoch_record(const Evaluation& test, const EpochTotals& t, int64_t epoch, f
     return record;
 }
 
-void mark_diverged(json& metrics, const fs::path& dir, int64_t step, float loss) {
+void mark_diverged(json& metrics, const fs::path& dir, int64_t step, float loss, int rank) {
     metrics["status"] = "diverged";
     metrics["diverged_at_step"] = step;
-    metrics["diverged_loss"] = std::isnan(loss) ? "nan" : "inf";
+    // The loss of the first rank whose loss was not finite (the others' may be finite).
+    const bool mine = rank < 0 || rank == distributed::world().rank();
+    metrics["diverged_loss"] = !mine ? "not finite" : std::isnan(loss) ? "nan" : "inf";
+    if (rank >= 0) metrics["diverged_rank"] = rank;
     write_metrics(dir, metrics);
-    std::fprintf(stderr, "diverged at step %lld (loss %s)\n", static_cast<long long>(step),
-                 std::isnan(loss) ? "nan" : "inf");
+    if (!writes_run_records()) return;
+    std::fprintf(stderr, "diverged at step %lld (loss %s%s)\n", static_cast<long long>(step),
+                 metrics["diverged_loss"].get<std::string>().c_str(),
+                 rank < 0 ? "" : (" on rank " + std::to_string(rank)).c_str());
 }
 
 // metrics.json of a run that failed: only what the checkpoint on disk holds (an epoch whose
@@ -630,6 +662,7 @@ void save_interrupted(const fs::path& dir, models::Model& model, optim::Optimize
     metrics["checkpoint"] =
         checkpoint_record(epoch, global_step, weights_digest(weights_of(model)));
     save_epoch(dir, model, optimizer, epoch, global_step, metrics, progress_json(totals, epoch));
+    if (!writes_run_records()) return;
     std::fprintf(stderr,
                  "%s: interrupted by %s at step %lld (epoch %lld, batch %lld): checkpoint "
                  "written; resume with: %s\n",
@@ -641,7 +674,8 @@ void save_interrupted(const fs::path& dir, models::Model& model, optim::Optimize
 // The run folder's lock (engine/run_lock.h), taken before anything in it is read or written;
 // a new run's folder is created for it.
 std::optional<RunLock> lock_run_dir(const fs::path& dir, const TrainOptions& options) {
-    if (!options.lock) return std::nullopt;
+    // Rank 0 holds a data-parallel run's lock for all its ranks (it alone writes the folder).
+    if (!options.lock || !writes_run_records()) return std::nullopt;
     if (!options.resume) fs::create_directories(dir);
     KELVIN_CHECK(fs::is_directory(dir), "--resume: " + dir.string() + " is not a folder");
     RunLockOptions lock_options;
@@ -673,6 +707,8 @@ json final_record(const json& metrics, int64_t global_step, double run_seconds) 
 json train(const TrainConfig& config, const TrainOptions& options) {
     validate_config(config);
     const Device device = parse_device(config.device);
+    // Before anything is allocated on a GPU: this rank's (node-local rank -> device).
+    distributed::use_local_gpu(device, distributed::world());
     // Everything that can fail on bad input happens before the run directory is touched.
     auto [train_set, test_set] = load_run_data(config, options);
     std::unique_ptr<models::Model> model = build_model_for(config, train_set);
@@ -684,7 +720,9 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     int64_t total_steps = steps_per_epoch * config.epochs;
     if (config.max_steps > 0) total_steps = std::min(total_steps, config.max_steps);
     const optim::Schedule schedule = make_schedule(config, steps_per_epoch, total_steps);
+    check_data_parallel(config, train_set.count, steps_per_epoch, total_steps);
     check_batch_norm_batches(config, *model, train_set.count, steps_per_epoch, total_steps);
+    synchronise_batch_norm(config, *model);
 
     const fs::path dir(config.out);
     const std::optional<RunLock> lock = lock_run_dir(dir, options);
@@ -692,7 +730,9 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         options.resume_command.empty() ? "kelvin train --resume " + config.out : options.resume_command;
     json metrics;
     RunPosition at;
-    if (options.resume && can_resume(dir)) {
+    // Rank 0 alone repairs the run directory; the others read it once it has.
+    if (options.resume && decided_by_rank_zero([&] { return can_resume(dir); })) {
+        check_resumed_world_size(dir);
         metrics = read_resumed_metrics(dir);
         if (metrics.value("status", "") == "complete") return metrics;
         check_checkpoint_present(dir, metrics);
@@ -720,7 +760,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         monitor = test_loader.fixed_batch(config.track_samples);
         if (!metrics.contains("track")) metrics["track"] = json::array();
         // Step 0 once: a run resumed before its first checkpoint already holds that record.
-        if (at.global_step == 0 && metrics["track"].empty())
+        if (at.global_step == 0 && metrics["track"].empty() && writes_run_records())
             metrics["track"].push_back(track_record(*model, monitor, config.temperature, 0));
     }
 
@@ -729,8 +769,14 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     int64_t global_step = at.global_step;
     RunPosition saved = at;  // what the checkpoint on disk holds
     json saved_checkpoint = metrics.value("checkpoint", json());
-    EpochLoop loop{config,      *model, *optimizer,  schedule,    train_loader, monitor,
-                   device,      total_steps, global_step, metrics, options.on_step};
+    std::vector<Tensor*> buffers;
+    for (auto& b : model->named_buffers()) buffers.push_back(b.tensor);
+    distributed::DataParallel parallel(model->parameters(), buffers, distributed::world(),
+                                       !config.sync_batchnorm);
+    parallel.broadcast_from_root();
+    EpochLoop loop{config,      *model,      *optimizer,  schedule, train_loader,
+                   monitor,     device,      total_steps, global_step, metrics,
+                   options.on_step, parallel};
     try {
         for (int64_t epoch = at.first_epoch; epoch < config.epochs && global_step < total_steps;
              ++epoch) {
@@ -739,7 +785,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                 train_epoch(loop, epoch, steps_per_epoch, options.show_progress,
                             epoch == at.first_epoch ? at.epoch_so_far : EpochTotals{});
             if (totals.diverged) {
-                mark_diverged(metrics, dir, global_step, totals.diverged_loss);
+                mark_diverged(metrics, dir, global_step, totals.diverged_loss,
+                              parallel.nonfinite_rank());
                 return metrics;
             }
             if (totals.interrupted) {
@@ -747,10 +794,14 @@ json train(const TrainConfig& config, const TrainOptions& options) {
                                  resume_command);
                 return metrics;
             }
+            parallel.check_replicas_agree();
             const double train_seconds = totals.seconds;
-            Evaluation test = evaluate(
-                *model, test_loader, config.temperature,
-                options.print_epochs ? "evaluation after epoch " + std::to_string(epoch + 1) : "");
+            // Rank 0 evaluates its replica, equal to every other (docs/CLUSTER.md).
+            const Evaluation test =
+                writes_run_records()
+                    ? evaluate(*model, test_loader, config.temperature,
+                               options.print_epochs ? "evaluation after epoch " + std::to_string(epoch + 1) : "")
+                    : Evaluation{};
             const double seconds = train_seconds + seconds_since(eval_start);
             run_seconds += seconds;
             json record =
@@ -765,7 +816,7 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             save_epoch(dir, *model, *optimizer, epoch + 1, global_step, metrics);
             saved = {epoch + 1, global_step, digest};
             saved_checkpoint = metrics["checkpoint"];
-            if (options.print_epochs)
+            if (options.print_epochs && writes_run_records())
                 std::fprintf(stderr,
                              "epoch %lld/%d  train_loss %.4f  train_acc %.4f  test_acc %.4f  "
                              "logits_norm %.3f  %.1fs\n",
@@ -777,7 +828,10 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         record_failure(dir, metrics, saved, saved_checkpoint, e.what());
         throw;
     }
-    metrics["final"] = final_record(metrics, global_step, run_seconds);
+    if (writes_run_records()) metrics["final"] = final_record(metrics, global_step, run_seconds);
+    // The gradient all-reduce's time (waits for slower ranks included) in this session, on rank 0.
+    if (distributed::world().world_size() > 1 && writes_run_records())
+        metrics["final"]["allreduce_seconds"] = parallel.reducer().allreduce_seconds();
     metrics["status"] = "complete";
     write_metrics(dir, metrics);
     return metrics;

@@ -45,6 +45,9 @@ struct TrainConfig {
     // then a random left-right flip when flip.
     int64_t crop_padding = 0;
     bool flip = false;
+    // Data-parallel runs: BatchNorm statistics of the global batch, reduced over the ranks
+    // (engine/distributed/sync_batch_norm.h); false: each replica's own shard, as PyTorch's DDP.
+    bool sync_batchnorm = false;
     models::ModelOptions model_options;
 };
 

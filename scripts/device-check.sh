@@ -44,6 +44,12 @@ fi
 note "tests: $(grep -E '^\[doctest\] test cases' "$OUT/tests.log" | tail -1)"
 grep -B2 -A8 'ERROR\|FATAL' "$OUT/tests.log" | head -60
 
+# NCCL on one rank (the machine has no MPI for several): the gradient reducer's device buckets
+# through ncclAllReduce on NCCL's own stream (tests/test_distributed.cpp). Skipped, and said so,
+# where the build found no NCCL.
+(cd "$build" && timeout 60 ./kelvin_tests -tc='cuda NCCL*' > "$OUT/nccl.log" 2>&1)
+note "NCCL 1 rank: $(grep -E '^\[doctest\] test cases' "$OUT/nccl.log" | tail -1) ($(grep -o 'kelvin: NCCL [01]' "$OUT/configure.log" 2> /dev/null || echo 'build reused'))"
+
 # compute-sanitizer on the kernel-level CUDA tests (works on Firecracker machines, not gVisor).
 if [[ $device == cuda ]] && command -v compute-sanitizer > /dev/null; then
   (cd "$build" && timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 \

@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev
           libcli11-dev nlohmann-json3-dev doctest-dev libstb-dev dataset-fashion-mnist
           clang libclang-rt-14-dev libomp-dev  # clang, libFuzzer, OpenMP: scripts/fuzz.sh
-          slurm-wlm munge)   # slurm-wlm, munge: the private Slurm of scripts/slurm-cluster.sh
+          slurm-wlm munge    # slurm-wlm, munge: the private Slurm of scripts/slurm-cluster.sh
+          openmpi-bin libopenmpi-dev)  # data-parallel training (engine/distributed/)
 # qemu-user: scripts/check-cpu-isas.sh runs the default build on emulated AVX2-only and no-AVX CPUs.
 [[ $(uname -m) == x86_64 ]] && packages+=(qemu-user)
 [[ "${KELVIN_WITH_TORCH:-0}" == 1 ]] && packages+=(python3-torch python3-numpy python3-scipy python3-mpmath)

@@ -77,6 +77,16 @@ log=$(mktemp)
 summary=$(summary_of "$log")
 rm -f "$log"
 part_done "main-suite"
+# Data-parallel training across 2 MPI processes (scripts/test-distributed.sh, ~45 s on 2 cores).
+distributed_log=$(mktemp)
+# With the emulator build, also the NCCL code path on emulated CUDA (NCCL served by MPI).
+distributed_emu=""; [[ "${KELVIN_SKIP_EMULATOR:-0}" != 1 ]] && distributed_emu=build-emu
+bash scripts/test-distributed.sh build $distributed_emu 2>&1 | tee "$distributed_log" || status=1
+distributed=$(grep -E '^distributed: [0-9]+ passed' "$distributed_log" | tail -1 | sed 's/^distributed: //')
+rm -f "$distributed_log"
+if [[ -z "$distributed" ]]; then distributed="no summary (the script stopped early)"; distributed_failed=1
+else distributed_failed=$(echo "$distributed" | sed -E 's/.* ([0-9]+) failed.*/\1/'); fi
+part_done "distributed"
 # Sweeps as Slurm job arrays on a real private Slurm started and stopped by the script
 # (scripts/slurm-test.sh: submit, preempt + requeue, two workers on one run; ~70 s on 2 cores).
 # KELVIN_SKIP_SLURM=1 leaves it out.
@@ -105,6 +115,7 @@ fi
 echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
 [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 echo "CUDA kernel resources (ptxas, sm_90): $resources"
+echo "data-parallel training over MPI, 2 ranks (scripts/test-distributed.sh): $distributed"
 echo "Slurm job-array sweeps on a private Slurm (sbatch, scancel --signal, requeue, locks): $slurm_check"
 echo "time per part: $part_times"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
@@ -116,5 +127,5 @@ else
   passed=0; failed=1; skipped=0   # the main suite stopped before its summary
 fi
 isa_failed=0; [[ $isa_check == FAILED ]] && isa_failed=1
-echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed + slurm_failed)) failed, $skipped skipped"
+echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed + distributed_failed + slurm_failed)) failed, $skipped skipped"
 exit $status

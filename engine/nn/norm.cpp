@@ -1,5 +1,7 @@
 #include "engine/nn/norm.h"
 
+#include "engine/distributed/sync_batch_norm.h"
+
 #include "engine/ops.h"
 #include "kernels/dropout.h"
 
@@ -18,6 +20,10 @@ BatchNorm2d::BatchNorm2d(int64_t channels_, float eps_, float momentum_, bool af
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) const {
+    if (synchronise && training() && synchronise->world_size() > 1)
+        return distributed::sync_batch_norm2d(x, weight ? *weight : Tensor(),
+                                              bias ? *bias : Tensor(), *running_mean,
+                                              *running_var, momentum, eps, *synchronise);
     return ops::batch_norm2d(x, weight ? *weight : Tensor(), bias ? *bias : Tensor(),
                              *running_mean, *running_var, training(), momentum, eps);
 }

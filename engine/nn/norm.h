@@ -13,6 +13,10 @@
 
 #include "engine/nn/module.h"
 
+namespace kelvin::distributed {
+class Communicator;
+}
+
 namespace kelvin::nn {
 
 class BatchNorm2d : public Module {
@@ -28,6 +32,9 @@ public:
     Tensor* bias = nullptr;
     Tensor* running_mean;
     Tensor* running_var;
+    // --sync-batchnorm: training statistics of the global batch over these ranks
+    // (engine/distributed/sync_batch_norm.h); null: this replica's own batch, as PyTorch's DDP.
+    distributed::Communicator* synchronise = nullptr;
 };
 
 class LayerNorm : public Module {

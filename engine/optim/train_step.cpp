@@ -9,9 +9,10 @@ namespace kelvin::optim {
 
 StepResult train_step(const std::function<Tensor(const Tensor&)>& forward, Optimizer& optimizer,
                       const Tensor& inputs, const Tensor& labels, float temperature,
-                      bool check_finite) {
+                      bool check_finite, const StepHooks& hooks) {
     StepResult result;
     optimizer.zero_grad();
+    if (hooks.before_forward) hooks.before_forward();
     {
         trace::PhaseScope forward_phase("forward");  // an NVTX range under Nsight
         result.logits = forward(inputs);
@@ -19,9 +20,12 @@ StepResult train_step(const std::function<Tensor(const Tensor&)>& forward, Optim
     }
     if (check_finite) {
         result.loss_value = result.loss.item();
-        if (!std::isfinite(result.loss_value)) return result;
+        bool finite = std::isfinite(result.loss_value);
+        if (hooks.agree_finite) finite = hooks.agree_finite(finite);
+        if (!finite) return result;
     }
     result.loss.backward();
+    if (hooks.before_update) hooks.before_update();
     optimizer.step();
     result.stepped = true;
     return result;

@@ -17,11 +17,23 @@ struct StepResult {
     bool stepped = false;     // false when the loss was not finite and no update was made
 };
 
+// What a data-parallel run (engine/distributed/data_parallel.h) adds to a step; empty functions
+// are skipped, so a single process takes the step as before.
+struct StepHooks {
+    // Before forward: e.g. rank 0's BatchNorm buffers to every replica.
+    std::function<void()> before_forward;
+    // Given whether this process's loss is finite, whether every rank's is: the step is taken by
+    // all ranks or by none (one rank stepping alone would leave the others waiting).
+    std::function<bool(bool)> agree_finite;
+    // Between backward and the update: the gradients averaged over the ranks.
+    std::function<void()> before_update;
+};
+
 // With check_finite, the loss is read on the host first (one device sync) and a NaN or infinite
 // loss returns before backward, leaving the parameters as they were; without it, every step
 // updates and loss_value is left at 0.
 StepResult train_step(const std::function<Tensor(const Tensor&)>& forward, Optimizer& optimizer,
                       const Tensor& inputs, const Tensor& labels, float temperature,
-                      bool check_finite);
+                      bool check_finite, const StepHooks& hooks = {});
 
 }  // namespace kelvin::optim

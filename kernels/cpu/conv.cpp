@@ -267,6 +267,7 @@ void pixel_panel_kernel(int64_t kc, const float* a, const int64_t* koff, int64_t
                         const float* b, float* c, int64_t ldc, int cols, bool overwrite) {
     Vec acc[kPanelPixels][2];
     for (int r = 0; r < kPanelPixels; ++r) acc[r][0] = acc[r][1] = Vec{};
+#pragma GCC unroll 4  // as conv_gemm's micro-kernel
     for (int64_t k = 0; k < kc; ++k) {
         const Vec b0 = load_vec(b + k * kNR), b1 = load_vec(b + k * kNR + kLanes);
         const float* ak = a + koff[k];

@@ -44,6 +44,12 @@ isa_check="skipped (KELVIN_SKIP_QEMU=1)"
 if [[ "${KELVIN_SKIP_QEMU:-0}" != 1 ]]; then
   if bash scripts/check-cpu-isas.sh build; then isa_check="passed"; else isa_check="FAILED"; status=1; fi
 fi
+# The CPU kernels cross-compiled for aarch64 and the conv kernel tests run there under
+# qemu-aarch64 (scripts/check-aarch64.sh, ~1 minute). Also left out by KELVIN_SKIP_QEMU=1.
+aarch64_check="skipped (KELVIN_SKIP_QEMU=1)"
+if [[ "${KELVIN_SKIP_QEMU:-0}" != 1 ]]; then
+  if bash scripts/check-aarch64.sh; then aarch64_check="passed"; else aarch64_check="FAILED"; status=1; fi
+fi
 
 # Static resources of every CUDA kernel (sm_90 ptxas report): no spill beyond those recorded
 # at their launch, no occupancy below its launch's promise (scripts/cuda-resources.sh, ~1-2 min
@@ -74,6 +80,7 @@ if [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]]; then
 fi
 [[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
 echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
+echo "CPU kernels cross-compiled for aarch64, conv tests under qemu-aarch64: $aarch64_check"
 [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 echo "CUDA kernel resources (ptxas, sm_90): $resources"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped

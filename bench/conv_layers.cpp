@@ -12,6 +12,7 @@
 #include <ctime>
 #include <vector>
 
+#include "bench/conv_layer_shapes.h"
 #include "engine/runtime_settings.h"
 #include "kernels/conv.h"
 
@@ -69,17 +70,7 @@ double best_ms(const std::function<void()>& fn) {
 int main(int argc, char** argv) {
     kelvin::prefer_passive_openmp_waits(argv);
     kelvin::flush_subnormals_to_zero();
-    const std::vector<ConvShape> shapes = {
-        layer(32, 3, 32, 64, 3, 1, 1),    layer(32, 64, 32, 64, 3, 1, 1),
-        layer(32, 64, 32, 128, 3, 2, 1),  layer(32, 64, 32, 128, 1, 2, 0),
-        layer(32, 128, 16, 128, 3, 1, 1), layer(32, 128, 16, 256, 3, 2, 1),
-        layer(32, 128, 16, 256, 1, 2, 0), layer(32, 256, 8, 256, 3, 1, 1),
-        layer(32, 256, 8, 512, 3, 2, 1),  layer(32, 256, 8, 512, 1, 2, 0),
-        layer(32, 512, 4, 512, 3, 1, 1),
-        // VGG-11's layers that ResNet-18 lacks.
-        layer(32, 64, 16, 128, 3, 1, 1),  layer(32, 128, 8, 256, 3, 1, 1),
-        layer(32, 256, 4, 512, 3, 1, 1),  layer(32, 512, 2, 512, 3, 1, 1),
-    };
+    const std::vector<ConvShape> shapes = kelvin::benchmark_conv_layers();
     std::printf("# N C H W O k s p  fwd_ms  fwd+bwd_ms  fwd+bwd_GFLOP/s  data_ms  weight_ms\n");
     // Optional filter: `kelvin_bench_conv C H` runs only layers with C input channels on HxH;
     // `kelvin_bench_conv N C H O k s p` runs that one square layer instead of the table.

@@ -464,6 +464,22 @@ void tiny_map_conv(const float* x, const FilterView& filter, const float* bias, 
         }
 }
 
+// x[c, oh*S, ow*S] of one image as [out_h, out_w, C] (channel-last, only the pixels a strided
+// 1x1 kernel reads): each output row gathered as [C, out_w], then transposed.
+void sample_channel_last(const float* x, const ConvShape& s, float* out) {
+    static thread_local Scratch<float> t_row;
+    float* row = t_row.get(s.in_channels * s.out_w);
+    const int64_t in_plane = s.in_h * s.in_w;
+    for (int64_t oh = 0; oh < s.out_h; ++oh) {
+        for (int64_t c = 0; c < s.in_channels; ++c) {
+            const float* src = x + c * in_plane + oh * s.stride * s.in_w;
+            for (int64_t ow = 0; ow < s.out_w; ++ow) row[c * s.out_w + ow] = src[ow * s.stride];
+        }
+        transpose(row, s.in_channels, s.out_w, s.out_w, s.in_channels,
+                  out + oh * s.out_w * s.in_channels);
+    }
+}
+
 // ---- the three passes --------------------------------------------------------------------------
 
 void conv2d_forward(const float* x, const float* weight, const float* bias, float* y,
@@ -645,7 +661,12 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     // at offset[k] + (i*Wp + j)*C). No im2col, any stride, and the taps of a k-block reuse the
     // same A block from L2.
     const int64_t pixels = s.out_h * s.out_w, in_plane = s.in_h * s.in_w;
-    const int64_t padded_h = s.in_h + 2 * s.padding, padded_w = s.in_w + 2 * s.padding;
+    // A strided 1x1 kernel without padding reads only the pixels (oh*S, ow*S): x^T then holds
+    // just those, [N, out_h, out_w, C] (for the ResNet shortcuts a quarter of x: the full
+    // transpose was most of that pass).
+    const bool sampled = area == 1 && s.padding == 0 && s.stride > 1;
+    const int64_t padded_h = sampled ? s.out_h : s.in_h + 2 * s.padding;
+    const int64_t padded_w = sampled ? s.out_w : s.in_w + 2 * s.padding;
     const int64_t padded_image = padded_h * padded_w * s.in_channels;
     const int64_t out_image = s.out_channels * pixels, in_image = s.in_channels * in_plane;
     const int64_t K = s.batch * pixels;
@@ -663,6 +684,12 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
         pack_rows(dy + b * out_image, s.out_channels, pixels, pixels, b * pixels, K, mr,
                   dy_packed);
         float* image = x_t + b * padded_image;
+        if (sampled) {
+            sample_channel_last(x + b * in_image, s, image);
+            for (int64_t p = 0; p < pixels; ++p)
+                offsets[b * pixels + p] = b * padded_image + p * s.in_channels;
+            continue;
+        }
         std::fill(image, image + padded_image, 0.0f);
         for (int64_t ih = 0; ih < s.in_h; ++ih)  // [C, in_w] -> [in_w, C] into padded row
             transpose(x + b * in_image + ih * s.in_w, s.in_channels, s.in_w, in_plane,

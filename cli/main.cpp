@@ -116,29 +116,11 @@ int main(int argc, char** argv) {
     bool bench_list = false;
     bench->add_flag("--list", bench_list, "print the workload names and exit");
 
-    std::string trace_path;
-    for (CLI::App* cmd : {train, bench, sweep})
-        cmd->add_option("--trace", trace_path,
-                        "write a Chrome trace (JSON trace events, one per op and kernel; open "
-                        "in Perfetto or chrome://tracing) to this file");
-    // --conv-backend: kelvin's CUDA convolutions or cuDNN's (engine/conv_backend.h); bench
-    // also takes "both" and prints the two step times side by side.
-    std::string conv_backend_name = "kelvin";
-    train->add_option("--conv-backend", conv_backend_name,
-                      "kelvin | cudnn: who runs convolutions on --device cuda")
-        ->capture_default_str();
-    bench->add_option("--conv-backend", conv_backend_name,
-                      "kelvin | cudnn | both: who runs convolutions on --device cuda")
-        ->capture_default_str();
-    // --profile: the roofline table of the run's training steps (engine/profile.h).
-    bool profile = false;
-    std::string profile_json;
-    for (CLI::App* cmd : {train, bench}) {
-        cmd->add_flag("--profile", profile,
-                      "print a roofline table: per kernel and shape, time, GFLOP/s, GB/s and "
-                      "the fraction of this machine's limit");
-        cmd->add_option("--profile-json", profile_json, "also write the roofline table here");
-    }
+    // Traces, the roofline profile and the conv backend (experiments/settings_tables.h); sweep
+    // takes only --trace.
+    experiments::InstrumentOptions instruments;
+    for (CLI::App* cmd : {train, bench}) cli::add_settings(*cmd, experiments::instrument_settings(), instruments);
+    cli::add_settings(*sweep, experiments::instrument_settings(), instruments, {"trace"});
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -155,6 +137,19 @@ int main(int argc, char** argv) {
                          : (app.get_subcommands().front()->get_name() + " ").c_str());
         return 2;
     }
+    try {
+        experiments::settings::validate(instruments, experiments::instrument_settings());
+        if (*train && instruments.conv_backend == "both")
+            throw Error("--conv-backend both: only kelvin bench takes both; train takes kelvin or "
+                        "cudnn");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kelvin: error: %s\n", e.what());
+        return 2;
+    }
+    const std::string& trace_path = instruments.trace;
+    const std::string& profile_json = instruments.profile_json;
+    const bool profile = instruments.profile;
+    const std::string& conv_backend_name = instruments.conv_backend;
 
     // --trace FILE on train, bench and sweep: a Chrome trace of every op and kernel.
     if (!trace_path.empty()) {

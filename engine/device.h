@@ -22,5 +22,8 @@ Device parse_device(const std::string& name);  // "cpu" | "cuda"; throws otherwi
 bool cuda_built();
 // True when the CUDA backend is built and at least one device answers.
 bool cuda_available();
+// Waits until every kernel queued on `device` has finished (nothing to wait for on the CPU):
+// what a timer around device work needs, without the caller knowing the backend.
+void synchronize(Device device);
 
 }  // namespace kelvin

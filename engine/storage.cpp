@@ -88,6 +88,14 @@ bool cuda_available() {
 #endif
 }
 
+void synchronize(Device device) {
+#if KELVIN_CUDA
+    if (device == Device::CUDA) cuda::synchronize();
+#else
+    (void)device;
+#endif
+}
+
 Device parse_device(const std::string& name) {
     if (name == "cpu") return Device::CPU;
     if (name == "cuda" || name == "gpu") return Device::CUDA;

@@ -11,7 +11,6 @@
 #include "engine/trace.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/train_step.h"
-#include "kernels/cuda_runtime.h"
 #include "models/registry.h"
 
 namespace kelvin::experiments {
@@ -45,12 +44,6 @@ std::map<std::string, Workload> workload_table() {
     table["vit6x192_b32_32px"] = {"vit", image, 32};  // patch 4, width 192, depth 6, 3 heads
     table["resnet18_b128_32px"] = {"resnet18", image, 128};  // the GPU figure of the issue
     return table;
-}
-
-void synchronize(Device device) {
-#if KELVIN_CUDA
-    if (device == Device::CUDA) cuda::synchronize();
-#endif
 }
 
 }  // namespace

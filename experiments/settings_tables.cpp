@@ -169,6 +169,27 @@ const std::vector<Setting<SweepConfig>>& sweep_settings() {
     return table;
 }
 
+const std::vector<Setting<InstrumentOptions>>& instrument_settings() {
+    using I = InstrumentOptions;
+    static const std::vector<Setting<I>> table = {
+        {"trace", KELVIN_MEMBER(I, trace),
+         "write a Chrome trace (JSON trace events, one per op and kernel; open in Perfetto or "
+         "chrome://tracing) to this file",
+         {}, kCli, "a path"},
+        {"profile", KELVIN_MEMBER(I, profile),
+         "print a roofline table: per kernel and shape, time, GFLOP/s, GB/s and the fraction of "
+         "this machine's limit",
+         {}, kCli},
+        {"profile_json", KELVIN_MEMBER(I, profile_json), "also write the roofline table here", {},
+         kCli, "a path"},
+        {"conv_backend", KELVIN_MEMBER(I, conv_backend),
+         "who runs convolutions on --device cuda: kelvin | cudnn (bench also takes both: the two "
+         "step times side by side)",
+         {Rule::kAny, 0, 0, {"kelvin", "cudnn", "both"}}, kCli},
+    };
+    return table;
+}
+
 #undef KELVIN_MEMBER
 
 std::vector<std::string> sweep_keys() {
@@ -214,7 +235,8 @@ std::string settings_markdown() {
            markdown_group("Data", data_settings()) +
            markdown_group("Model (config.json: model_options)", model_settings()) +
            markdown_group("Diagnose", diagnose_settings()) +
-           markdown_group("Sweep only", sweep_settings());
+           markdown_group("Sweep only", sweep_settings()) +
+           markdown_group("Instruments (train, bench; sweep: trace)", instrument_settings());
 }
 
 }  // namespace kelvin::experiments

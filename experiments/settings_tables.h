@@ -5,6 +5,9 @@
 //   model     models::ModelOptions: the architecture's options (config.json's model_options)
 //   diagnose  DiagnoseOptions: ranks, probes and OOD detection
 //   sweep     SweepConfig: the grid's lists (models, temperatures, seeds, ...) and `diagnose`
+//   instruments  InstrumentOptions: traces, the roofline profile and the CUDA conv backend of
+//             train and bench (command line only: they change how a run is watched or which
+//             library computes a convolution, not what the run is)
 #pragma once
 
 #include <string>
@@ -15,11 +18,19 @@
 
 namespace kelvin::experiments {
 
+struct InstrumentOptions {
+    std::string trace;                    // a Chrome trace file (empty: none)
+    bool profile = false;                 // print the roofline table
+    std::string profile_json;             // also write it here
+    std::string conv_backend = "kelvin";  // kelvin | cudnn (bench also: both)
+};
+
 const std::vector<settings::Setting<TrainConfig>>& training_settings();
 const std::vector<settings::Setting<TrainConfig>>& data_settings();
 const std::vector<settings::Setting<models::ModelOptions>>& model_settings();
 const std::vector<settings::Setting<DiagnoseOptions>>& diagnose_settings();
 const std::vector<settings::Setting<SweepConfig>>& sweep_settings();
+const std::vector<settings::Setting<InstrumentOptions>>& instrument_settings();
 
 // Every key a sweep configuration accepts, in table order.
 std::vector<std::string> sweep_keys();

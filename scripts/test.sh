@@ -8,8 +8,15 @@
 # ASan+UBSan there; KELVIN_SKIP_FUZZ=1 leaves both out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# How long each part took, printed at the end: CI has a time budget (README, "Tests").
+part_times=""
+part_started=$SECONDS
+part_done() { part_times+="$1 $((SECONDS - part_started)) s; "; part_started=$SECONDS; }
+
 KELVIN_WITH_CHROMIUM=1 bash scripts/install-deps.sh   # chromium renders the report in a test
+part_done "install"
 bash scripts/build.sh
+part_done "build"
 
 # doctest's summary line of a log as "N passed, N failed, N skipped"; empty when there is none
 # (a run that crashed before its summary).
@@ -36,6 +43,7 @@ if [[ "${KELVIN_SKIP_EMULATOR:-0}" != 1 ]]; then
   else
     emulated_failed=$(echo "$emulated" | sed -E 's/.* ([0-9]+) failed.*/\1/')
   fi
+  part_done "emulator"
 fi
 
 # The default build on emulated CPUs without AVX-512 / without AVX (about 2 minutes):
@@ -43,6 +51,7 @@ fi
 isa_check="skipped (KELVIN_SKIP_QEMU=1)"
 if [[ "${KELVIN_SKIP_QEMU:-0}" != 1 ]]; then
   if bash scripts/check-cpu-isas.sh build; then isa_check="passed"; else isa_check="FAILED"; status=1; fi
+  part_done "qemu"
 fi
 # The CPU kernels cross-compiled for aarch64 and the conv kernel tests run there under
 # qemu-aarch64 (scripts/check-aarch64.sh, ~1 minute). Also left out by KELVIN_SKIP_QEMU=1.
@@ -63,6 +72,7 @@ if command -v nvcc > /dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
     cat "$resources_log"; resources="FAILED (above)"; resources_failed=1; status=1
   fi
   rm -f "$resources_log"
+  part_done "cuda-resources"
 else
   resources="not checked: no nvcc on this machine"
 fi
@@ -71,18 +81,21 @@ log=$(mktemp)
 (cd build && ./kelvin_tests "$@") 2>&1 | tee "$log" || status=$?
 summary=$(summary_of "$log")
 rm -f "$log"
+part_done "main-suite"
 fuzz_failed=0
 if [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]]; then
   bash scripts/fuzz.sh || { fuzz_failed=1; status=1; }
   # The parser, checkpoint, lock and interruption tests under ASan+UBSan, in the same clang
   # build (42 s here, build included).
   KELVIN_SANITIZE_PARSERS=1 bash scripts/sanitize.sh || { fuzz_failed=1; status=1; }
+  part_done "fuzz+sanitize"
 fi
 [[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
 echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
 echo "CPU kernels cross-compiled for aarch64, conv tests under qemu-aarch64: $aarch64_check"
 [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 echo "CUDA kernel resources (ptxas, sm_90): $resources"
+echo "time per part: $part_times"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
 # are the main suite's (its GPU tests skipped without a device); failed also counts the
 # emulator's failures, so no failure anywhere can end on "0 failed".

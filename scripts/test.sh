@@ -58,6 +58,7 @@ fi
 aarch64_check="skipped (KELVIN_SKIP_QEMU=1)"
 if [[ "${KELVIN_SKIP_QEMU:-0}" != 1 ]]; then
   if bash scripts/check-aarch64.sh; then aarch64_check="passed"; else aarch64_check="FAILED"; status=1; fi
+  part_done "aarch64"
 fi
 
 # Static resources of every CUDA kernel (sm_90 ptxas report): no spill beyond those recorded
@@ -105,5 +106,6 @@ else
   passed=0; failed=1; skipped=0   # the main suite stopped before its summary
 fi
 isa_failed=0; [[ $isa_check == FAILED ]] && isa_failed=1
+[[ $aarch64_check == FAILED ]] && isa_failed=$((isa_failed + 1))
 echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed)) failed, $skipped skipped"
 exit $status

@@ -1,7 +1,9 @@
 // The 95% intervals diagnose writes beside a detector's AUROC and FPR95 (docs/METHODS.md):
 // DeLong's normal interval for AUROC, and a stratified percentile bootstrap over the test
-// samples for both (analysis/statistics.h). The metrics come in as functions so that this file
-// needs no detector code: pass kelvin::auroc and kelvin::fpr_at_95_tpr.
+// samples for both (analysis/statistics.h: bootstrap_auroc_interval, which is
+// bootstrap_interval with kelvin::auroc computed in O(n) per resample, and bootstrap_interval).
+// FPR95 comes in as a function so that this file needs no detector code: pass
+// kelvin::fpr_at_95_tpr.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -23,7 +25,7 @@ struct DetectionIntervalOptions {
 //                      "level": 0.95, "auroc": "DeLong (normal, clipped to [0, 1]) and bootstrap"}}
 // to merge into diagnostics.json's ood_detection.<method>.<set> object.
 nlohmann::json detection_intervals(const std::vector<double>& in_scores,
-                                   const std::vector<double>& ood_scores, const ScoreMetric& auroc,
-                                   const ScoreMetric& fpr95, const DetectionIntervalOptions& options = {});
+                                   const std::vector<double>& ood_scores, const ScoreMetric& fpr95,
+                                   const DetectionIntervalOptions& options = {});
 
 }  // namespace kelvin::analysis

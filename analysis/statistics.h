@@ -62,6 +62,15 @@ Interval bootstrap_interval(const std::vector<double>& in_scores,
                             const std::vector<double>& ood_scores, const ScoreMetric& metric,
                             int64_t resamples, uint64_t seed, double level = 0.95);
 
+// The same interval as bootstrap_interval with kelvin::auroc as the metric (the same draws, the
+// same values: AUROC's ties-as-halves pair count is exact in double either way), but each
+// resample costs O(n) instead of a sort: the scores are sorted once and a resample only counts
+// how often it drew each one. diagnose computes it for every detector and OOD set, where the
+// sort-per-resample version took seconds.
+Interval bootstrap_auroc_interval(const std::vector<double>& in_scores,
+                                  const std::vector<double>& ood_scores, int64_t resamples,
+                                  uint64_t seed, double level = 0.95);
+
 // DeLong's estimate of Var(AUROC) (DeLong, DeLong & Clarke-Pearson 1988), in-distribution as the
 // positive class and ties counted 1/2, from the placement values computed by midranks
 // (Sun & Xu 2014), and the normal interval AUROC -/+ z sqrt(var) clipped to [0, 1].

@@ -10,6 +10,7 @@
 #include "cli/options.h"
 #include "engine/conv_backend.h"
 #include "engine/device.h"
+#include "engine/interruption.h"
 #include "engine/runtime_settings.h"
 #include "engine/profile.h"
 #include "engine/trace.h"
@@ -20,7 +21,10 @@
 #include "experiments/progress.h"
 #include "experiments/settings_tables.h"
 #include "experiments/report.h"
+#include "experiments/slurm.h"
 #include "experiments/sweep.h"
+#include "experiments/sweep_status.h"
+#include "experiments/sweep_worker.h"
 #include "experiments/train.h"
 #include "models/registry.h"
 
@@ -58,7 +62,8 @@ int main(int argc, char** argv) {
     // A resumed run takes every one of these from its config.json (see the check below).
     const std::vector<CLI::Option*> run_settings = train->get_options();
     train->add_option("--resume", resume_dir,
-                      "continue the run in this directory from its last finished epoch");
+                      "continue the run in this directory from its last checkpoint (the end of an "
+                      "epoch, or the step a signal stopped it at)");
 
     bool diagnose_after = false;
     experiments::DiagnoseOptions train_diagnose;
@@ -91,18 +96,43 @@ int main(int argc, char** argv) {
     std::string sweep_config_path, sweep_out = "runs/sweep";
     CLI::App* sweep = app.add_subcommand(
         "sweep", "run a resumable grid of training runs with diagnostics, a summary and a report");
-    sweep->add_option("--config", sweep_config_path, "sweep configuration (JSON)")->required();
+    sweep->add_option("--config", sweep_config_path, "sweep configuration (JSON); required");
     sweep->add_option("--out", sweep_out, "sweep directory")->capture_default_str();
+    // A sweep as a Slurm job array (experiments/slurm.h); each task runs `sweep run-one`.
+    experiments::SlurmOptions slurm_options;
+    const std::vector<std::string> submit_keys = {
+        "slurm",    "partition",  "time_limit",     "cpus_per_task", "gpus_per_task",
+        "mem",      "array_parallelism", "sbatch_arg", "signal_seconds", "dry_run"};
+    cli::add_settings(*sweep, experiments::slurm_settings(), slurm_options, submit_keys);
+    const std::vector<CLI::Option*> sweep_options = sweep->get_options();
+    const std::vector<CLI::Option*> submit_options(sweep_options.end() - submit_keys.size(),
+                                                   sweep_options.end());
+    sweep->require_subcommand(0, 1);
+    std::string worker_dir;
+    int64_t worker_index = -1;
+    CLI::App* run_one = sweep->add_subcommand(
+        "run-one", "train and diagnose run I of the sweep in DIR (sweep.json's \"runs\"): the "
+                   "worker of Slurm arrays, Kubernetes indexed Jobs, GNU parallel or xargs -P");
+    run_one->add_option("DIR", worker_dir, "a sweep directory (its sweep.json)")->required();
+    run_one->add_option("--index", worker_index, "the run's index, 0 to runs - 1")->required();
+    cli::add_settings(*run_one, experiments::slurm_settings(), slurm_options, {"requeue"});
+    std::string status_dir;
+    CLI::App* sweep_status = sweep->add_subcommand(
+        "status", "one line per run of the sweep in DIR (finished, running, partial, pending, "
+                  "failed), with Slurm's view; exit status 0 once every run finished");
+    sweep_status->add_option("DIR", status_dir, "a sweep directory")->required();
 
     std::string report_dir;
     CLI::App* report = app.add_subcommand(
-        "report", "rebuild DIR/summary.{csv,md} and DIR/report.html from a sweep's files");
+        "report", "rebuild DIR/summary{,_by_cell}.{csv,md}, DIR/claims.json and DIR/report.html "
+                  "from a sweep's files");
     report->add_option("DIR", report_dir, "a sweep directory")->required();
 
     std::string demo_out = "runs/demo", demo_device = "cpu";
     CLI::App* demo = app.add_subcommand(
         "demo", "the default demo: an MLP on Fashion-MNIST classes 0-4 under T = 1, 10, 100, "
-                "classes 5-9 as the OOD set; prints a table and the report's path");
+                "classes 5-9 as the OOD set, seeds 1-3; prints the means over seeds, the claims "
+                "table and the report's path");
     demo->add_option("--out", demo_out, "sweep directory")->capture_default_str();
     demo->add_option("--device", demo_device, "cpu | cuda")->capture_default_str();
 
@@ -182,7 +212,11 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // Ctrl-C, SIGTERM and Slurm's SIGUSR2 stop training at the next step boundary with a
+    // checkpoint (engine/interruption.h); exit status 128 + the signal.
+    std::optional<InterruptionHandlers> interruption;
     try {
+        if (*train || *sweep || *demo) interruption.emplace();
         if (*train) {
             experiments::TrainOptions options;
             options.show_progress = experiments::ProgressBar::stderr_is_terminal();
@@ -204,6 +238,7 @@ int main(int argc, char** argv) {
             if (diagnose_after) experiments::validate_diagnose_options(train_diagnose);
             set_conv_backend(conv_backend_name, parse_device(train_config.device));
             auto metrics = experiments::train(train_config, options);
+            if (metrics.value("status", "") == "interrupted") return exit_code_for(stop_signal());
             std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", train_config.out.c_str(),
                         metrics.value("status", "?").c_str(),
                         metrics.contains("final") ? metrics["final"].value("test_acc", 0.0) : 0.0,
@@ -234,21 +269,56 @@ int main(int argc, char** argv) {
                         (std::filesystem::path(diagnose_dir) / "diagnostics.json").c_str());
             return 0;
         }
+        if (*run_one) {
+            const experiments::RunOutcome outcome = experiments::run_one(
+                worker_dir, worker_index, experiments::ProgressBar::stderr_is_terminal());
+            if (outcome == experiments::RunOutcome::failed) return 1;
+            if (outcome != experiments::RunOutcome::interrupted) return 0;
+            // The checkpoint is written and the run's lock released: Slurm may now cancel
+            // this task and start it again.
+            const int signal = stop_signal();
+            if (slurm_options.requeue) experiments::requeue_this_task();
+            return exit_code_for(signal);
+        }
+        if (*sweep_status) return experiments::print_sweep_status(status_dir) ? 0 : 1;
         if (*sweep) {
+            if (sweep_config_path.empty())
+                throw Error("sweep: --config is required (or: kelvin sweep run-one DIR --index I, "
+                            "kelvin sweep status DIR)");
+            for (const CLI::Option* o : submit_options)
+                if (o->count() > 0 && !slurm_options.slurm && o->get_name() != "--slurm")
+                    throw Error(o->get_name() + " is a setting of --slurm, which is not given");
             experiments::SweepConfig config = experiments::load_sweep_config(sweep_config_path);
+            if (slurm_options.slurm) {
+                experiments::settings::validate(slurm_options, experiments::slurm_settings());
+                experiments::validate_slurm_options(slurm_options);
+                const auto runs = experiments::prepare_sweep_dir(config, sweep_out);
+                experiments::submit_sweep(slurm_options, sweep_out, static_cast<int64_t>(runs.size()));
+                return 0;
+            }
             experiments::SweepOptions options;
             options.show_progress = experiments::ProgressBar::stderr_is_terminal();
-            experiments::run_sweep(config, sweep_out, options);
+            options.resume_command = "kelvin sweep --config " + sweep_config_path + " --out " + sweep_out;
+            const experiments::SweepResult result = experiments::run_sweep(config, sweep_out, options);
+            if (result.stopped_by != 0) return exit_code_for(result.stopped_by);
+            if (!result.held_elsewhere.empty())
+                std::fprintf(stderr,
+                             "%zu runs are being trained by other processes (named above); they "
+                             "join the summary when they finish\n",
+                             result.held_elsewhere.size());
             std::printf("%s\n%s\n", (std::filesystem::path(sweep_out) / "summary.md").c_str(),
                         (std::filesystem::path(sweep_out) / "report.html").c_str());
             return 0;
         }
         if (*report) {
-            experiments::write_summary(report_dir);
+            experiments::publish_summary(report_dir, false);
             std::printf("%s\n", experiments::write_report(report_dir).c_str());
             return 0;
         }
-        if (*demo) return experiments::run_demo(demo_out, parse_device(demo_device));
+        if (*demo) {
+            const int code = experiments::run_demo(demo_out, parse_device(demo_device));
+            return stop_requested() ? exit_code_for(stop_signal()) : code;
+        }
         if (*bench && bench_list) {
             for (const auto& w : experiments::bench_workloads()) std::printf("%s\n", w.c_str());
             return 0;

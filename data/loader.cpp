@@ -109,7 +109,7 @@ void BatchLoader::augment(Batch& batch, int64_t epoch) const {
                                          augmentation_seed(options_.seed, epoch, batch.index));
 }
 
-void BatchLoader::start_epoch(int64_t epoch) {
+void BatchLoader::start_epoch(int64_t epoch, int64_t first_batch) {
     stop_worker();
     std::vector<int64_t> order(data_.count);
     std::iota(order.begin(), order.end(), 0);
@@ -123,8 +123,9 @@ void BatchLoader::start_epoch(int64_t epoch) {
     }
     const int64_t batches = batches_per_epoch();
     const bool augmenting = options_.crop_padding > 0 || options_.horizontal_flip;
-    worker_ = std::thread([this, order = std::move(order), batches, epoch, augmenting]() {
-        for (int64_t b = 0; b < batches; ++b) {
+    worker_ = std::thread([this, order = std::move(order), batches, epoch, augmenting,
+                           first_batch]() {
+        for (int64_t b = std::max<int64_t>(first_batch, 0); b < batches; ++b) {
             const int64_t begin = b * options_.batch_size;
             const int64_t end = std::min<int64_t>(begin + options_.batch_size, order.size());
             Batch batch;

@@ -52,7 +52,9 @@ public:
     BatchLoader(const BatchLoader&) = delete;
     BatchLoader& operator=(const BatchLoader&) = delete;
 
-    void start_epoch(int64_t epoch);  // begins prefetching epoch `epoch` (0-based)
+    // Begins prefetching epoch `epoch` (0-based) from its batch `first_batch`: a run resumed
+    // from a checkpoint taken mid-epoch continues with exactly the batches it had not seen.
+    void start_epoch(int64_t epoch, int64_t first_batch = 0);
     bool next(Batch& out);            // false once the epoch is exhausted
     int64_t batches_per_epoch() const;
     int64_t samples() const { return data_.count; }

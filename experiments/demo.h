@@ -1,5 +1,6 @@
 // `kelvin demo`, the README's main job: a small temperature sweep on Fashion-MNIST that shows
-// the paper's effects on a 2-core machine in a few minutes, and a larger grid on a GPU.
+// the paper's effects on a 2-core machine in a few minutes, over three seeds, and tests the
+// paper's claims on them, and a larger grid on a GPU.
 #pragma once
 
 #include <string>
@@ -10,7 +11,10 @@
 namespace kelvin::experiments {
 
 SweepConfig demo_config(Device device);
-// Runs (or resumes) the demo sweep into out_dir, prints a short table and the report's path.
+// The demo's closing text from a sweep folder's records: per cell (temperature) the means over
+// seeds with the half-width of their 95% t interval, then the claims table.
+std::string demo_tables(const std::string& out_dir);
+// Runs (or resumes) the demo sweep into out_dir, prints demo_tables and the files' paths.
 // Returns the process exit code.
 int run_demo(const std::string& out_dir, Device device);
 

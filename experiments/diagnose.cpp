@@ -14,6 +14,7 @@
 #include "engine/checkpoint.h"
 #include "engine/ops.h"
 #include "experiments/evaluate.h"
+#include "analysis/detection_intervals.h"
 #include "analysis/neco_fit.h"
 #include "analysis/ood_metrics.h"
 #include "analysis/spectrum.h"
@@ -423,8 +424,11 @@ void ood_sections(json& result, models::Model& model, const std::string& model_n
             const char* method = detector.key;
             auto in = scores_in[method].get<std::vector<double>>();
             auto out = scores_out[method].get<std::vector<double>>();
-            detection[method][set.spec] = {{"auroc", auroc(in, out)},
-                                           {"fpr95", fpr_at_95_tpr(in, out)}};
+            json entry = {{"auroc", auroc(in, out)}, {"fpr95", fpr_at_95_tpr(in, out)}};
+            // The 95% intervals over test samples (docs/METHODS.md), a fixed seed so that
+            // rerunning diagnose gives the same file.
+            entry.update(analysis::detection_intervals(in, out, fpr_at_95_tpr));
+            detection[method][set.spec] = entry;
         }
         const std::vector<float> ood_penultimate = ood_test.layers.back().to_vector();
         orthodev[set.spec] = ortho_dev(train_penultimate.data(), train_labels.data(),

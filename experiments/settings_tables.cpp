@@ -118,14 +118,14 @@ const std::vector<Setting<models::ModelOptions>>& model_settings() {
 const std::vector<Setting<DiagnoseOptions>>& diagnose_settings() {
     using D = DiagnoseOptions;
     // Not in config.json (a run's diagnostics record theirs in diagnostics.json's "settings").
-    constexpr unsigned kCliAndSweep = kCli | kSweep;
     constexpr unsigned kDiagnose = kCli | kSweep | kSweepRecord;
     static const std::vector<Setting<D>> table = {
         // A sweep names its OOD sets once, in its own `ood` list.
         {"ood", KELVIN_MEMBER(D, ood),
          "out-of-distribution data set spec(s), e.g. fashion-mnist:classes=5-9", {}, kCli},
+        // Recorded in sweep.json (like data_dir, not compared): a sweep's workers read it there.
         {"ood_data_dir", KELVIN_MEMBER(D, ood_data_dir), "data directory for the --ood specs", {},
-         kCliAndSweep, "a path"},
+         kDiagnose, "a path"},
         {"gamma", KELVIN_MEMBER(D, gamma), "rank threshold: sigma_i > gamma * sigma_1",
          {Rule::kOpenUnit}, kDiagnose},
         {"center", KELVIN_MEMBER(D, center), "subtract the mean row before the SVD", {}, kCli},
@@ -165,6 +165,41 @@ const std::vector<Setting<SweepConfig>>& sweep_settings() {
         {"seeds", KELVIN_MEMBER(S, seeds), "seeds, one run each", {}, kSweepOnly},
         {"diagnose", KELVIN_MEMBER(S, diagnose), "run kelvin diagnose on every finished run", {},
          kSweepOnly},
+    };
+    return table;
+}
+
+const std::vector<Setting<SlurmOptions>>& slurm_settings() {
+    using S = SlurmOptions;
+    static const std::vector<Setting<S>> table = {
+        {"slurm", KELVIN_MEMBER(S, slurm),
+         "sweep: write DIR/slurm/sweep.sbatch (one array task per run) and submit it with sbatch",
+         {}, kCli},
+        {"partition", KELVIN_MEMBER(S, partition), "Slurm partition (empty: the default one)", {},
+         kCli},
+        {"time_limit", KELVIN_MEMBER(S, time_limit),
+         "Slurm time limit per task, e.g. 4:00:00 or 1-12:00:00 (empty: the partition's)", {},
+         kCli},
+        {"cpus_per_task", KELVIN_MEMBER(S, cpus_per_task), "CPUs per task (OMP_NUM_THREADS)",
+         {Rule::kAtLeastOne}, kCli},
+        {"gpus_per_task", KELVIN_MEMBER(S, gpus_per_task),
+         "GPUs per task (0: none; give the sweep \"device\": \"cuda\" to use them)",
+         {Rule::kNonNegative}, kCli},
+        {"mem", KELVIN_MEMBER(S, mem), "memory per task, e.g. 16G (empty: the partition's)", {},
+         kCli},
+        {"array_parallelism", KELVIN_MEMBER(S, array_parallelism),
+         "at most this many tasks at once (sbatch --array=...%K; 0: no limit)",
+         {Rule::kNonNegative}, kCli},
+        {"sbatch_arg", KELVIN_MEMBER(S, sbatch_arg),
+         "one more sbatch option for the script, e.g. --account=proj42 (repeatable)", {}, kCli},
+        {"signal_seconds", KELVIN_MEMBER(S, signal_seconds),
+         "SIGUSR2 this many seconds before the time limit: checkpoint and requeue",
+         {Rule::kRange, 0, 65535}, kCli},
+        {"dry_run", KELVIN_MEMBER(S, dry_run), "with --slurm: write the script, do not submit it",
+         {}, kCli},
+        {"requeue", KELVIN_MEMBER(S, requeue),
+         "run-one: on a signal, after the checkpoint, requeue this Slurm task (scontrol requeue)",
+         {}, kCli},
     };
     return table;
 }
@@ -236,6 +271,7 @@ std::string settings_markdown() {
            markdown_group("Model (config.json: model_options)", model_settings()) +
            markdown_group("Diagnose", diagnose_settings()) +
            markdown_group("Sweep only", sweep_settings()) +
+           markdown_group("Cluster (kelvin sweep --slurm, kelvin sweep run-one)", slurm_settings()) +
            markdown_group("Instruments (train, bench; sweep: trace)", instrument_settings());
 }
 

@@ -5,6 +5,7 @@
 //   model     models::ModelOptions: the architecture's options (config.json's model_options)
 //   diagnose  DiagnoseOptions: ranks, probes and OOD detection
 //   sweep     SweepConfig: the grid's lists (models, temperatures, seeds, ...) and `diagnose`
+//   slurm     SlurmOptions: a sweep as a Slurm job array (command line only)
 //   instruments  InstrumentOptions: traces, the roofline profile and the CUDA conv backend of
 //             train and bench (command line only: they change how a run is watched or which
 //             library computes a convolution, not what the run is)
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "experiments/settings.h"
+#include "experiments/slurm.h"
 #include "experiments/sweep.h"
 
 namespace kelvin::experiments {
@@ -30,6 +32,7 @@ const std::vector<settings::Setting<TrainConfig>>& data_settings();
 const std::vector<settings::Setting<models::ModelOptions>>& model_settings();
 const std::vector<settings::Setting<DiagnoseOptions>>& diagnose_settings();
 const std::vector<settings::Setting<SweepConfig>>& sweep_settings();
+const std::vector<settings::Setting<SlurmOptions>>& slurm_settings();
 const std::vector<settings::Setting<InstrumentOptions>>& instrument_settings();
 
 // Every key a sweep configuration accepts, in table order.

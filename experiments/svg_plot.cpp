@@ -292,6 +292,18 @@ Bounds collect_runs(Layout& L) {
             }
         }
         if (!current.empty()) L.runs[s].push_back(std::move(current));
+        // The intervals of the drawable points widen the axes too.
+        auto widen = [&](const std::vector<double>& bounds, bool is_x) {
+            for (const auto& run : L.runs[s])
+                for (size_t i : run) {
+                    if (i >= bounds.size()) continue;
+                    const double v = bounds[i];
+                    if (is_x && L.usable_x(v)) b.x_lo = std::min(b.x_lo, v), b.x_hi = std::max(b.x_hi, v);
+                    if (!is_x && L.usable_y(v)) b.y_lo = std::min(b.y_lo, v), b.y_hi = std::max(b.y_hi, v);
+                }
+        };
+        widen(series.y_low, false), widen(series.y_high, false);
+        widen(series.x_low, true), widen(series.x_high, true);
     }
     L.any_point = b.x_lo <= b.x_hi;
     return b;
@@ -473,10 +485,82 @@ std::string reference_lines_svg(const Layout& L, std::string& o) {
     return reference_labels;
 }
 
+size_t series_index(const Layout& L, const Series& series) {
+    return static_cast<size_t>(&series - L.spec.series.data());
+}
+
+// A bound at point i in pixels, clamped into the drawn range (a t interval of a positive
+// quantity can reach below zero, which a log axis cannot show); NaN when there is none.
+double bound_px(const std::vector<double>& bounds, size_t i, const Scale& scale, const Axis& axis,
+                bool log) {
+    if (i >= bounds.size() || !std::isfinite(bounds[i])) return NAN;
+    double v = bounds[i];
+    if (log && v <= 0) v = axis.lo;
+    return scale(std::clamp(v, axis.lo, axis.hi));
+}
+
+// A line series' interval as bands, one closed path per stretch of points that have both
+// bounds (a lone point gets a vertical bar); a scatter's as error bars with caps.
+std::string interval_svg(const Layout& L, const Series& series, const std::string& colour) {
+    if (series.y_low.empty() && series.x_low.empty()) return "";
+    auto ylo = [&](size_t i) { return bound_px(series.y_low, i, L.sy, L.y_axis, L.log_y); };
+    auto yhi = [&](size_t i) { return bound_px(series.y_high, i, L.sy, L.y_axis, L.log_y); };
+    auto xlo = [&](size_t i) { return bound_px(series.x_low, i, L.sx, L.x_axis, L.log_x); };
+    auto xhi = [&](size_t i) { return bound_px(series.x_high, i, L.sx, L.x_axis, L.log_x); };
+    std::string band, bars;
+    for (const auto& run : L.runs[series_index(L, series)]) {
+        std::vector<size_t> stretch;
+        auto flush = [&] {
+            if (stretch.size() >= 2 && series.lines) {
+                std::string d;
+                for (size_t k = 0; k < stretch.size(); ++k)
+                    d += (k ? "L" : "M") + fmt(L.sx(series.x[stretch[k]])) + "," + fmt(yhi(stretch[k])) + " ";
+                for (size_t k = stretch.size(); k-- > 0;)
+                    d += "L" + fmt(L.sx(series.x[stretch[k]])) + "," + fmt(ylo(stretch[k])) + " ";
+                band += d + "Z ";
+            } else {
+                for (size_t i : stretch) {
+                    const double x = L.sx(series.x[i]);
+                    bars += "M" + fmt(x) + "," + fmt(ylo(i)) + "L" + fmt(x) + "," + fmt(yhi(i)) +
+                            "M" + fmt(x - 3) + "," + fmt(ylo(i)) + "L" + fmt(x + 3) + "," + fmt(ylo(i)) +
+                            "M" + fmt(x - 3) + "," + fmt(yhi(i)) + "L" + fmt(x + 3) + "," + fmt(yhi(i)) + " ";
+                }
+            }
+            stretch.clear();
+        };
+        for (size_t i : run) {
+            if (std::isfinite(ylo(i)) && std::isfinite(yhi(i))) stretch.push_back(i);
+            else flush();
+            if (std::isfinite(xlo(i)) && std::isfinite(xhi(i))) {
+                const double y = L.sy(series.y[i]);
+                bars += "M" + fmt(xlo(i)) + "," + fmt(y) + "L" + fmt(xhi(i)) + "," + fmt(y) +
+                        "M" + fmt(xlo(i)) + "," + fmt(y - 3) + "L" + fmt(xlo(i)) + "," + fmt(y + 3) +
+                        "M" + fmt(xhi(i)) + "," + fmt(y - 3) + "L" + fmt(xhi(i)) + "," + fmt(y + 3) + " ";
+            }
+        }
+        flush();
+    }
+    std::string o;
+    if (!band.empty()) {
+        band.pop_back();
+        o += "<path class=\"band\" d=\"" + band + "\" fill=\"" + colour +
+             "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
+    }
+    if (!bars.empty()) {
+        bars.pop_back();
+        o += "<path class=\"error-bars\" d=\"" + bars + "\" fill=\"none\" stroke=\"" + colour +
+             "\" stroke-width=\"1.2\" stroke-opacity=\"0.8\"/>\n";
+    }
+    return o;
+}
+
 std::string series_svg(const Layout& L, size_t s) {
     const Series& series = L.spec.series[s];
     const std::string colour = colour_of(series, s);
-    std::string o = "<g class=\"series\" data-label=\"" + escape_xml(series.label) + "\">\n";
+    std::string o = std::string("<g class=\"series") + (series.faint ? " faint" : "") +
+                    "\" data-label=\"" + escape_xml(series.label) + "\"" +
+                    (series.faint ? " opacity=\"0.3\"" : "") + ">\n";
+    o += interval_svg(L, series, colour);
     if (series.lines) {
         std::string d;
         for (const auto& run : L.runs[s])
@@ -485,7 +569,8 @@ std::string series_svg(const Layout& L, size_t s) {
                      fmt(L.sy(series.y[run[k]])) + " ";
         d.pop_back();
         o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + colour +
-             "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"" +
+             "\" stroke-width=\"" + (series.faint ? "1" : "2") +
+             "\" stroke-linejoin=\"round\" stroke-linecap=\"round\"" +
              (series.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
     }
     for (const auto& run : L.runs[s]) {
@@ -493,7 +578,8 @@ std::string series_svg(const Layout& L, size_t s) {
         for (size_t i : run) {
             const double x = L.sx(series.x[i]), y = L.sy(series.y[i]);
             if (dot)
-                o += "<circle" + attr("cx", x) + attr("cy", y) + " r=\"3.5\" fill=\"" + colour +
+                o += "<circle" + attr("cx", x) + attr("cy", y) + (series.faint ? " r=\"2\"" : " r=\"3.5\"") +
+                     " fill=\"" + colour +
                      "\" stroke=\"#fff\" stroke-width=\"1\"/>\n";
             if (i < series.point_labels.size() && !series.point_labels[i].empty()) {
                 const std::string& label = series.point_labels[i];
@@ -529,6 +615,11 @@ std::string legend_entry_svg(const Series& series, const std::string& colour, do
                              double y, const std::vector<std::string>& lines, size_t fits,
                              double line_height) {
     std::string o = "<g class=\"legend-entry\">";
+    const bool band = std::any_of(series.y_low.begin(), series.y_low.end(),
+                                  [](double v) { return std::isfinite(v); });
+    if (series.lines && band)  // the band's swatch behind the line
+        o += "<rect" + attr("x", lx) + attr("y", y - 5) + " width=\"22\" height=\"10\" fill=\"" +
+             colour + "\" fill-opacity=\"0.18\"/>";
     if (series.lines)
         o += line(lx, y, lx + 22, y,
                   std::string(" stroke=\"") + colour + "\" stroke-width=\"2\"" +

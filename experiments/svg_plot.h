@@ -4,8 +4,9 @@
 // no xmlns attribute; add xmlns="http://www.w3.org/2000/svg" to save it as a standalone file).
 //
 // What a test can count: the root is <svg class="plot"> with a <title>; every series that has at
-// least one drawable point is one <g class="series"> (holding its <path> and markers); an empty
-// plot shows a "no data" text with class="no-data".
+// least one drawable point is one <g class="series"> (holding its <path> and markers), or
+// <g class="series faint"> for a faint one; an interval is a <path class="band"> or
+// <path class="error-bars">; an empty plot shows a "no data" text with class="no-data".
 #pragma once
 
 #include <limits>
@@ -31,6 +32,15 @@ struct Series {
     bool markers = false;  // a dot at every point (isolated points always get one)
     std::vector<std::string> point_labels{};  // optional, one per point, drawn beside the marker
     int color = -1;  // index into kPalette (mod its size); -1: the series' position
+    // An interval per point (e.g. the 95% t interval over seeds): empty, or one bound per point
+    // (a non-finite bound: no interval there). A line series draws it as a translucent band,
+    // a scatter as error bars (x_low/x_high as horizontal bars). Drawn as <path class="band">
+    // or <path class="error-bars"> inside the series' group.
+    std::vector<double> y_low{}, y_high{}, x_low{}, x_high{};
+    // A faint series (one seed among several, under its mean): thin and translucent, in
+    // <g class="series faint">; give it no label so that it stays out of the legend.
+    bool faint = false;
+    std::string data_name{};  // the series' name in a figure's CSV when it has no label
 };
 
 // A dashed horizontal reference line across the plot. Its label goes at one end, above or below

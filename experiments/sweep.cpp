@@ -10,10 +10,13 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <type_traits>
 
 #include "data/dataset_spec.h"
 #include "engine/atomic_file.h"
+#include "engine/interruption.h"
+#include "engine/run_lock.h"
 #include "experiments/report.h"
 #include "experiments/run_files.h"
 #include "experiments/run_record.h"
@@ -47,25 +50,6 @@ std::string sanitize(const std::string& text) {
     return out;
 }
 
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-// A value as text: full precision for the CSV, 4 significant digits for the table a person reads.
-std::string cell(const json& v, bool readable) {
-    if (v.is_null()) return "";
-    if (v.is_string()) return v.get<std::string>();
-    if (v.is_number_float() && readable) {
-        char text[32];
-        std::snprintf(text, sizeof text, "%.4g", v.get<double>());
-        return text;
-    }
-    return v.dump();
-}
-
 // Equal, or the same float32 setting printed two ways: an older kelvin wrote a float's exact
 // double expansion (0.05000000074505806), this one the shortest text that reads back (0.05).
 bool same_setting(const json& a, const json& b) {
@@ -95,7 +79,9 @@ void check_same_settings(const json& previous, const json& now, const fs::path& 
     for (auto& [pointer, value] : a.items()) {
         const bool shared = pointer.rfind("/training/", 0) == 0 ||
                             pointer.rfind("/diagnostics/", 0) == 0 || pointer == "/diagnose";
-        if (!shared || pointer == "/training/device" || pointer == "/training/data_dir") continue;
+        if (!shared || pointer == "/training/device" || pointer == "/training/data_dir" ||
+            pointer == "/diagnostics/ood_data_dir")
+            continue;
         const json other = b.contains(pointer) ? b.at(pointer) : json();
         if (!same_setting(value, other))
             changed.push_back(describe(pointer.substr(1), value, other));
@@ -221,171 +207,209 @@ std::vector<SweepRun> expand_sweep(const SweepConfig& c) {
     return runs;
 }
 
-json run_sweep(const SweepConfig& config, const std::string& out_dir, const SweepOptions& options) {
-    const fs::path dir(out_dir), runs_dir = fs::path(out_dir) / "runs";
-    const json settings = sweep_config_to_json(config);
-    if (fs::exists(dir / "sweep.json"))
-        check_same_settings(read_json(dir / "sweep.json"), settings, dir / "sweep.json");
-    fs::create_directories(runs_dir);
-    write_file_atomically((dir / "sweep.json").string(), settings.dump(2) + "\n");
-    const std::vector<SweepRun> runs = expand_sweep(config);
-    int failed = 0, index = 0;
-    for (const SweepRun& run : runs) {
-        ++index;
-        const fs::path final_dir = runs_dir / run.name;
-        const fs::path partial = runs_dir / (run.name + kPartialSuffix);
-        const std::string tag = "[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " + run.name;
-        if (fs::exists(final_dir)) {
-            std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
-            continue;
-        }
-        TrainConfig train_config = run.train;
-        train_config.out = partial.string();
-        TrainOptions train_options;
-        train_options.show_progress = options.show_progress;
-        std::string status;
-        if (fs::exists(partial / "metrics.json") && fs::exists(partial / "config.json")) {
-            status = read_json(partial / "metrics.json").value("status", "");
-            train_options.resume = true;
-            std::fprintf(stderr, "%s: resuming (%s)\n", tag.c_str(), status.c_str());
-        } else {
-            fs::remove_all(partial);
-            std::fprintf(stderr, "%s: starting\n", tag.c_str());
-        }
-        try {
-            json metrics = train(train_config, train_options);
-            status = metrics.value("status", "");
-            if (status == "complete" && config.diagnose && !fs::exists(partial / "diagnostics.json")) {
-                DiagnoseOptions d = config.diagnose_options;
-                d.show_progress = options.show_progress;
-                diagnose(partial.string(), d);
-            }
-            if (status != "complete" && status != "diverged")
-                throw Error("training ended with status '" + status + "'");
-            // The run directory names its final place, then becomes finished in one rename.
-            json cfg = read_json(partial / "config.json");
-            cfg["out"] = final_dir.string();
-            write_file_atomically((partial / "config.json").string(), cfg.dump(2) + "\n");
-            fs::rename(partial, final_dir);
-            write_summary(out_dir);
-        } catch (const std::exception& e) {
-            ++failed;
-            std::fprintf(stderr, "%s: failed: %s (left in %s; rerun the sweep to retry)\n",
-                         tag.c_str(), e.what(), partial.c_str());
+SweepConfig sweep_config_from_record(const json& record, const std::string& source) {
+    const std::string where = source + ": ";
+    KELVIN_CHECK(record.is_object(), where + "expected a JSON object at the top level");
+    SweepConfig c;
+    settings::read_object(c, sweep_settings(), record, settings::kSweepRecord, where);
+    auto section = [&](const json& parent, const char* key, const std::string& at) -> json {
+        if (!parent.contains(key)) return json::object();
+        KELVIN_CHECK(parent.at(key).is_object(),
+                     where + at + "'" + key + "' = " + parent.at(key).dump() + ": expected an object");
+        return parent.at(key);
+    };
+    const json training = section(record, "training", "");
+    settings::read_object(c.train, training_settings(), training, settings::kSweepRecord,
+                          where + "training: ");
+    settings::read_object(c.train, data_settings(), training, settings::kSweepRecord,
+                          where + "training: ");
+    settings::read_object(c.train.model_options, model_settings(),
+                          section(training, "model_options", "training: "),
+                          settings::kSweepRecord, where + "training: model_options: ");
+    settings::read_object(c.diagnose_options, diagnose_settings(),
+                          section(record, "diagnostics", ""), settings::kSweepRecord,
+                          where + "diagnostics: ");
+    c.diagnose_options.ood = c.ood;
+    try {
+        validate_diagnose_options(c.diagnose_options);
+    } catch (const Error& e) {
+        throw Error(where + e.what());
+    }
+    return c;
+}
+
+std::vector<std::string> run_names(const json& record, const std::vector<SweepRun>& runs,
+                                   const std::string& source) {
+    std::vector<std::string> names;
+    if (record.contains("runs")) {
+        const json& listed = record.at("runs");
+        KELVIN_CHECK(listed.is_array(), source + ": 'runs' = " + listed.dump().substr(0, 80) +
+                                            ": expected a list of run names");
+        for (size_t i = 0; i < listed.size(); ++i) {
+            KELVIN_CHECK(listed[i].is_string(), source + ": runs[" + std::to_string(i) + "] = " +
+                                                    listed[i].dump() + ": expected a run name");
+            names.push_back(listed[i].get<std::string>());
         }
     }
-    json rows = write_summary(out_dir);
-    write_report(out_dir);
-    KELVIN_CHECK(failed == 0, std::to_string(failed) + " of " + std::to_string(runs.size()) +
-                                  " runs failed; rerun the same command to retry them");
-    return rows;
+    for (const SweepRun& run : runs)
+        if (std::find(names.begin(), names.end(), run.name) == names.end()) names.push_back(run.name);
+    return names;
 }
 
 namespace {
 
-// A run's row of the summary table: its settings, then what metrics.json and diagnostics.json
-// say, one column per value (OOD values per set, as "<value>:<set>").
-json summary_row(const RunRecord& r, std::set<std::string>& ood_sets) {
-    KELVIN_CHECK(r.config.has_value(), "report: " + r.config_error);
-    KELVIN_CHECK(r.has_metrics(), "report: cannot read " + (r.dir / "metrics.json").string());
-    const TrainConfig& c = *r.config;
-    float temperature = c.temperature, init_scale = c.model_options.init_scale;
-    json row = {{"name", r.name},
-                {"model", c.model},
-                {"dataset", c.dataset},
-                {"temperature", settings::to_json(&temperature)},
-                {"init_scale", settings::to_json(&init_scale)},
-                {"head_norm", c.model_options.head_norm},
-                {"seed", c.seed},
-                {"status", r.status()}};
-    // Copies: operator[] on a missing key of a hand-edited file then fails as a json::exception
-    // the caller names the folder in, rather than reading out of bounds.
-    json metrics = r.metrics, diag = r.diagnostics;
-    if (metrics.contains("final")) {
-        for (const char* key : {"test_acc", "logits_norm", "logits_norm_init", "seconds"})
-            row[key] = metrics["final"][key];
-    }
-    if (metrics.contains("diverged_at_step")) row["diverged_at_step"] = metrics["diverged_at_step"];
-    if (r.has_diagnostics() && !diag.empty()) {
-        row["rank_logits"] = diag["rank"]["logits"];
-        row["rank_softmax"] = diag["rank"]["softmax"];
-        row["classes"] = diag["rank"]["classes"];
-        row["kappa"] = diag["kappa"];
-        row["seconds"] = row.value("seconds", 0.0) + diag.value("seconds", 0.0);
-        for (auto& [spec, value] : diag["rho"].items()) {
-            ood_sets.insert(spec);
-            row["rho:" + spec] = value;
-            row["orthodev:" + spec] = diag["orthodev"][spec];
-            for (auto& [method, sets] : diag["ood_detection"].items()) {
-                row[method + "_auroc:" + spec] = sets[spec]["auroc"];
-                row[method + "_fpr95:" + spec] = sets[spec]["fpr95"];
-            }
-        }
-    }
-    return row;
+// Whoever trains or diagnoses a run holds DIR/locks/<name>.lock: outside the run's folder, which
+// is renamed when the run finishes, and outside runs/, which holds only run folders.
+fs::path run_lock_path(const fs::path& dir, const std::string& name) {
+    fs::create_directories(dir / "locks");
+    return dir / "locks" / (name + ".lock");
 }
 
 }  // namespace
 
-json write_summary(const std::string& out_dir) {
-    json rows = json::array();
-    std::set<std::string> ood_sets;
-    // Checked (by load_runs) before summary.csv is written into a folder that is not a sweep's.
-    for (const RunRecord& run : load_runs(out_dir, "report")) {
-        // A hand-edited file missing a key fails inside nlohmann with no file name.
-        try {
-            rows.push_back(summary_row(run, ood_sets));
-        } catch (const json::exception& e) {
-            throw Error("report: " + run.dir.string() + ": " + json_error_text(e));
-        }
+std::vector<SweepRun> prepare_sweep_dir(const SweepConfig& config, const std::string& out_dir) {
+    const fs::path dir(out_dir), path = fs::path(out_dir) / "sweep.json";
+    json settings = sweep_config_to_json(config);
+    json previous = json::object();
+    if (fs::exists(path)) {
+        previous = read_json(path);
+        check_same_settings(previous, settings, path);
     }
-    std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) {
-        auto key = [](const json& r) {
-            return std::make_tuple(r["model"].get<std::string>(), r["dataset"].get<std::string>(),
-                                   r["init_scale"].get<double>(), r["head_norm"].get<std::string>(),
-                                   r["temperature"].get<double>(), r["seed"].get<uint64_t>());
-        };
-        return key(a) < key(b);
-    });
+    std::vector<SweepRun> runs = expand_sweep(config);
+    const std::vector<std::string> names = run_names(previous, runs, path.string());
+    settings["runs"] = names;
+    fs::create_directories(dir / "runs");
+    write_file_atomically(path.string(), settings.dump(2) + "\n");
+    std::vector<SweepRun> ordered;
+    for (const std::string& name : names)
+        for (const SweepRun& run : runs)
+            if (run.name == name) ordered.push_back(run);
+    return ordered;
+}
 
-    std::vector<std::string> columns = {"name", "model", "dataset", "temperature", "init_scale",
-                                        "head_norm", "seed", "status", "test_acc", "rank_logits",
-                                        "rank_softmax", "classes", "logits_norm_init",
-                                        "logits_norm", "kappa"};
-    for (const auto& spec : ood_sets) {
-        columns.push_back("rho:" + spec);
-        for (const OodDetector& m : kOodDetectors) {
-            columns.push_back(std::string(m.key) + "_auroc:" + spec);
-            columns.push_back(std::string(m.key) + "_fpr95:" + spec);
+json publish_summary(const std::string& out_dir, bool with_report) {
+    // Not a sweep's folder: write_summary's own error says so, before any lock file is made.
+    if (!fs::is_directory(fs::path(out_dir) / "runs")) return write_summary(out_dir);
+    fs::create_directories(fs::path(out_dir) / "locks");
+    const fs::path path = fs::path(out_dir) / "locks" / "summary.lock";
+    RunLockOptions options;
+    options.command = "kelvin: writing the summary of " + out_dir;
+    options.heartbeat_interval = std::chrono::seconds(0);
+    std::string holder;
+    // Writers of a summary hold it for a second or two: wait for them (2 minutes at most).
+    for (int attempt = 0;; ++attempt) {
+        std::optional<RunLock> lock = RunLock::try_acquire(path, options, &holder);
+        if (lock) {
+            if (!lock->takeover_note().empty())
+                std::fprintf(stderr, "%s\n", lock->takeover_note().c_str());
+            json rows = write_summary(out_dir);
+            if (with_report) write_report(out_dir);
+            return rows;
         }
-        columns.push_back("orthodev:" + spec);
+        KELVIN_CHECK(attempt < 600, path.string() + " has been held for 2 minutes by " + holder +
+                                        "; the summary was not rewritten (run `kelvin report " +
+                                        out_dir + "` when that process is done)");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    columns.push_back("seconds");
+}
 
-    std::ostringstream csv, md;
-    for (size_t i = 0; i < columns.size(); ++i) csv << (i ? "," : "") << csv_field(columns[i]);
-    csv << "\n";
-    md << "|";
-    for (const auto& c : columns) md << " " << c << " |";
-    md << "\n|";
-    for (size_t i = 0; i < columns.size(); ++i) md << " --- |";
-    md << "\n";
-    for (const json& row : rows) {
-        md << "|";
-        for (size_t i = 0; i < columns.size(); ++i) {
-            const json v = row.contains(columns[i]) ? row[columns[i]] : json();
-            csv << (i ? "," : "") << csv_field(cell(v, false));
-            md << " " << cell(v, true) << " |";
-        }
-        csv << "\n";
-        md << "\n";
+RunOutcome train_sweep_run(const SweepConfig& config, const std::string& out_dir,
+                           const SweepRun& run, const std::string& tag,
+                           const SweepOptions& options) {
+    const fs::path runs_dir = fs::path(out_dir) / "runs";
+    const fs::path final_dir = runs_dir / run.name;
+    const fs::path partial = runs_dir / (run.name + kPartialSuffix);
+    if (fs::exists(final_dir)) {
+        std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
+        return RunOutcome::kept;
     }
-    write_file_atomically((fs::path(out_dir) / "summary.csv").string(), csv.str());
-    write_file_atomically((fs::path(out_dir) / "summary.md").string(),
-                          "# Sweep summary\n\nOne row per finished run. Ranks at gamma = 1e-3; "
-                          "AUROC and FPR95 with in-distribution as the positive class.\n\n" +
-                              md.str());
-    return rows;
+    RunLockOptions lock_options;
+    lock_options.command = options.command.empty() ? "kelvin sweep --out " + out_dir : options.command;
+    std::string holder;
+    std::optional<RunLock> lock;
+    try {
+        lock = RunLock::try_acquire(run_lock_path(out_dir, run.name), lock_options, &holder);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: failed: %s\n", tag.c_str(), e.what());
+        return RunOutcome::failed;
+    }
+    if (!lock) {
+        std::fprintf(stderr, "%s: held by %s; left to that process\n", tag.c_str(), holder.c_str());
+        return RunOutcome::held;
+    }
+    if (!lock->takeover_note().empty())
+        std::fprintf(stderr, "%s: %s\n", tag.c_str(), lock->takeover_note().c_str());
+    if (fs::exists(final_dir)) {  // finished by another process while this one looked
+        std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
+        return RunOutcome::kept;
+    }
+    TrainConfig train_config = run.train;
+    train_config.out = partial.string();
+    TrainOptions train_options;
+    train_options.show_progress = options.show_progress;
+    train_options.resume_command = options.resume_command.empty()
+                                       ? "rerun the same kelvin sweep command"
+                                       : options.resume_command;
+    std::string status;
+    if (fs::exists(partial / "metrics.json") && fs::exists(partial / "config.json")) {
+        status = read_json(partial / "metrics.json").value("status", "");
+        train_options.resume = true;
+        std::fprintf(stderr, "%s: resuming (%s)\n", tag.c_str(), status.c_str());
+    } else {
+        fs::remove_all(partial);
+        std::fprintf(stderr, "%s: starting\n", tag.c_str());
+    }
+    try {
+        json metrics = train(train_config, train_options);
+        status = metrics.value("status", "");
+        if (status == "interrupted") return RunOutcome::interrupted;
+        if (status == "complete" && config.diagnose && !fs::exists(partial / "diagnostics.json")) {
+            DiagnoseOptions d = config.diagnose_options;
+            d.show_progress = options.show_progress;
+            diagnose(partial.string(), d);
+        }
+        if (status != "complete" && status != "diverged")
+            throw Error("training ended with status '" + status + "'");
+        // The run directory names its final place, then becomes finished in one rename.
+        json cfg = read_json(partial / "config.json");
+        cfg["out"] = final_dir.string();
+        write_file_atomically((partial / "config.json").string(), cfg.dump(2) + "\n");
+        fs::rename(partial, final_dir);
+        lock->release();
+        publish_summary(out_dir, false);
+        return RunOutcome::finished;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: failed: %s (left in %s; rerun the sweep to retry)\n",
+                     tag.c_str(), e.what(), partial.c_str());
+        return RunOutcome::failed;
+    }
+}
+
+SweepResult run_sweep(const SweepConfig& config, const std::string& out_dir,
+                      const SweepOptions& options) {
+    prepare_sweep_dir(config, out_dir);
+    const std::vector<SweepRun> runs = expand_sweep(config);
+    SweepResult result;
+    int failed = 0, index = 0;
+    for (const SweepRun& run : runs) {
+        ++index;
+        if (stop_requested()) break;  // a signal came between runs
+        const std::string tag = "[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " + run.name;
+        const RunOutcome outcome = train_sweep_run(config, out_dir, run, tag, options);
+        if (outcome == RunOutcome::failed) ++failed;
+        if (outcome == RunOutcome::held) result.held_elsewhere.push_back(run.name);
+        if (outcome == RunOutcome::interrupted) break;
+    }
+    result.rows = publish_summary(out_dir, true);
+    result.stopped_by = stop_signal();
+    if (result.stopped_by != 0) {
+        std::fprintf(stderr, "sweep stopped by %s; rerun the same command to continue it\n",
+                     signal_name(result.stopped_by));
+        return result;
+    }
+    KELVIN_CHECK(failed == 0, std::to_string(failed) + " of " + std::to_string(runs.size()) +
+                                  " runs failed; rerun the same command to retry them");
+    return result;
 }
 
 }  // namespace kelvin::experiments

@@ -6,14 +6,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "data/dataset_spec.h"
 #include "data/loader.h"
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
+#include "engine/interruption.h"
 #include "engine/nn/norm.h"
 #include "engine/ops.h"
+#include "engine/run_lock.h"
 #include "engine/trace.h"
 #include "engine/optim/optimizer.h"
 #include "engine/optim/train_step.h"
@@ -143,22 +147,28 @@ void restore_dropout_calls(models::Model& model, const json& calls, const std::s
 
 // The epoch's weights, optimizer state and metrics are committed as one unit (FileGroupWriter):
 // a run killed mid-write resumes from a consistent epoch, never from new weights with old state.
+// `progress` is empty at the end of an epoch; a checkpoint taken mid-epoch (on a signal) records
+// there how far the epoch got and its running totals (see EpochTotals), so the resumed epoch
+// continues with the next batch and reports what an uninterrupted one would.
 void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
-                int64_t epochs_done, int64_t global_step, const json& metrics) {
+                int64_t epochs_done, int64_t global_step, const json& metrics,
+                const json& progress = json()) {
     std::vector<NamedTensorRef> weights;
     for (auto& p : model.named_parameters()) weights.push_back({p.name, *p.tensor});
     for (auto& b : model.named_buffers()) weights.push_back({b.name, *b.tensor});
     std::vector<NamedTensorRef> state;
     for (auto& [name, t] : opt.state()) state.push_back({name, *t});
+    std::map<std::string, std::string> position = {
+        {"epochs_done", std::to_string(epochs_done)},
+        {"global_step", std::to_string(global_step)},
+        {"optimizer_steps", std::to_string(opt.steps_taken())},
+        {"dropout_calls", dropout_calls(model).dump()}};
+    if (!progress.is_null()) position["epoch_progress"] = progress.dump();
     FileGroupWriter group(dir);
     group.add_safetensors("model.safetensors", weights,
                           {{"format", "pt"}, {"model", model.name()},
                            {"epochs_done", std::to_string(epochs_done)}});
-    group.add_safetensors("optimizer.safetensors", state,
-                          {{"epochs_done", std::to_string(epochs_done)},
-                           {"global_step", std::to_string(global_step)},
-                           {"optimizer_steps", std::to_string(opt.steps_taken())},
-                           {"dropout_calls", dropout_calls(model).dump()}});
+    group.add_safetensors("optimizer.safetensors", state, position);
     group.add_text("metrics.json", metrics.dump(2) + "\n");
     group.commit();
 }
@@ -287,9 +297,43 @@ void check_batch_norm_batches(const TrainConfig& config, models::Model& model,
                      "; choose another --batch-size or --train-subset");
 }
 
-// Where a resumed run continues.
+// The running totals of an epoch's training steps; `interrupted` when a signal stopped it at a
+// step boundary (engine/interruption.h).
+struct EpochTotals {
+    double loss_sum = 0.0;
+    int64_t correct = 0, seen = 0, steps = 0;
+    double seconds = 0.0;  // spent on this epoch's steps before a mid-epoch checkpoint
+    bool diverged = false, interrupted = false;
+    float diverged_loss = 0.0f;
+};
+
+// A mid-epoch checkpoint's record of the epoch so far, and back. Doubles survive JSON exactly
+// (nlohmann writes the shortest text that reads back), so a resumed epoch's train_loss is
+// bitwise the uninterrupted one's.
+json progress_json(const EpochTotals& t, int64_t epoch) {
+    return {{"epoch", epoch}, {"batches_done", t.steps}, {"loss_sum", t.loss_sum},
+            {"correct", t.correct}, {"seen", t.seen}, {"seconds", t.seconds}};
+}
+
+EpochTotals totals_from_progress(const json& p, const std::string& what) {
+    EpochTotals t;
+    try {
+        t.steps = p.at("batches_done").get<int64_t>();
+        t.loss_sum = p.at("loss_sum").get<double>();
+        t.correct = p.at("correct").get<int64_t>();
+        t.seen = p.at("seen").get<int64_t>();
+        t.seconds = p.value("seconds", 0.0);
+    } catch (const json::exception& e) {
+        throw Error(what + ": epoch_progress: " + json_error_text(e));
+    }
+    return t;
+}
+
+// Where a resumed run continues: the first epoch not finished, the optimizer step, and (after
+// a mid-epoch checkpoint) how far into that epoch it had got.
 struct RunPosition {
     int64_t first_epoch = 0, global_step = 0;
+    EpochTotals epoch_so_far;
 };
 
 // Whether --resume finds a run to continue in `dir` (one killed before its first metrics has
@@ -335,6 +379,10 @@ RunPosition load_checkpoint(const fs::path& dir, models::Model& model, optim::Op
                      " but optimizer state of epoch " + std::to_string(at.first_epoch) +
                      "; the checkpoint is inconsistent");
     at.global_step = std::stoll(state.metadata.at("global_step"));
+    auto progress = state.metadata.find("epoch_progress");
+    if (progress != state.metadata.end())
+        at.epoch_so_far = totals_from_progress(json::parse(progress->second),
+                                               (dir / "optimizer.safetensors").string());
     optimizer.set_steps_taken(std::stoll(state.metadata.at("optimizer_steps")));
     // Checkpoints from before dropout state was saved carry none (models without dropout need
     // none).
@@ -391,26 +439,30 @@ struct EpochLoop {
     int64_t total_steps;
     int64_t& global_step;
     json& metrics;
+    const std::function<void(int64_t)>& on_step;
 };
 
-struct EpochTotals {
-    double loss_sum = 0.0;
-    int64_t correct = 0, seen = 0, steps = 0;
-    bool diverged = false;
-    float diverged_loss = 0.0f;
-};
-
-// The steps of one epoch (until the loader or the step budget ends, or the loss diverges).
-EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch, bool bar) {
+// The steps of one epoch (until the loader or the step budget ends, the loss diverges, or a
+// signal asks to stop), continuing `so_far` (a mid-epoch checkpoint's totals; empty otherwise).
+EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch, bool bar,
+                        const EpochTotals& so_far) {
     const auto epoch_start = Clock::now();
     const TrainConfig& config = loop.config;
     loop.model.train();
-    loop.loader.start_epoch(epoch);
+    loop.loader.start_epoch(epoch, so_far.steps);
     ProgressBar progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config.epochs),
-                         std::min(steps_per_epoch, loop.total_steps - loop.global_step), bar);
-    EpochTotals totals;
+                         std::min(steps_per_epoch - so_far.steps, loop.total_steps - loop.global_step),
+                         bar);
+    EpochTotals totals = so_far;
+    const int64_t first_step = so_far.steps;
     data::Batch batch;
-    while (loop.global_step < loop.total_steps && loop.loader.next(batch)) {
+    while (loop.global_step < loop.total_steps) {
+        // The step boundary: a signal only set a flag (engine/interruption.h); stop here.
+        if (stop_requested()) {
+            totals.interrupted = true;
+            break;
+        }
+        if (!loop.loader.next(batch)) break;
         trace::Scope step_scope("train_step", "step", loop.device);
         loop.optimizer.set_lr(loop.schedule.lr_at(loop.global_step));
         const optim::StepResult step = optim::train_step(
@@ -428,6 +480,7 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
         totals.seen += n;
         ++totals.steps;
         ++loop.global_step;
+        if (loop.on_step) loop.on_step(loop.global_step);
         if (config.track_every > 0 && loop.global_step % config.track_every == 0)
             loop.metrics["track"].push_back(
                 track_record(loop.model, loop.monitor, config.temperature, loop.global_step));
@@ -436,10 +489,11 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
             std::snprintf(status, sizeof status, "loss %.4f  %.0f samples/s",
                           totals.loss_sum / totals.seen,
                           totals.seen / std::max(seconds_since(epoch_start), 1e-9));
-            progress.update(totals.steps, status);
+            progress.update(totals.steps - first_step, status);
         }
     }
     progress.finish();
+    totals.seconds = so_far.seconds + seconds_since(epoch_start);
     return totals;
 }
 
@@ -464,6 +518,40 @@ void mark_diverged(json& metrics, const fs::path& dir, int64_t step, float loss)
     write_metrics(dir, metrics);
     std::fprintf(stderr, "diverged at step %lld (loss %s)\n", static_cast<long long>(step),
                  std::isnan(loss) ? "nan" : "inf");
+}
+
+// A signal stopped the run at a step boundary: one group commit of the weights, the optimizer
+// state, the data position and metrics.json with status "interrupted" and how to resume.
+void save_interrupted(const fs::path& dir, models::Model& model, optim::Optimizer& optimizer,
+                      const EpochTotals& totals, int64_t epoch, int64_t global_step, json& metrics,
+                      const std::string& resume_command) {
+    const int signal = stop_signal();
+    metrics["status"] = "interrupted";
+    metrics["interrupted"] = {{"signal", signal_name(signal)},
+                              {"epoch", epoch + 1},
+                              {"batches_done", totals.steps},
+                              {"step", global_step},
+                              {"resume", resume_command}};
+    save_epoch(dir, model, optimizer, epoch, global_step, metrics, progress_json(totals, epoch));
+    std::fprintf(stderr,
+                 "%s: interrupted by %s at step %lld (epoch %lld, batch %lld): checkpoint "
+                 "written; resume with: %s\n",
+                 dir.string().c_str(), signal_name(signal), static_cast<long long>(global_step),
+                 static_cast<long long>(epoch + 1), static_cast<long long>(totals.steps),
+                 resume_command.c_str());
+}
+
+// The run folder's lock (engine/run_lock.h), taken before anything in it is read or written;
+// a new run's folder is created for it.
+std::optional<RunLock> lock_run_dir(const fs::path& dir, const TrainOptions& options) {
+    if (!options.lock) return std::nullopt;
+    if (!options.resume) fs::create_directories(dir);
+    KELVIN_CHECK(fs::is_directory(dir), "--resume: " + dir.string() + " is not a folder");
+    RunLockOptions lock_options;
+    lock_options.command = "kelvin train --out " + dir.string();
+    RunLock lock = RunLock::acquire(dir / kTrainLockName, lock_options);
+    if (!lock.takeover_note().empty()) std::fprintf(stderr, "%s\n", lock.takeover_note().c_str());
+    return lock;
 }
 
 json final_record(const json& metrics, int64_t global_step, double run_seconds) {
@@ -497,17 +585,24 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     check_batch_norm_batches(config, *model, train_set.count, steps_per_epoch, total_steps);
 
     const fs::path dir(config.out);
+    const std::optional<RunLock> lock = lock_run_dir(dir, options);
+    const std::string resume_command =
+        options.resume_command.empty() ? "kelvin train --resume " + config.out : options.resume_command;
     json metrics;
     RunPosition at;
     if (options.resume && can_resume(dir)) {
         metrics = read_resumed_metrics(dir);
         if (metrics.value("status", "") == "complete") return metrics;
         if (fs::exists(dir / "model.safetensors")) at = load_checkpoint(dir, *model, *optimizer);
+        // The learning rate of the last step taken: an epoch record reports it, and an epoch
+        // interrupted after its last batch resumes straight into its evaluation.
+        if (at.global_step > 0) optimizer->set_lr(schedule.lr_at(at.global_step - 1));
         drop_records_after(metrics, at);
     } else {
         metrics = start_run(config, dir, *model, train_loader.options(), test_loader);
     }
     metrics["status"] = "running";
+    metrics.erase("interrupted");  // this run goes on; the record of the pause is not a result
     data::Batch monitor;
     if (config.track_every > 0) {
         monitor = test_loader.fixed_batch(config.track_samples);
@@ -520,21 +615,27 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     double run_seconds = 0.0;
     for (auto& e : metrics["epochs"]) run_seconds += e.value("seconds", 0.0);
     int64_t global_step = at.global_step;
-    EpochLoop loop{config,      *model, *optimizer,  schedule,    train_loader,
-                   monitor,     device, total_steps, global_step, metrics};
+    EpochLoop loop{config,      *model, *optimizer,  schedule,    train_loader, monitor,
+                   device,      total_steps, global_step, metrics, options.on_step};
     try {
         for (int64_t epoch = at.first_epoch; epoch < config.epochs && global_step < total_steps;
              ++epoch) {
-            const auto epoch_start = Clock::now();
-            const EpochTotals totals = train_epoch(loop, epoch, steps_per_epoch,
-                                                   options.show_progress);
+            const auto eval_start = Clock::now();
+            const EpochTotals totals =
+                train_epoch(loop, epoch, steps_per_epoch, options.show_progress,
+                            epoch == at.first_epoch ? at.epoch_so_far : EpochTotals{});
             if (totals.diverged) {
                 mark_diverged(metrics, dir, global_step, totals.diverged_loss);
                 return metrics;
             }
-            const double train_seconds = seconds_since(epoch_start);
+            if (totals.interrupted) {
+                save_interrupted(dir, *model, *optimizer, totals, epoch, global_step, metrics,
+                                 resume_command);
+                return metrics;
+            }
+            const double train_seconds = totals.seconds;
             Evaluation test = evaluate(*model, test_loader, config.temperature);
-            const double seconds = seconds_since(epoch_start);
+            const double seconds = train_seconds + seconds_since(eval_start);
             run_seconds += seconds;
             const json record =
                 epoch_record(test, totals, epoch, optimizer->lr(), seconds, train_seconds);

@@ -1,7 +1,7 @@
 // Training under a softmax temperature: the loop behind `kelvin train`, sweeps and the demo.
 // A run lives in one directory:
 //   config.json           every setting, written first
-//   metrics.json          {"status": running|complete|failed|diverged, "init": {...},
+//   metrics.json          {"status": running|complete|failed|diverged|interrupted, "init": {...},
 //                          "epochs": [...], "final": {...}}, rewritten atomically each epoch
 //   model.safetensors     the weights after the last finished epoch (PyTorch state_dict names)
 //   optimizer.safetensors optimizer state, for --resume
@@ -66,11 +66,25 @@ std::unique_ptr<models::Model> build_model_for(const TrainConfig& config,
 struct TrainOptions {
     bool show_progress = false;    // a live bar on stderr
     bool print_epochs = true;      // one line per epoch on stderr
-    bool resume = false;           // continue the run in config.out from its last epoch
+    bool resume = false;           // continue the run in config.out from its last checkpoint
+    // Hold config.out/train.lock (engine/run_lock.h) while training, so that a second process
+    // on the same run stops with the holder's name instead of writing it too.
+    bool lock = true;
+    // What metrics.json of an interrupted run says to run to continue it (empty:
+    // "kelvin train --resume OUT"); a sweep names its own command.
+    std::string resume_command;
+    // Called after each optimizer step with the step count (tests interrupt runs from it).
+    std::function<void(int64_t)> on_step;
 };
 
+// The lock file a training run holds in its folder.
+inline constexpr const char* kTrainLockName = "train.lock";
+
 // Runs (or resumes) a training run; returns the final metrics.json content. Errors in the
-// settings or the data are thrown before the run directory is created.
+// settings or the data are thrown before the run directory is created. A signal caught by
+// engine/interruption.h's handlers stops it at the next step boundary with a checkpoint of that
+// exact step and status "interrupted" (returned, not thrown); resuming continues from that step,
+// and the run ends bitwise identical to one never interrupted.
 nlohmann::json train(const TrainConfig& config, const TrainOptions& options);
 
 // Reads a run directory's config.json.

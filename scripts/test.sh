@@ -3,7 +3,8 @@
 # GPU tests report as skipped on machines without a CUDA device. Then the same CUDA kernels run
 # on the host CUDA emulator (tests/cuda_emulator, build-emu/) against the CPU references: no
 # GPU is involved there, and it is reported on a line of its own, never as GPU tests passed.
-# KELVIN_SKIP_EMULATOR=1 leaves that part out. Last, scripts/fuzz.sh fuzzes every parser for a
+# KELVIN_SKIP_EMULATOR=1 leaves that part out. After the main suite, scripts/slurm-test.sh runs
+# sweeps as job arrays on a private Slurm (KELVIN_SKIP_SLURM=1 leaves it out). Last, scripts/fuzz.sh fuzzes every parser for a
 # bounded time (build-fuzz/, clang; ~20 s per target) and runs the parser tests under
 # ASan+UBSan there; KELVIN_SKIP_FUZZ=1 leaves both out.
 set -euo pipefail
@@ -83,6 +84,22 @@ log=$(mktemp)
 summary=$(summary_of "$log")
 rm -f "$log"
 part_done "main-suite"
+# Sweeps as Slurm job arrays on a real private Slurm started and stopped by the script
+# (scripts/slurm-test.sh: submit, preempt + requeue, two workers on one run; ~70 s on 2 cores).
+# KELVIN_SKIP_SLURM=1 leaves it out.
+slurm_check="skipped (KELVIN_SKIP_SLURM=1)"
+slurm_failed=0
+if [[ "${KELVIN_SKIP_SLURM:-0}" != 1 ]]; then
+  slurm_log=$(mktemp)
+  if bash scripts/slurm-test.sh build 2>&1 | tee "$slurm_log"; then
+    slurm_check=$(tail -n 1 "$slurm_log" | sed 's/^slurm tests: //')
+  else
+    slurm_check="FAILED ($(grep -m1 'slurm tests: FAILED' "$slurm_log" | sed 's/^slurm tests: FAILED: //'))"
+    slurm_failed=1; status=1
+  fi
+  rm -f "$slurm_log"
+fi
+part_done "slurm"
 fuzz_failed=0
 if [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]]; then
   bash scripts/fuzz.sh || { fuzz_failed=1; status=1; }
@@ -96,6 +113,7 @@ echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
 echo "CPU kernels cross-compiled for aarch64, conv tests under qemu-aarch64: $aarch64_check"
 [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 echo "CUDA kernel resources (ptxas, sm_90): $resources"
+echo "Slurm job-array sweeps on a private Slurm (sbatch, scancel --signal, requeue, locks): $slurm_check"
 echo "time per part: $part_times"
 # The plain closing line CI reads: "tests: N passed, N failed, N skipped". Passed and skipped
 # are the main suite's (its GPU tests skipped without a device); failed also counts the
@@ -107,5 +125,5 @@ else
 fi
 isa_failed=0; [[ $isa_check == FAILED ]] && isa_failed=1
 [[ $aarch64_check == FAILED ]] && isa_failed=$((isa_failed + 1))
-echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed)) failed, $skipped skipped"
+echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed + slurm_failed)) failed, $skipped skipped"
 exit $status

@@ -341,11 +341,10 @@ TEST_CASE("detection intervals: DeLong and the bootstrap agree on a large sample
     std::vector<double> in(800), ood(600);
     for (double& v : in) v = normal(rng) + 1.0;
     for (double& v : ood) v = normal(rng);
-    const ScoreMetric auroc = [](const auto& a, const auto& b) { return kelvin::auroc(a, b); };
     const ScoreMetric fpr95 = [](const auto& a, const auto& b) { return kelvin::fpr_at_95_tpr(a, b); };
     DetectionIntervalOptions options;
     options.resamples = 400;
-    const nlohmann::json j = detection_intervals(in, ood, auroc, fpr95, options);
+    const nlohmann::json j = detection_intervals(in, ood, fpr95, options);
     const double value = kelvin::auroc(in, ood);
     const auto delong = j["auroc_interval"]["delong"].get<std::vector<double>>();
     const auto boot = j["auroc_interval"]["bootstrap"].get<std::vector<double>>();
@@ -391,6 +390,24 @@ TEST_CASE("run results: every result the claims use is found in what kelvin trai
     }
     CHECK(ranks == 2);
     CHECK(ood_probes == 2);
+    // diagnose writes each detector's 95% intervals over test samples beside its value.
+    const nlohmann::json detection = read("diagnostics.json")["ood_detection"];
+    for (const char* method : {"neco", "msp", "max_logit", "energy"}) {
+        INFO(method);
+        const nlohmann::json& d = detection[method]["fashion-mnist:classes=5-9"];
+        const double auroc = d["auroc"].get<double>(), fpr95 = d["fpr95"].get<double>();
+        for (const char* how : {"delong", "bootstrap"}) {
+            const auto bounds = d["auroc_interval"][how].get<std::vector<double>>();
+            REQUIRE(bounds.size() == 2);
+            CHECK(bounds[0] <= auroc);
+            CHECK(auroc <= bounds[1]);
+            CHECK(bounds[0] < bounds[1]);  // 400 + 400 samples: a real spread
+        }
+        const auto fpr = d["fpr95_interval"]["bootstrap"].get<std::vector<double>>();
+        CHECK(fpr[0] <= fpr95);
+        CHECK(fpr95 <= fpr[1]);
+        CHECK(d["interval_method"]["resamples"] == 1000);
+    }
     // One run: every claim is there, none testable, and each says why.
     for (const ClaimResult& c : test_claims({run})) {
         CHECK(c.verdict == Verdict::not_testable);

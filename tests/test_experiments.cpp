@@ -215,6 +215,16 @@ TEST_CASE("a sweep killed mid-run keeps finished runs, redoes the interrupted on
     CHECK(std::set<std::string>(names.begin(), names.end()).size() == 3);
     for (auto& e : fs::directory_iterator(out / "runs")) CHECK(e.path().extension() != ".partial");
     CHECK(fs::exists(out / "summary.md"));
+    // One row per cell (three temperatures, one seed each) and the claims, all ten not testable
+    // with one seed.
+    std::ifstream cells(out / "summary_by_cell.csv");
+    size_t cell_lines = 0;
+    for (std::string l; std::getline(cells, l);) ++cell_lines;
+    CHECK(cell_lines == 1 + 3);
+    REQUIRE(fs::exists(out / "claims.json"));
+    const json claims = read_json(out / "claims.json");
+    CHECK(claims["claims"].size() == 10);
+    for (const json& c : claims["claims"]) CHECK(c["verdict"] == "not testable");
     // The sweep's track_every reached every run, and the report drew the step-by-step plots.
     CHECK(read_json(first / "metrics.json")["track"].size() >= 2);
     REQUIRE(fs::exists(out / "report.html"));

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "engine/device.h"
+#include "experiments/demo.h"
 #include "experiments/report.h"
+#include "experiments/summary_table.h"
 #include "experiments/svg_plot.h"
 
 namespace {
@@ -74,7 +76,7 @@ json run_config(double t, int seed) {
 }
 
 // Plausible numbers: higher T, larger logits norm, lower rank, shorter tunnel.
-json run_metrics(double t) {
+json run_metrics(double t, double jitter = 0) {
     json epochs = json::array();
     for (int e = 1; e <= 3; ++e)
         epochs.push_back({{"epoch", e},
@@ -89,10 +91,11 @@ json run_metrics(double t) {
         {"status", "complete"},
         {"init", {{"logits_norm", 0.05}, {"test_acc", 0.1}}},
         {"epochs", epochs},
-        {"final", {{"test_acc", 0.87}, {"logits_norm", 6.0 * std::sqrt(t)}, {"seconds", 12.6}}}};
+        {"final", {{"test_acc", 0.87 + jitter}, {"logits_norm", 6.0 * std::sqrt(t) * (1 + jitter)}, {"seconds", 12.6}}}};
 }
 
-json run_diagnostics(double t) {
+// `jitter` (a seed's offset, small enough to keep every trend) makes the seeds differ.
+json run_diagnostics(double t, double jitter = 0) {
     const int rank = t < 5 ? 4 : t < 50 ? 3 : 2;
     json spectrum = json::array();
     for (int i = 0; i < 5; ++i)
@@ -104,8 +107,11 @@ json run_diagnostics(double t) {
         id.push_back(0.4 + 0.5 * reach);
         ood.push_back(0.75 - 0.05 * std::log10(t) * l / 6.0);
     }
-    const double k = 1.0 / (1 + std::log10(t));
-    auto detection = [&](double a) { return json{{kOod, {{"auroc", a}, {"fpr95", 1 - a}}}}; };
+    const double k = 1.0 / (1 + std::log10(t)) + jitter;
+    auto detection = [&](double a) { return json{{kOod, {{"auroc", a + jitter}, {"fpr95", 1 - a}}}}; };
+    json probe_ranks = json::array();
+    for (int l = 0; l < 7; ++l)
+        probe_ranks.push_back({{"name", layers[l]}, {"rank", l < 6 ? 100 : 40 - 10 * std::log10(t)}});
     return {
         {"temperature", t},
         {"accuracy", 0.87},
@@ -113,19 +119,20 @@ json run_diagnostics(double t) {
          {{"logits", rank},
           {"softmax", 5},
           {"classes", 5},
+          {"layers", probe_ranks},
           {"by_gamma", {{"logits", {{"0.01", rank - 1}, {"0.001", rank}, {"0.0001", rank}}}}}}},
         {"singular_values", {{"logits", spectrum}, {"softmax", spectrum}}},
         {"logits_norm", {{"mean", 6.0 * std::sqrt(t)}, {"frobenius", 600.0}, {"sigma_1", 100.0}}},
         {"probes", {{"layers", layers}, {"id", id}, {"ood", {{kOod, ood}}}}},
         {"kappa", k},
-        {"rho", {{kOod, 0.05 * std::log10(10 * t)}}},
+        {"rho", {{kOod, 0.05 * std::log10(10 * t) + jitter}}},
         {"ood_detection",
          {{"neco", detection(0.7 + 0.05 * std::log10(t))},
           {"msp", detection(0.7)},
           {"max_logit", detection(0.72)},
           // nlohmann writes NaN as null: the report must skip it.
           {"energy", detection(t == 10 ? kNaN : 0.71)}}},
-        {"orthodev", {{kOod, 0.3 / (1 + std::log10(t))}}},
+        {"orthodev", {{kOod, 0.3 / (1 + std::log10(t)) + jitter}}},
         {"settings", {{"gamma", 1e-3}}}};
 }
 
@@ -153,6 +160,33 @@ void write_sweep(const fs::path& dir) {
     write_text(diverged / "metrics.json", metrics.dump(2));
     const fs::path partial = dir / "runs" / "mlp_T1000_s1.partial";
     write_text(partial / "config.json", run_config(1000, 1).dump(2));
+}
+
+// DIR with sweep.json and runs T = 1, 10, 100 for `seeds` seeds, all complete and diagnosed.
+void write_seeded_sweep(const fs::path& dir, int seeds) {
+    json list = json::array();
+    for (int s = 1; s <= seeds; ++s) list.push_back(s);
+    write_text(dir / "sweep.json",
+               json{{"models", {"mlp"}}, {"temperatures", {1, 10, 100}}, {"seeds", list}, {"ood", {kOod}}}
+                   .dump(2));
+    for (int s = 1; s <= seeds; ++s)
+        for (double t : {1.0, 10.0, 100.0}) {
+            const double jitter = 0.004 * ((s * 7) % 5 - 2);  // -0.008 .. 0.008
+            const fs::path run =
+                dir / "runs" / ("mlp_T" + std::to_string(int(t)) + "_s" + std::to_string(s));
+            write_text(run / "config.json", run_config(t, s).dump(2));
+            write_text(run / "metrics.json", run_metrics(t, jitter).dump(2));
+            write_text(run / "diagnostics.json", run_diagnostics(t, jitter).dump(2));
+        }
+}
+
+// The SVG elements of a page, one string each.
+std::vector<std::string> plots_of(const std::string& html) {
+    std::vector<std::string> out;
+    for (size_t at = html.find("<svg class=\"plot\""); at != std::string::npos;
+         at = html.find("<svg class=\"plot\"", at + 1))
+        out.push_back(html.substr(at, html.find("</svg>", at) - at));
+    return out;
 }
 
 }  // namespace
@@ -290,6 +324,41 @@ TEST_CASE("svg plot: categorical x axis and point labels") {
     CHECK(svg.find(">end<") != std::string::npos);
 }
 
+TEST_CASE("svg plot: intervals as bands and error bars, faint series, bounds a log axis cannot show") {
+    PlotSpec spec;
+    spec.title = "intervals";
+    spec.log_y = true;
+    Series line{"mean"};
+    line.x = {1, 2, 3, 4};
+    line.y = {2, 3, 4, 5};
+    line.y_low = {1, kNaN, 3, -1};  // no interval at x = 2; a bound below 0 on a log axis
+    line.y_high = {3, kNaN, 5, 6};
+    Series scatter{"points"};
+    scatter.lines = false;
+    scatter.x = {1, 2};
+    scatter.y = {1, 2};
+    scatter.y_low = {0.5, 1.5}, scatter.y_high = {1.5, 2.5};
+    scatter.x_low = {0.8, kNaN}, scatter.x_high = {1.2, kNaN};
+    Series faint;
+    faint.faint = true;
+    faint.x = {1, 4}, faint.y = {2.5, 4.5};
+    spec.series = {faint, line, scatter};
+    const std::string svg = render_svg(spec);
+    // x = 1 stands alone (x = 2 has none): a bar; x = 3..4 one band; the scatter's bars.
+    CHECK(count(svg, "class=\"band\"") == 1);
+    CHECK(count(svg, "class=\"error-bars\"") == 2);
+    const size_t band = svg.find("class=\"band\"");
+    const std::string band_path = svg.substr(band, svg.find("/>", band) - band);
+    CHECK(count(band_path, "Z") == 1);
+    CHECK(count(band_path, "L") == 3);  // 2 upper + 2 lower points
+    CHECK(band_path.find("nan") == std::string::npos);
+    CHECK(count(svg, "class=\"series faint\"") == 1);
+    CHECK(count(svg, "class=\"series\"") == 2);
+    CHECK(count(svg, "class=\"legend-entry\"") == 2);  // the faint series has no label
+    CHECK(svg.find("nan") == std::string::npos);
+    CHECK(svg.find("inf") == std::string::npos);
+}
+
 TEST_CASE("svg plot: a crowded legend counts what it could not show") {
     PlotSpec spec;
     spec.title = "many series";
@@ -379,6 +448,103 @@ TEST_CASE("report: a sweep with several groups gets a section per group") {
     CHECK(count(html, "<svg class=\"plot\"") >= 12);
 }
 
+TEST_CASE("report: with 5 seeds every plot draws means with intervals and each seed; claims 1-8 get verdicts") {
+    TempDir dir;
+    write_seeded_sweep(dir.path, 5);
+    kelvin::experiments::write_summary(dir.path.string());
+    const std::string html = read_text(kelvin::experiments::write_report(dir.path.string()));
+    const std::vector<std::string> plots = plots_of(html);
+    REQUIRE(plots.size() >= 6);
+    for (const std::string& plot : plots) {
+        INFO(plot.substr(0, plot.find("</title>")));
+        CHECK(count(plot, "class=\"band\"") + count(plot, "class=\"error-bars\"") > 0);
+        CHECK(count(plot, "class=\"series faint\"") > 0);
+        CHECK(plot.find("n = 5") != std::string::npos);
+    }
+    // The claims come first, then the tables over seeds and per run.
+    const size_t claims = html.find("<h2 id=\"claims\">Claims</h2>");
+    REQUIRE(claims != std::string::npos);
+    CHECK(claims < html.find("Summary over seeds"));
+    CHECK(html.find("Summary over seeds") < html.find("<h2>Every run</h2>"));
+    CHECK(html.find("<h2>Every run</h2>") < html.find("<h2>Plots</h2>"));
+    CHECK(count(html, "<tr class=\"run") == 15);
+    CHECK(count(html, "<tr class=\"cell\"") == 3);
+    CHECK(html.find("(n = 5)") != std::string::npos);
+
+    const json j = json::parse(read_text(dir.path / "claims.json"));
+    REQUIRE(j["claims"].size() == 10);
+    for (const json& c : j["claims"]) {
+        INFO("claim " << c["number"] << ": " << c["reason"]);
+        if (c["number"].get<int>() <= 8) {
+            // The synthetic sweep follows the paper in every seed, claim 2 included.
+            CHECK(c["verdict"] == "supported");
+            CHECK(c["p_value"].get<double>() < 0.05);
+            CHECK(c["runs"].size() >= 10);  // claim 1 pairs T = 1 with T = 100 only
+            const json& t = c["tests"][0];
+            CHECK(t["seeds"] == 5);
+            CHECK(t["effect"]["low"].is_number());
+            CHECK(t["effect"]["low"].get<double>() <= t["effect"]["estimate"].get<double>());
+        } else {
+            CHECK(c["verdict"] == "not testable");  // no init-scale or head-norm axis
+            CHECK(!c["reason"].get<std::string>().empty());
+        }
+    }
+    CHECK(count(html, "<td class=\"verdict supported\">") >= 8);
+
+    // summary_by_cell: one row per temperature, n = 5 and the t interval around the mean.
+    std::ifstream csv(dir.path / "summary_by_cell.csv");
+    std::string header, line;
+    std::getline(csv, header);
+    std::vector<std::string> rows;
+    while (std::getline(csv, line)) rows.push_back(line);
+    CHECK(rows.size() == 3);
+    CHECK(header.find("ci95_low(test_acc)") != std::string::npos);
+    CHECK(header.find("mean(neco_auroc/fashion-mnist:classes=5-9)") != std::string::npos);
+    CHECK(rows[0].find("1 2 3 4 5") != std::string::npos);
+    const std::string md = read_text(dir.path / "summary_by_cell.md");
+    CHECK(md.find("(5) |") != std::string::npos);
+    CHECK(count(read_text(dir.path / "summary.csv"), "\n") == 16);  // still one row per run
+}
+
+TEST_CASE("report: a sweep with one seed still works and says which claims need more seeds") {
+    TempDir dir;
+    write_sweep(dir.path);  // one complete seed per temperature
+    kelvin::experiments::write_summary(dir.path.string());
+    const std::string html = read_text(kelvin::experiments::write_report(dir.path.string()));
+    const json j = json::parse(read_text(dir.path / "claims.json"));
+    REQUIRE(j["claims"].size() == 10);
+    for (const json& c : j["claims"]) {
+        INFO("claim " << c["number"]);
+        CHECK(c["verdict"] == "not testable");
+        if (c["number"].get<int>() <= 8)
+            CHECK(c["reason"].get<std::string>().find("seeds (has 1)") != std::string::npos);
+    }
+    // Trends over 3 temperatures need 3 seeds; a sign-flip test of paired differences 5
+    // (2^5 = 32 sign patterns reach p < 0.05).
+    CHECK(html.find("needs &gt;= 3 seeds (has 1)") != std::string::npos);
+    CHECK(html.find("needs &gt;= 5 seeds (has 1)") != std::string::npos);
+    CHECK(html.find("10 not testable") != std::string::npos);
+    CHECK(count(html, "class=\"band\"") == 0);  // nothing to draw an interval from
+    CHECK(html.find("(n = 1)") != std::string::npos);
+    CHECK(read_text(dir.path / "summary_by_cell.md").find("(n=1)") != std::string::npos);
+}
+
+TEST_CASE("demo: its closing text gives the means over seeds and the claims table") {
+    TempDir dir;
+    write_seeded_sweep(dir.path, 3);
+    const std::string text = kelvin::experiments::demo_tables(dir.path.string());
+    INFO(text);
+    // One line per temperature with n = 3 and an interval; ten claims, the trends (3-8)
+    // decided with 3 seeds, the paired ones (1, 2) saying they need 5.
+    CHECK(text.find("\nmlp      100   3  ") != std::string::npos);
+    CHECK(count(text, "\u00b1") >= 3 * 7);
+    CHECK(count(text, "\n1   not testable") == 1);
+    CHECK(text.find("needs >= 5 seeds (has 3)") != std::string::npos);
+    for (int c = 3; c <= 8; ++c)
+        CHECK_MESSAGE(text.find("\n" + std::to_string(c) + "   supported") != std::string::npos, c);
+    CHECK(text.find("\n10  not testable") != std::string::npos);
+}
+
 TEST_CASE("report: errors name the folder or the file") {
     TempDir dir;
     try {
@@ -409,7 +575,7 @@ TEST_CASE("report: with no finished run yet, the page still opens") {
 TEST_CASE("report: renders in headless Chromium" *
           doctest::skip(!fs::exists("/usr/bin/chromium"))) {
     TempDir dir;
-    write_sweep(dir.path);
+    write_seeded_sweep(dir.path, 5);
     const std::string html = read_text(kelvin::experiments::write_report(dir.path.string()));
     const fs::path out = dir.path / "rendered";
     const std::string command =
@@ -420,7 +586,22 @@ TEST_CASE("report: renders in headless Chromium" *
     CHECK(count(dom, "<svg class=\"plot\"") == count(html, "<svg class=\"plot\""));
     CHECK(count(dom, "class=\"series\"") == count(html, "class=\"series\""));
     CHECK(count(dom, "<path d=\"M") == count(html, "<path d=\"M"));
-    CHECK(count(dom, "<tr class=\"run") == 4);
+    CHECK(count(dom, "<tr class=\"run") == 15);
+    // The Claims section at the top, with a verdict per claim, and the intervals of the plots.
+    CHECK(dom.find("<h2 id=\"claims\">Claims</h2>") < dom.find("<h2>Plots</h2>"));
+    CHECK(count(dom, "<tr class=\"claim ") == 10);
+    CHECK(count(dom, "<td class=\"verdict supported\">") >= 8);
+    CHECK(count(dom, "class=\"band\"") == count(html, "class=\"band\""));
+    CHECK(count(dom, "class=\"band\"") > 0);
+    CHECK(count(dom, "class=\"error-bars\"") == count(html, "class=\"error-bars\""));
+    CHECK(count(dom, "class=\"series faint\"") == count(html, "class=\"series faint\""));
+    // The script's own counts of the parsed page agree.
+    const std::string counts = read_text(out / "counts.txt");
+    CHECK(counts.find("claims 10\n") != std::string::npos);
+    CHECK(counts.find("bands " + std::to_string(count(html, "class=\"band\"")) + "\n") !=
+          std::string::npos);
+    CHECK(counts.find("plots " + std::to_string(count(html, "<svg class=\"plot\"")) + "\n") !=
+          std::string::npos);
     const auto png_size = fs::file_size(out / "screenshot.png");
     CHECK(png_size > 50 * 1024);
     const std::string png = read_text(out / "screenshot.png");

@@ -127,7 +127,7 @@ TEST_CASE("report: every figure of the page is also written as its own SVG and C
     for (const std::string& svg_path : svgs) {
         if (svg_path.find("rank") == std::string::npos) continue;
         for (const auto& row : read_csv(fs::path(svg_path).replace_extension(".csv")))
-            found = found || (row.size() >= 3 && row[0] == "rank(logits)" && row[2] == "5");
+            found = found || (row.size() >= 3 && row[0] == "rank(logits) (n = 1)" && row[2] == "5");
     }
     CHECK(found);
 }

@@ -137,10 +137,34 @@ TEST_CASE("statistics: DeLong's AUROC variance and the seeded bootstrap match th
         check_close(f.estimate, c["fpr95"], 1e-13, 1e-15, "FPR95");
         check_close(f.low, b["fpr95"][0], 1e-12, 1e-14, "bootstrap FPR95 low");
         check_close(f.high, b["fpr95"][1], 1e-12, 1e-14, "bootstrap FPR95 high");
+        // The counting version diagnose uses gives the very same interval.
+        const Interval fast = bootstrap_auroc_interval(in, ood, resamples, seed);
+        CHECK(fast.estimate == a.estimate);
+        CHECK(fast.low == a.low);
+        CHECK(fast.high == a.high);
         // Another seed gives another (close) interval: the seed is used.
         const Interval other = bootstrap_interval(in, ood, auroc, resamples, seed + 1);
         CHECK((other.low != a.low || other.high != a.high));
     }
+}
+
+TEST_CASE("statistics: the counting bootstrap of AUROC is the sorting one, ties and all") {
+    const ScoreMetric auroc = [](const auto& in, const auto& ood) { return kelvin::auroc(in, ood); };
+    std::mt19937_64 rng(11);
+    for (int trial = 0; trial < 4; ++trial) {
+        // Scores rounded to a coarse grid, so that many tie within and across the two sets.
+        std::vector<double> in(300 + 50 * trial), ood(200 + 70 * trial);
+        std::normal_distribution<double> normal;
+        for (double& v : in) v = std::round(4 * (normal(rng) + 0.7)) / 4;
+        for (double& v : ood) v = std::round(4 * normal(rng)) / 4;
+        const Interval slow = bootstrap_interval(in, ood, auroc, 200, 5 + trial);
+        const Interval fast = bootstrap_auroc_interval(in, ood, 200, 5 + trial);
+        CHECK(fast.estimate == slow.estimate);
+        CHECK(fast.low == slow.low);
+        CHECK(fast.high == slow.high);
+    }
+    CHECK_THROWS_WITH(bootstrap_auroc_interval({1.0, std::nan("")}, {0.0}, 10, 1),
+                      doctest::Contains("a score is NaN"));
 }
 
 TEST_CASE("statistics: exact trend and sign-flip p-values match full enumeration") {

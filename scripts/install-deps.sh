@@ -10,7 +10,8 @@ packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g
           slurm-wlm munge    # slurm-wlm, munge: the private Slurm of scripts/slurm-cluster.sh
           openmpi-bin libopenmpi-dev)  # data-parallel training (engine/distributed/)
 # qemu-user: scripts/check-cpu-isas.sh runs the default build on emulated AVX2-only and no-AVX CPUs.
-[[ $(uname -m) == x86_64 ]] && packages+=(qemu-user)
+# g++-aarch64-linux-gnu: scripts/check-aarch64.sh builds the CPU kernels for aarch64 (qemu-user runs them).
+[[ $(uname -m) == x86_64 ]] && packages+=(qemu-user g++-aarch64-linux-gnu)
 [[ "${KELVIN_WITH_TORCH:-0}" == 1 ]] && packages+=(python3-torch python3-numpy python3-scipy python3-mpmath)
 [[ "${KELVIN_WITH_CHROMIUM:-0}" == 1 ]] && packages+=(chromium)
 

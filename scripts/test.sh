@@ -54,6 +54,13 @@ if [[ "${KELVIN_SKIP_QEMU:-0}" != 1 ]]; then
   if bash scripts/check-cpu-isas.sh build; then isa_check="passed"; else isa_check="FAILED"; status=1; fi
   part_done "qemu"
 fi
+# The CPU kernels cross-compiled for aarch64 and the conv kernel tests run there under
+# qemu-aarch64 (scripts/check-aarch64.sh, ~1 minute). Also left out by KELVIN_SKIP_QEMU=1.
+aarch64_check="skipped (KELVIN_SKIP_QEMU=1)"
+if [[ "${KELVIN_SKIP_QEMU:-0}" != 1 ]]; then
+  if bash scripts/check-aarch64.sh; then aarch64_check="passed"; else aarch64_check="FAILED"; status=1; fi
+  part_done "aarch64"
+fi
 
 # Static resources of every CUDA kernel (sm_90 ptxas report): no spill beyond those recorded
 # at their launch, no occupancy below its launch's promise (scripts/cuda-resources.sh, ~1-2 min
@@ -113,6 +120,7 @@ if [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]]; then
 fi
 [[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
 echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
+echo "CPU kernels cross-compiled for aarch64, conv tests under qemu-aarch64: $aarch64_check"
 [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 echo "CUDA kernel resources (ptxas, sm_90): $resources"
 echo "data-parallel training over MPI, 2 ranks (scripts/test-distributed.sh): $distributed"
@@ -127,5 +135,6 @@ else
   passed=0; failed=1; skipped=0   # the main suite stopped before its summary
 fi
 isa_failed=0; [[ $isa_check == FAILED ]] && isa_failed=1
+[[ $aarch64_check == FAILED ]] && isa_failed=$((isa_failed + 1))
 echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed + distributed_failed + slurm_failed)) failed, $skipped skipped"
 exit $status

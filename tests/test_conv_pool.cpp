@@ -19,146 +19,19 @@
 #include "kernels/cpu/conv_winograd.h"
 #include "kernels/cuda_runtime.h"
 #include "kernels/pool.h"
+#include "tests/conv_reference.h"
 #include "tests/device_array.h"
 #include "tests/gradcheck.h"
 
 using namespace kelvin;
 using kelvin::testing::DeviceArray;
+using namespace kelvin::testing::conv_cases;
 using kelvin::testing::gradcheck;
 using kelvin::testing::random_tensor;
 
 namespace {
 
 bool no_gpu() { return !kelvin::cuda_available(); }
-
-struct ConvCase {
-    int64_t n, c, h, w, o, kh, kw, stride, padding;
-    bool bias;
-};
-
-std::string label(const ConvCase& k) {
-    char text[160];
-    std::snprintf(text, sizeof text, "x[%lld,%lld,%lld,%lld] w[%lld,%lld,%lld,%lld] s%lld p%lld%s",
-                  (long long)k.n, (long long)k.c, (long long)k.h, (long long)k.w, (long long)k.o,
-                  (long long)k.c, (long long)k.kh, (long long)k.kw, (long long)k.stride,
-                  (long long)k.padding, k.bias ? " bias" : "");
-    return text;
-}
-
-ConvShape shape_of(const ConvCase& k) {
-    ConvShape s;
-    s.batch = k.n;
-    s.in_channels = k.c;
-    s.in_h = k.h;
-    s.in_w = k.w;
-    s.out_channels = k.o;
-    s.kernel_h = k.kh;
-    s.kernel_w = k.kw;
-    s.stride = k.stride;
-    s.padding = k.padding;
-    return with_output_size(s);
-}
-
-// Shapes that reach every path of the CPU kernel: one image per chunk (large maps, with and
-// without the 1x1 shortcut), several per chunk (small maps), a partial last chunk (batch 70
-// of 4x4 outputs: chunks of 64 and 6), stride 2, padding 0/1/3, kernels 1/3/7 and 1x3, odd
-// channel counts, non-square inputs, a kernel wider than the unpadded input, and the direct
-// stride-1 path.
-const std::vector<ConvCase> kConvCases = {
-    {2, 3, 5, 5, 4, 3, 3, 1, 1, true},     {2, 5, 7, 7, 3, 3, 3, 2, 1, false},
-    {1, 4, 6, 8, 2, 1, 1, 2, 0, true},     {3, 2, 9, 9, 3, 7, 7, 1, 3, true},
-    {2, 3, 7, 7, 4, 1, 1, 1, 0, true},     {1, 3, 40, 33, 4, 3, 3, 1, 1, false},
-    {1, 6, 34, 34, 5, 1, 1, 1, 0, true},   {5, 8, 4, 4, 6, 3, 3, 1, 1, true},
-    {70, 2, 6, 6, 3, 3, 3, 1, 0, true},    {1, 2, 2, 2, 3, 3, 3, 1, 1, true},
-    {2, 3, 8, 8, 4, 3, 3, 2, 0, false},    {2, 3, 5, 6, 2, 1, 3, 1, 1, true},
-    {2, 3, 32, 32, 8, 3, 3, 2, 1, true},   {3, 16, 7, 7, 9, 7, 7, 2, 3, false},
-    // Direct stride-1 path (large maps): partial bands, 20 output channels (a partial
-    // micro-tile), 40 input channels (a partial channel block), 5x5 kernels, padding 0.
-    {2, 40, 33, 35, 20, 3, 3, 1, 1, true}, {1, 6, 36, 36, 7, 5, 5, 1, 2, true},
-    {1, 4, 30, 30, 5, 3, 3, 1, 0, false},  {2, 13, 17, 16, 100, 3, 3, 1, 1, true},
-    // Channel-vector path (>= 128 output channels on 8- and 4-wide maps), forward and, with
-    // >= 128 input channels, backward data: partial 32-channel panels, stride 2, 1x1, and a
-    // batch of 10 4x4 images (items of 3 images, the last one partial).
-    {2, 129, 8, 8, 128, 3, 3, 1, 1, true}, {2, 128, 8, 8, 130, 3, 3, 2, 1, true},
-    {10, 128, 4, 4, 136, 3, 3, 1, 1, false}, {2, 64, 16, 16, 128, 1, 1, 2, 0, true},
-    // Tiny maps (<= 4 pixels, batch >= 16): one GEMM per output pixel over its valid taps,
-    // forward and backward data; 2x2, 1x1 and 2x1 maps, partial micro-tile panels.
-    {16, 20, 2, 2, 18, 3, 3, 1, 1, true},  {17, 16, 1, 1, 24, 3, 3, 1, 1, false},
-    {16, 16, 2, 1, 30, 3, 3, 1, 1, true},
-};
-
-// Direct loops in double: y, and the gradients of sum(y * dy).
-struct ConvReference {
-    std::vector<float> y, dx, dweight, dbias;
-};
-
-ConvReference conv_reference(const ConvShape& s, const std::vector<float>& x,
-                             const std::vector<float>& weight, const std::vector<float>& bias,
-                             const std::vector<float>& dy) {
-    ConvReference r;
-    const int64_t y_size = s.batch * s.out_channels * s.out_h * s.out_w;
-    std::vector<double> y(y_size, 0.0), dx(x.size(), 0.0), dw(weight.size(), 0.0),
-        db(s.out_channels, 0.0);
-    for (int64_t b = 0; b < s.batch; ++b)
-        for (int64_t o = 0; o < s.out_channels; ++o)
-            for (int64_t oh = 0; oh < s.out_h; ++oh)
-                for (int64_t ow = 0; ow < s.out_w; ++ow) {
-                    const int64_t yi = ((b * s.out_channels + o) * s.out_h + oh) * s.out_w + ow;
-                    double total = bias.empty() ? 0.0 : bias[o];
-                    db[o] += dy[yi];
-                    for (int64_t c = 0; c < s.in_channels; ++c)
-                        for (int64_t i = 0; i < s.kernel_h; ++i)
-                            for (int64_t j = 0; j < s.kernel_w; ++j) {
-                                const int64_t ih = oh * s.stride - s.padding + i;
-                                const int64_t iw = ow * s.stride - s.padding + j;
-                                if (ih < 0 || ih >= s.in_h || iw < 0 || iw >= s.in_w) continue;
-                                const int64_t xi = ((b * s.in_channels + c) * s.in_h + ih) * s.in_w + iw;
-                                const int64_t wi = ((o * s.in_channels + c) * s.kernel_h + i) * s.kernel_w + j;
-                                total += double(x[xi]) * weight[wi];
-                                dx[xi] += double(dy[yi]) * weight[wi];
-                                dw[wi] += double(dy[yi]) * x[xi];
-                            }
-                    y[yi] = total;
-                }
-    r.y.assign(y.begin(), y.end());
-    r.dx.assign(dx.begin(), dx.end());
-    r.dweight.assign(dw.begin(), dw.end());
-    r.dbias.assign(db.begin(), db.end());
-    return r;
-}
-
-std::vector<float> random_floats(size_t n, uint32_t seed, float low = -1.0f, float high = 1.0f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(low, high);
-    std::vector<float> v(n);
-    for (float& value : v) value = dist(rng);
-    return v;
-}
-
-// |got - want| <= tolerance * max(1, |want|) everywhere; names the worst element otherwise.
-void check_close(const std::vector<float>& got, const std::vector<float>& want,
-                 const std::string& what, double tolerance = 1e-4) {
-    REQUIRE_MESSAGE(got.size() == want.size(), what << ": " << got.size() << " elements, expected "
-                                                    << want.size());
-    double worst = 0.0;
-    size_t worst_index = 0;
-    for (size_t i = 0; i < want.size(); ++i) {
-        const double error = std::isnan(got[i]) != std::isnan(want[i])
-                                 ? INFINITY
-                                 : std::isnan(want[i])
-                                       ? 0.0
-                                       : std::fabs(double(got[i]) - want[i]) /
-                                             std::fmax(1.0, std::fabs(double(want[i])));
-        if (!(error <= worst)) {
-            worst = error;
-            worst_index = i;
-        }
-    }
-    if (worst > tolerance)
-        FAIL_CHECK(what << ": element " << worst_index << " is " << got[worst_index]
-                        << ", expected " << want[worst_index] << " (relative error " << worst
-                        << " > " << tolerance << ")");
-}
 
 Tensor param(const Shape& shape, uint64_t seed) {
     Tensor t = random_tensor(shape, seed);
@@ -179,106 +52,8 @@ Tensor separated_values(const Shape& shape, uint32_t seed) {
 
 }  // namespace
 
-// ---- conv2d on the CPU --------------------------------------------------------------------------
-
-// Every instruction-set variant this CPU can run (kernels/cpu/cpu_isa.h), called directly:
-// a wrong AVX2 kernel fails here on an AVX-512 machine too, whatever KELVIN_CPU_ISA selects.
-std::vector<const cpu::ConvKernels*> runnable_conv_kernels() {
-    std::vector<const cpu::ConvKernels*> all;
-    for (cpu::Isa isa : cpu::runnable_isas()) {
-        const cpu::ConvKernels* kernels = cpu::conv_kernels(isa);
-        REQUIRE_MESSAGE(kernels != nullptr, "no " << cpu::isa_name(isa) << " conv kernels");
-        all.push_back(kernels);
-    }
-    return all;
-}
-
-TEST_CASE("conv2d: CPU forward and every backward match direct loops, on every runnable ISA") {
-    for (const cpu::ConvKernels* isa : runnable_conv_kernels()) {
-        uint32_t seed = 100;
-        for (const ConvCase& k : kConvCases) {
-            const ConvShape s = shape_of(k);
-            const std::vector<float> x = random_floats(k.n * k.c * k.h * k.w, ++seed);
-            const std::vector<float> w = random_floats(k.o * k.c * k.kh * k.kw, ++seed);
-            const std::vector<float> b = k.bias ? random_floats(k.o, ++seed) : std::vector<float>();
-            const std::vector<float> dy = random_floats(k.n * k.o * s.out_h * s.out_w, ++seed);
-            const ConvReference want = conv_reference(s, x, w, b, dy);
-
-            std::vector<float> y(dy.size(), NAN), dx(x.size(), NAN), dw(w.size(), NAN),
-                db(k.o, NAN);
-            isa->forward(x.data(), w.data(), k.bias ? b.data() : nullptr, y.data(), s);
-            isa->backward_data(dy.data(), w.data(), dx.data(), s);
-            isa->backward_weight(x.data(), dy.data(), dw.data(), s);
-            isa->backward_bias(dy.data(), db.data(), s);
-            const std::string where = std::string(" [") + isa->isa + "] " + label(k);
-            check_close(y, want.y, "forward" + where);
-            check_close(dx, want.dx, "backward data" + where);
-            check_close(dw, want.dweight, "backward weight" + where);
-            check_close(db, want.dbias, "backward bias" + where);
-        }
-    }
-}
-
-TEST_CASE("conv2d: kelvin::cpu::conv2d_* run the variant KELVIN_CPU_ISA selects") {
-    const ConvShape s = shape_of({2, 5, 6, 6, 4, 3, 3, 1, 1, true});
-    const std::vector<float> x = random_floats(2 * 5 * 36, 1), w = random_floats(4 * 5 * 9, 2),
-                             b = random_floats(4, 3);
-    std::vector<float> via_dispatch(2 * 4 * 36), via_table(2 * 4 * 36);
-    cpu::conv2d_forward(x.data(), w.data(), b.data(), via_dispatch.data(), s);
-    const cpu::ConvKernels* active = cpu::conv_kernels(cpu::active_isa());
-    REQUIRE(active != nullptr);
-    CHECK(std::string(active->isa) == cpu::isa_name(cpu::active_isa()));
-    active->forward(x.data(), w.data(), b.data(), via_table.data(), s);
-    CHECK(via_dispatch == via_table);  // the same code: bit for bit
-    CHECK(cpu::isa_from_setting("") == cpu::runnable_isas().back());
-    CHECK(cpu::isa_from_setting("generic") == cpu::Isa::kGeneric);
-    CHECK_THROWS_WITH_AS(cpu::isa_from_setting("sse9"),
-                         "KELVIN_CPU_ISA=sse9: unknown instruction set; expected avx512, avx2, "
-                         "generic or auto",
-                         std::invalid_argument);
-    for (cpu::Isa isa : {cpu::Isa::kAvx2, cpu::Isa::kAvx512})
-        if (!cpu::can_run(isa)) CHECK_THROWS_AS(cpu::isa_from_setting(cpu::isa_name(isa)), std::invalid_argument);
-}
-
-TEST_CASE("conv2d: the Winograd F(2x2, 3x3) kernels match direct loops, on every runnable ISA") {
-    // Called directly, whatever shapes conv2d would route to them: odd and even maps (a last
-    // tile half outside), 1x1 and 2x2 maps, padding 0/1/2, channel counts that leave partial
-    // micro-tiles and channel blocks, several forward blocks and several weight-gradient
-    // chunks (330 tiles > 256), and 200 output channels (two channel blocks of 64 in dW), and
-    // enough tiles for the weight gradient's partitions.
-    const std::vector<ConvCase> cases = {
-        {3, 5, 7, 7, 4, 3, 3, 1, 1, true},     {2, 17, 9, 6, 13, 3, 3, 1, 0, false},
-        {1, 3, 1, 1, 2, 3, 3, 1, 1, true},     {2, 4, 2, 2, 40, 3, 3, 1, 1, false},
-        {2, 6, 5, 8, 7, 3, 3, 1, 2, true},     {3, 9, 20, 22, 11, 3, 3, 1, 1, true},
-        {2, 40, 8, 8, 33, 3, 3, 1, 1, false},  {1, 70, 4, 4, 200, 3, 3, 1, 1, true},
-        {2, 260, 4, 4, 24, 3, 3, 1, 1, false}, {4, 16, 16, 16, 16, 3, 3, 1, 1, true},
-        // 2160 tiles: the weight gradient sums two partitions of 1080 (not whole chunks).
-        {9, 16, 31, 30, 17, 3, 3, 1, 1, false},
-    };
-    for (const cpu::ConvKernels* isa : runnable_conv_kernels()) {
-        uint32_t seed = 900;
-        for (const ConvCase& k : cases) {
-            const ConvShape s = shape_of(k);
-            REQUIRE(cpu::conv_winograd::supports(s));
-            const std::vector<float> x = random_floats(k.n * k.c * k.h * k.w, ++seed);
-            const std::vector<float> w = random_floats(k.o * k.c * 9, ++seed);
-            const std::vector<float> b = k.bias ? random_floats(k.o, ++seed) : std::vector<float>();
-            const std::vector<float> dy = random_floats(k.n * k.o * s.out_h * s.out_w, ++seed);
-            const ConvReference want = conv_reference(s, x, w, b, dy);
-            std::vector<float> y(dy.size(), NAN), dx(x.size(), NAN), dw(w.size(), NAN);
-            isa->winograd_forward(x.data(), w.data(), k.bias ? b.data() : nullptr, y.data(), s);
-            isa->winograd_backward_data(dy.data(), w.data(), dx.data(), s);
-            isa->winograd_backward_weight(x.data(), dy.data(), dw.data(), s);
-            const std::string where = std::string(" [") + isa->isa + "] " + label(k);
-            check_close(y, want.y, "winograd forward" + where);
-            check_close(dx, want.dx, "winograd backward data" + where);
-            check_close(dw, want.dweight, "winograd backward weight" + where);
-        }
-    }
-    ConvShape strided = shape_of({1, 4, 8, 8, 4, 3, 3, 2, 1, false});
-    CHECK(!cpu::conv_winograd::supports(strided));
-    CHECK(!cpu::conv_winograd::supports(shape_of({1, 4, 8, 8, 4, 5, 5, 1, 2, false})));
-}
+// ---- conv2d on the CPU ----------------------------------------------------------------------------
+// The kernel-level checks on every instruction set are in tests/test_conv_isa.cpp.
 
 TEST_CASE("conv2d: output shape and argument errors") {
     Tensor x = random_tensor({2, 3, 7, 7}, 1);

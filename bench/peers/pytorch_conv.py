@@ -2,7 +2,9 @@
 """PyTorch peer for kelvin's conv2d benchmark: forward + backward (data, weight, bias) of
 torch.nn.functional.conv2d on the CPU, float32, at a fixed thread count.
 
-Usage: /usr/bin/python3 bench/peers/pytorch_conv.py [--threads 2] [--reps 10]
+Usage: /usr/bin/python3 bench/peers/pytorch_conv.py [--threads 2] [--reps 10] [--clock cpu]
+--clock cpu times by the process's CPU time (as KELVIN_BENCH_CLOCK=cpu does for kelvin_bench_conv):
+with --threads 1 on a machine shared with other work, the cost of the work itself.
 Prints one line per shape: N C H W O k stride pad, then forward and forward+backward ms.
 The shapes are those of ResNet-18 / VGG-11 on 32x32 inputs at batch 32 (see bench_conv).
 """
@@ -32,14 +34,14 @@ SHAPES = [  # N, C, H, W, O, k, stride, pad
 ]
 
 
-def time_ms(fn, reps):
+def time_ms(fn, reps, clock=time.perf_counter):
     fn()
     fn()
     best = float("inf")
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
     return best * 1e3
 
 
@@ -47,8 +49,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
     print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"mkldnn {torch.backends.mkldnn.is_available()}")
@@ -69,8 +73,8 @@ def main():
             weight.grad = None
             bias.grad = None
 
-        print(f"{n} {c} {h} {w} {o} {k} {s} {p}  {time_ms(forward, args.reps):.3f}  "
-              f"{time_ms(step, args.reps):.3f}", flush=True)
+        print(f"{n} {c} {h} {w} {o} {k} {s} {p}  {time_ms(forward, args.reps, clock):.3f}  "
+              f"{time_ms(step, args.reps, clock):.3f}", flush=True)
 
 
 if __name__ == "__main__":

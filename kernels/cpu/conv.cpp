@@ -267,6 +267,7 @@ void pixel_panel_kernel(int64_t kc, const float* a, const int64_t* koff, int64_t
                         const float* b, float* c, int64_t ldc, int cols, bool overwrite) {
     Vec acc[kPanelPixels][2];
     for (int r = 0; r < kPanelPixels; ++r) acc[r][0] = acc[r][1] = Vec{};
+#pragma GCC unroll 4  // as conv_gemm's micro-kernel
     for (int64_t k = 0; k < kc; ++k) {
         const Vec b0 = load_vec(b + k * kNR), b1 = load_vec(b + k * kNR + kLanes);
         const float* ak = a + koff[k];
@@ -463,6 +464,69 @@ void tiny_map_conv(const float* x, const FilterView& filter, const float* bias, 
         }
 }
 
+// x[c, oh*S, ow*S] of one image as [out_h, out_w, C] (channel-last, only the pixels a strided
+// 1x1 kernel reads): each output row gathered as [C, out_w], then transposed.
+void sample_channel_last(const float* x, const ConvShape& s, float* out) {
+    static thread_local Scratch<float> t_row;
+    float* row = t_row.get(s.in_channels * s.out_w);
+    const int64_t in_plane = s.in_h * s.in_w;
+    for (int64_t oh = 0; oh < s.out_h; ++oh) {
+        for (int64_t c = 0; c < s.in_channels; ++c) {
+            const float* src = x + c * in_plane + oh * s.stride * s.in_w;
+            for (int64_t ow = 0; ow < s.out_w; ++ow) row[c * s.out_w + ow] = src[ow * s.stride];
+        }
+        transpose(row, s.in_channels, s.out_w, s.out_w, s.in_channels,
+                  out + oh * s.out_w * s.in_channels);
+    }
+}
+
+// The weight gradient with fewer input channels than a micro-tile is wide (the 3-channel first
+// layer). Blocks of channels would leave most of each tile's columns empty (3 of 16), and one
+// kernel row per item (kw*C = 9 columns, 3 items for 2 threads) still wasted half; so each
+// pixel's whole receptive field, T = kh*kw*C values ordered (i, j, c), is copied out of x^T
+// (x padded and channel-last, B row k at offsets[k]) into one row of col [K, T], and
+// dW [O, T] = dY [O, K] * col runs on T columns (27: two micro-tiles). Items are fixed
+// partitions of the K pixels, each summed into its own dW and added in partition order: the
+// result does not depend on the thread count.
+void few_channel_weight_gradient(const float* x_t, const int64_t* offsets,
+                                 const float* dy_packed, int64_t K, int64_t padded_w,
+                                 const ConvShape& s, float* dweight) {
+    constexpr int64_t kParts = 8;
+    const bool parallel = worth_threads(s);
+    const int64_t C = s.in_channels, O = s.out_channels, row = s.kernel_w * C;
+    const int64_t T = s.kernel_h * row, part_size = (K + kParts - 1) / kParts;
+    const int mr = micro_rows(O);
+    float* col = t_columns.get(K * T);
+    float* partials = t_outputs.get(kParts * O * T);
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t k = 0; k < K; ++k)  // a loop, not memcpy: the pieces are 9 floats
+        for (int64_t i = 0; i < s.kernel_h; ++i) {
+            const float* from = x_t + offsets[k] + i * padded_w * C;
+            float* to = col + k * T + i * row;
+            for (int64_t v = 0; v < row; ++v) to[v] = from[v];
+        }
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t part = 0; part < kParts; ++part) {
+        const int64_t k0 = std::min(K, part * part_size), k1 = std::min(K, k0 + part_size);
+        float* dw = partials + part * O * T;
+        if (k1 == k0) {
+            std::fill(dw, dw + O * T, 0.0f);
+            continue;
+        }
+        tile_gemm(O, T, k1 - k0, PackedA{dy_packed + k0 * mr, K}, col + k0 * T,
+                  row_offsets(k1 - k0, T), dw, T, nullptr, false);
+    }
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t o = 0; o < O; ++o)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t t = 0; t < s.kernel_h * s.kernel_w; ++t) {
+                float total = 0.0f;
+                for (int64_t part = 0; part < kParts; ++part)
+                    total += partials[(part * O + o) * T + t * C + c];
+                dweight[(o * C + c) * s.kernel_h * s.kernel_w + t] = total;
+            }
+}
+
 // ---- the three passes --------------------------------------------------------------------------
 
 void conv2d_forward(const float* x, const float* weight, const float* bias, float* y,
@@ -644,7 +708,12 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     // at offset[k] + (i*Wp + j)*C). No im2col, any stride, and the taps of a k-block reuse the
     // same A block from L2.
     const int64_t pixels = s.out_h * s.out_w, in_plane = s.in_h * s.in_w;
-    const int64_t padded_h = s.in_h + 2 * s.padding, padded_w = s.in_w + 2 * s.padding;
+    // A strided 1x1 kernel without padding reads only the pixels (oh*S, ow*S): x^T then holds
+    // just those, [N, out_h, out_w, C] (for the ResNet shortcuts a quarter of x: the full
+    // transpose was most of that pass).
+    const bool sampled = area == 1 && s.padding == 0 && s.stride > 1;
+    const int64_t padded_h = sampled ? s.out_h : s.in_h + 2 * s.padding;
+    const int64_t padded_w = sampled ? s.out_w : s.in_w + 2 * s.padding;
     const int64_t padded_image = padded_h * padded_w * s.in_channels;
     const int64_t out_image = s.out_channels * pixels, in_image = s.in_channels * in_plane;
     const int64_t K = s.batch * pixels;
@@ -662,6 +731,12 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
         pack_rows(dy + b * out_image, s.out_channels, pixels, pixels, b * pixels, K, mr,
                   dy_packed);
         float* image = x_t + b * padded_image;
+        if (sampled) {
+            sample_channel_last(x + b * in_image, s, image);
+            for (int64_t p = 0; p < pixels; ++p)
+                offsets[b * pixels + p] = b * padded_image + p * s.in_channels;
+            continue;
+        }
         std::fill(image, image + padded_image, 0.0f);
         for (int64_t ih = 0; ih < s.in_h; ++ih)  // [C, in_w] -> [in_w, C] into padded row
             transpose(x + b * in_image + ih * s.in_w, s.in_channels, s.in_w, in_plane,
@@ -673,23 +748,24 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
                     b * padded_image +
                     (oh * s.stride * padded_w + ow * s.stride) * s.in_channels;
     }
+    if (s.in_channels < kNR) {  // the first layer
+        few_channel_weight_gradient(x_t, offsets, dy_packed, K, padded_w, s, dweight);
+        return;
+    }
     // Items: blocks of input channels, each owning dW[:, block].
-    // With fewer than kNR channels (the first layer), a kernel row's taps are the columns
-    // instead: for pixel k and row i, the kw*C values (j, c) are contiguous in x^T.
-    const bool by_rows = s.in_channels < kNR;
     // Blocks of 64 channels when there are enough for 4+ items: each A slice then serves two
     // micro-tile columns.
     const int64_t block = s.in_channels >= 8 * kNR ? 2 * kNR : kNR;
-    const int64_t items = by_rows ? s.kernel_h : (s.in_channels + block - 1) / block;
+    const int64_t items = (s.in_channels + block - 1) / block;
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < items; ++item) {
-        const int64_t c0 = by_rows ? 0 : item * block;
-        const int64_t width = by_rows ? row_width : std::min(block, s.in_channels - c0);
+        const int64_t c0 = item * block;
+        const int64_t width = std::min(block, s.in_channels - c0);
         for (int64_t k0 = 0; k0 < K; k0 += kKC) {
             const int64_t kc = std::min(kKC, K - k0);
             const PackedA a{dy_packed + k0 * mr, K};  // columns k0..
-            for (int64_t i = by_rows ? item : 0; i < (by_rows ? item + 1 : s.kernel_h); ++i)
-                for (int64_t j = 0; j < (by_rows ? 1 : s.kernel_w); ++j)
+            for (int64_t i = 0; i < s.kernel_h; ++i)
+                for (int64_t j = 0; j < s.kernel_w; ++j)
                     tile_gemm(s.out_channels, width, kc, a,
                               x_t + (i * padded_w + j) * s.in_channels + c0, offsets + k0,
                               dw_rows + i * s.out_channels * row_width + j * s.in_channels + c0,

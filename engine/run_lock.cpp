@@ -43,6 +43,17 @@ uint64_t process_start_ticks(int64_t pid) {
     return 0;
 }
 
+// True when `pid` has exited but its parent has not reaped it yet (state Z in /proc/PID/stat):
+// kill(pid, 0) still succeeds for such a process, but it holds nothing any more. A killed
+// mpirun rank, say, stays a zombie for a moment, and its run must be resumable at once.
+bool is_zombie(int64_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t end_of_name = text.rfind(')');
+    return end_of_name != std::string::npos && end_of_name + 2 < text.size() &&
+           text[end_of_name + 2] == 'Z';
+}
+
 std::string slurm_job_id() {
     const char* array_job = std::getenv("SLURM_ARRAY_JOB_ID");
     const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
@@ -164,7 +175,8 @@ std::optional<LockHolder> read_lock_file(const fs::path& path) {
 std::optional<std::string> stale_reason(const fs::path& path, const LockHolder& holder,
                                         std::chrono::seconds stale_after) {
     if (holder.host == this_host() && holder.pid > 0) {
-        if (::kill(static_cast<pid_t>(holder.pid), 0) != 0 && errno == ESRCH)
+        if ((::kill(static_cast<pid_t>(holder.pid), 0) != 0 && errno == ESRCH) ||
+            is_zombie(holder.pid))
             return "pid " + std::to_string(holder.pid) + " no longer runs on " + holder.host;
         const uint64_t start = process_start_ticks(holder.pid);
         if (holder.pid_start != 0 && start != 0 && start != holder.pid_start)

@@ -32,14 +32,16 @@ cmake -S . -B build-fuzz "${launcher[@]}" -DCMAKE_BUILD_TYPE=Fuzz -DKELVIN_FUZZ=
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_targets
 
-status=0
-for t in $targets; do
-  corpus=build-fuzz/corpus/$t
+# One target from its seed corpus for $seconds; prints one line, returns non-zero on a finding.
+fuzz_one() {
+  local t=$1
+  local corpus=build-fuzz/corpus/$t
   [[ "${KELVIN_FUZZ_KEEP_CORPUS:-0}" == 1 ]] || rm -rf "$corpus"
   mkdir -p "$corpus" "build-fuzz/findings/$t"
-  dict=()
+  local dict=()
   [[ -f fuzz/dict/$t.dict ]] && dict=(-dict="fuzz/dict/$t.dict")
-  log=build-fuzz/findings/$t/log.txt
+  local log=build-fuzz/findings/$t/log.txt
+  local start
   start=$(date +%s)
   # -rss_limit_mb/-malloc_limit_mb: kelvin refuses allocations past 1 GiB itself (the targets set
   # engine/memory_limit), so a bigger one is a finding. -timeout: one input may take 10 s.
@@ -49,12 +51,25 @@ for t in $targets; do
        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=3072 -malloc_limit_mb=2048 \
        -max_len=16384 -print_final_stats=1 -artifact_prefix="build-fuzz/findings/$t/" \
        > "$log" 2>&1; then
+    local runs
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo "?")
     echo "fuzz $t: no findings in $(( $(date +%s) - start )) s, $runs inputs"
   else
-    status=1
     echo "fuzz $t: FINDING (log and input in build-fuzz/findings/$t/)"
     grep -E "ERROR|runtime error|kelvin fuzz finding|SUMMARY|==[0-9]+==" "$log" | head -8 || tail -20 "$log"
+    return 1
   fi
+}
+
+# The targets run $jobs at a time (each fuzzer is one process on one core), every one for the
+# full $seconds; a finding is recorded in its own file, so none is lost to a wait's timing.
+results=$(mktemp -d)
+for t in $targets; do
+  while (( $(jobs -rp | wc -l) >= jobs )); do wait -n || true; done
+  { fuzz_one "$t" || touch "$results/$t.finding"; } &
 done
+wait
+status=0
+compgen -G "$results/*.finding" > /dev/null && status=1
+rm -rf "$results"
 exit $status

@@ -21,26 +21,17 @@
 #include "experiments/demo.h"
 #include "experiments/sweep.h"
 #include "tests/cli_runner.h"
+#include "tests/file_contents.h"
 
 using kelvin::testing::run_kelvin;
+using kelvin::testing::read_json;
+using kelvin::testing::read_bytes;
 using kelvin::testing::TempDir;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
-
-json read_json(const fs::path& p) {
-    std::ifstream in(p);
-    return json::parse(in);
-}
-
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // Starts kelvin with `args` in the background; returns its pid.
 pid_t spawn_kelvin(const std::string& args, const std::string& log) {

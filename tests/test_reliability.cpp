@@ -13,8 +13,10 @@
 
 #include "experiments/sweep.h"
 #include "tests/cli_runner.h"
+#include "tests/file_contents.h"
 
 using kelvin::testing::run_kelvin;
+using kelvin::testing::read_json;
 using kelvin::testing::TempDir;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -22,11 +24,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
-
-json read_json(const fs::path& p) {
-    std::ifstream in(p);
-    return json::parse(in);
-}
 
 void write_json(const fs::path& p, const json& j) { std::ofstream(p) << j.dump(2); }
 

@@ -115,6 +115,22 @@ TEST_CASE("run lock: a live holder is named; a dead or replaced one's lock is ta
         CHECK(lock.takeover_note().find("no longer runs on " + hostname()) != std::string::npos);
         CHECK(lock.takeover_note().find("kelvin sweep x") != std::string::npos);
     }
+    // A holder that has exited but is not reaped yet (a zombie: kill(pid, 0) still succeeds),
+    // as a killed mpirun rank is for a moment.
+    const pid_t zombie = ::fork();
+    if (zombie == 0) ::_exit(0);
+    for (int i = 0; i < 200; ++i) {  // until it has exited (state Z), at most 2 s
+        std::ifstream stat("/proc/" + std::to_string(zombie) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        if (text.find(") Z") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    write_lock(path, hostname(), zombie);
+    {
+        RunLock lock = RunLock::acquire(path, quiet_options());
+        CHECK(lock.takeover_note().find("no longer runs on " + hostname()) != std::string::npos);
+    }
+    ::waitpid(zombie, nullptr, 0);
     // A pid that runs again, as another process (a reused pid): its start time differs.
     write_lock(path, hostname(), ::getpid(), 1);
     RunLock lock = RunLock::acquire(path, quiet_options());

@@ -13,19 +13,16 @@
 #include "experiments/slurm.h"
 #include "experiments/sweep.h"
 #include "tests/cli_runner.h"
+#include "tests/file_contents.h"
 
 using kelvin::testing::run_kelvin;
+using kelvin::testing::read_json;
 using kelvin::testing::TempDir;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 namespace ex = kelvin::experiments;
 
 namespace {
-
-json read_json(const fs::path& p) {
-    std::ifstream in(p);
-    return json::parse(in);
-}
 
 void write(const fs::path& p, const std::string& text) {
     fs::create_directories(p.parent_path());

@@ -19,8 +19,11 @@
 #include "experiments/sweep.h"
 #include "experiments/train.h"
 #include "tests/cli_runner.h"
+#include "tests/file_contents.h"
 
 using kelvin::testing::run_kelvin;
+using kelvin::testing::read_json;
+using kelvin::testing::read_bytes;
 using kelvin::testing::TempDir;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -28,18 +31,6 @@ namespace ex = kelvin::experiments;
 
 namespace {
 const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
-
-json read_json(const fs::path& p) {
-    std::ifstream in(p);
-    return json::parse(in);
-}
-
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // metrics.json without what legitimately differs between two runs of the same settings: the
 // wall-clock times.

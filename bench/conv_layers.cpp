@@ -12,6 +12,7 @@
 #include <ctime>
 #include <vector>
 
+#include "bench/bench_clock.h"
 #include "bench/conv_layer_shapes.h"
 #include "engine/runtime_settings.h"
 #include "kernels/conv.h"
@@ -33,37 +34,7 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
     return v;
 }
 
-// KELVIN_BENCH_CLOCK=cpu times by the process's CPU time instead of the wall clock: on a
-// machine shared with other work, a single-threaded run (OMP_NUM_THREADS=1) then measures the
-// kernel's own cost, not the moments it waited for a core.
-bool use_cpu_clock() {
-    static const bool cpu = [] {
-        const char* value = std::getenv("KELVIN_BENCH_CLOCK");
-        return value && std::string(value) == "cpu";
-    }();
-    return cpu;
-}
-
-double now_ms() {
-    if (!use_cpu_clock())
-        return std::chrono::duration<double, std::milli>(
-                   std::chrono::steady_clock::now().time_since_epoch()).count();
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-double best_ms(const std::function<void()>& fn) {
-    fn();
-    fn();
-    double best = 1e30;
-    for (int rep = 0; rep < 5; ++rep) {
-        const double start = now_ms();
-        fn();
-        best = std::min(best, now_ms() - start);
-    }
-    return best;
-}
+using kelvin::bench::best_ms;
 
 }  // namespace
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_clock.h"
 #include "bench/conv_layer_shapes.h"
 #include "kernels/conv.h"
 
@@ -30,30 +31,7 @@ using kelvin::ConvShape;
 
 namespace {
 
-double now_ms() {
-    static const bool cpu = [] {
-        const char* value = std::getenv("KELVIN_BENCH_CLOCK");
-        return value && std::string(value) == "cpu";
-    }();
-    if (!cpu)
-        return std::chrono::duration<double, std::milli>(
-                   std::chrono::steady_clock::now().time_since_epoch()).count();
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-double best_ms(const std::function<void()>& fn) {
-    fn();
-    fn();
-    double best = 1e30;
-    for (int rep = 0; rep < 5; ++rep) {
-        const double start = now_ms();
-        fn();
-        best = std::min(best, now_ms() - start);
-    }
-    return best;
-}
+using kelvin::bench::best_ms;
 
 std::vector<float> random_floats(size_t n, uint32_t seed) {
     std::mt19937 gen(seed);

@@ -1,6 +1,8 @@
 #include "kernels/activation.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "kernels/cpu/parallel.h"
 
@@ -22,22 +24,65 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
     }
 }
 
+// GELU (exact: x * Phi(x), Phi the normal CDF) without libm. std::erf and std::exp kept the
+// loops scalar: 12 ns per element, 22% of a ViT step (GELU's 1.6 M elements at 0.3 GFLOP/s).
+// Below, everything is arithmetic and selects that GCC vectorises at any instruction set
+// (with -fno-trapping-math, set for this file in CMakeLists.txt: otherwise it keeps the branches).
 namespace {
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+
+// e^x for x <= 0 (inputs below -87 give e^-87, ~1.6e-38: normal floats only): x = n ln2 + r,
+// |r| <= ln2 / 2, e^r by its Taylor series to r^7 (truncation < 6e-9 relative), 2^n from the
+// exponent bits. n is rounded by adding and subtracting 1.5 * 2^23 (no SSE4.1 round needed).
+inline float exp_nonpositive(float x) {
+    x = x >= -87.0f ? x : -87.0f;  // NaN too: the callers' other factor carries it
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+// Phi(x) = erfc(-x / sqrt 2) / 2 with erfc(z) = q(t) e^(-z^2), t = 1 / (1 + 0.3275911 z) for
+// z >= 0 (Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7 in erf), reflected for z < 0. The tail
+// is computed directly (0.5 q), not as 1 - erf: no cancellation for negative x. `gauss` is
+// e^(-x^2 / 2), shared with the derivative.
+inline float normal_cdf(float x, float gauss) {
+    const float z = std::fabs(x) * kInvSqrt2;
+    const float t = 1.0f / (1.0f + 0.3275911f * z);
+    float q = 1.061405429f;
+    q = q * t - 1.453152027f;
+    q = q * t + 1.421413741f;
+    q = q * t - 0.284496736f;
+    q = q * t + 0.254829592f;
+    const float tail = 0.5f * q * t * gauss, body = 1.0f - tail;  // P(N > |x|), P(N < |x|)
+    return x < 0.0f ? tail : body;
+}
 }  // namespace
 
 void gelu_forward(const float* x, float* y, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
+    KELVIN_PARALLEL_FOR(n)
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        y[i] = v * normal_cdf(v, exp_nonpositive(-0.5f * v * v));
+    }
 }
 
 void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    KELVIN_PARALLEL_FOR(n)
     for (int64_t i = 0; i < n; ++i) {
-        float cdf = 0.5f * (1.0f + std::erf(x[i] * kInvSqrt2));
-        float pdf = kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]);
-        dx[i] = dy[i] * (cdf + x[i] * pdf);
+        const float v = x[i], gauss = exp_nonpositive(-0.5f * v * v);
+        dx[i] = dy[i] * (normal_cdf(v, gauss) + v * kInvSqrt2Pi * gauss);
     }
 }
 

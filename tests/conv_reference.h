@@ -76,6 +76,9 @@ inline const std::vector<ConvCase> kConvCases = {
     // receive nothing).
     {2, 64, 9, 11, 20, 3, 3, 2, 1, false}, {1, 70, 10, 9, 8, 5, 5, 3, 2, true},
     {2, 64, 7, 7, 5, 2, 2, 3, 0, false},
+    // Strided 1x1 weight gradient (only the sampled pixels made channel-last): odd row width,
+    // stride 3.
+    {3, 5, 9, 7, 4, 1, 1, 3, 0, false},
     // Tiny maps (<= 4 pixels, batch >= 16): one GEMM per output pixel over its valid taps,
     // forward and backward data; 2x2, 1x1 and 2x1 maps, partial micro-tile panels.
     {16, 20, 2, 2, 18, 3, 3, 1, 1, true},  {17, 16, 1, 1, 24, 3, 3, 1, 1, false},

@@ -582,18 +582,18 @@ void tiny_map_conv(const float* x, const FilterView& filter, const float* bias, 
 }
 
 // x[c, oh*S, ow*S] of one image as [out_h, out_w, C] (channel-last, only the pixels a strided
-// 1x1 kernel reads): each output row gathered as [C, out_w], then transposed.
+// 1x1 kernel reads): each sampled input row transposed whole (8x8 vector blocks), then every
+// S-th pixel's C floats copied out. (Gathering [C, out_w] with scalar strided reads first, then
+// transposing, made that pass 10-15% slower: 64->128 stride 2, AVX2 5.8 -> 5.4 ms.)
 void sample_channel_last(const float* x, const ConvShape& s, float* out) {
     static thread_local Scratch<float> t_row;
-    float* row = t_row.get(s.in_channels * s.out_w);
-    const int64_t in_plane = s.in_h * s.in_w;
+    const int64_t in_plane = s.in_h * s.in_w, C = s.in_channels;
+    float* row = t_row.get(C * s.in_w);
     for (int64_t oh = 0; oh < s.out_h; ++oh) {
-        for (int64_t c = 0; c < s.in_channels; ++c) {
-            const float* src = x + c * in_plane + oh * s.stride * s.in_w;
-            for (int64_t ow = 0; ow < s.out_w; ++ow) row[c * s.out_w + ow] = src[ow * s.stride];
-        }
-        transpose(row, s.in_channels, s.out_w, s.out_w, s.in_channels,
-                  out + oh * s.out_w * s.in_channels);
+        transpose(x + oh * s.stride * s.in_w, C, s.in_w, in_plane, C, row);
+        for (int64_t ow = 0; ow < s.out_w; ++ow)
+            std::memcpy(out + (oh * s.out_w + ow) * C, row + ow * s.stride * C,
+                        C * sizeof(float));
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "engine/ops.h"
 #include "kernels/activation.h"
+#include "kernels/cpu/exp_nonpositive.h"
 #include "tests/gradcheck.h"
 
 using namespace kelvin;
@@ -91,6 +92,27 @@ TEST_CASE("gelu: CPU forward and backward match the exact erf formula") {
     CHECK_MESSAGE(worst_dx <= 1e-6, "backward: worst relative error " << worst_dx);
     CHECK(std::isnan(y[n - 1]));
     CHECK(std::isnan(dx[n - 1]));
+}
+
+// The exponential that GELU and the attention softmax vectorise (kernels/cpu/exp_nonpositive.h):
+// within 4e-7 relative of exp in double on [-87, 0]; -inf and anything below -87 give e^-87,
+// NaN stays NaN.
+TEST_CASE("exp_nonpositive: matches exp in double on [-87, 0]") {
+    double worst = 0.0;
+    float worst_at = 0.0f;
+    for (float x = -87.0f; x <= 0.0f; x += 0.000732421875f) {
+        const double want = std::exp(double(x));
+        const double error = std::fabs(kelvin::cpu::exp_nonpositive(x) - want) / want;
+        if (error > worst) {
+            worst = error;
+            worst_at = x;
+        }
+    }
+    CHECK_MESSAGE(worst <= 4e-7, "worst relative error " << worst << " at " << worst_at);
+    CHECK(kelvin::cpu::exp_nonpositive(-1e30f) == kelvin::cpu::exp_nonpositive(-87.0f));
+    CHECK(kelvin::cpu::exp_nonpositive(-INFINITY) == kelvin::cpu::exp_nonpositive(-87.0f));
+    CHECK(kelvin::cpu::exp_nonpositive(0.0f) == 1.0f);
+    CHECK(std::isnan(kelvin::cpu::exp_nonpositive(NAN)));
 }
 
 TEST_CASE("gradient: sum, mean, reshape, flatten") {

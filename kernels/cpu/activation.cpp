@@ -1,9 +1,8 @@
 #include "kernels/activation.h"
 
 #include <cmath>
-#include <cstdint>
-#include <cstring>
 
+#include "kernels/cpu/exp_nonpositive.h"
 #include "kernels/cpu/parallel.h"
 
 namespace kelvin::cpu {
@@ -31,27 +30,6 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
 namespace {
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
-
-// e^x for x <= 0 (inputs below -87 give e^-87, ~1.6e-38: normal floats only): x = n ln2 + r,
-// |r| <= ln2 / 2, e^r by its Taylor series to r^7 (truncation < 6e-9 relative), 2^n from the
-// exponent bits. n is rounded by adding and subtracting 1.5 * 2^23 (no SSE4.1 round needed).
-inline float exp_nonpositive(float x) {
-    x = x >= -87.0f ? x : -87.0f;  // NaN too: the callers' other factor carries it
-    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
 
 // Phi(x) = erfc(-x / sqrt 2) / 2 with erfc(z) = q(t) e^(-z^2), t = 1 / (1 + 0.3275911 z) for
 // z >= 0 (Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7 in erf), reflected for z < 0. The tail

@@ -65,7 +65,7 @@ per_step() {
 }
 
 echo "bench-distributed: ${run[*]}; steps $s0 -> $s1, median of $rounds; clock $clock; $threads thread(s) per rank"
-echo "machine: $(lscpu | sed -nE 's/^Model name: *//p'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(lscpu | sed -nE 's/^Model name: *//p'), $(getconf _NPROCESSORS_ONLN) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 unit="ms/step"; [[ $clock == cpu ]] && unit="CPU ms/step (all ranks)"
 printf '%-26s %24s %8s %10s %26s\n' configuration "$unit" speedup efficiency "all-reduce ms/step (share)"
 read -r base _ <<< "$(per_step 1)"

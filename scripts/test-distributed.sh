@@ -52,10 +52,10 @@ same_bits() {
   local a b; a=$(metric "$2" "$what" 2> /dev/null); b=$(metric "$3" "$what" 2> /dev/null)
   if [[ -n $a && $a == "$b" ]]; then pass "$1: overlap on and off give the same bits ($a)"
   else fail "$1: overlap on '$a' vs off '$b'"; tail -3 "$3.log"; fi
-  # ... and the overlap happened: buckets started during backward in $2, none in $3.
+  # ... and the overlap happened: buckets started during backward in $2, none in $3 ("N of M").
   local on off; on=$(metric "$2" "m['final']['allreduce_buckets_in_backward'], m['final']['allreduce_buckets']" 2> /dev/null)
   off=$(metric "$3" "m['final']['allreduce_buckets_in_backward']" 2> /dev/null)
-  if [[ $on =~ ^\(([0-9]+),\ ([0-9]+)\)$ ]] && ((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] > 1)) && [[ $off == 0 ]]; then
+  if [[ $on =~ ^([0-9]+)\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] > 1)) && [[ $off == 0 ]]; then
     pass "$1: with overlap ${BASH_REMATCH[1]} of ${BASH_REMATCH[2]} buckets started during backward, without 0"
   else fail "$1: buckets started during backward (started, buckets) on: '$on', off: '$off'"; fi
 }
@@ -73,8 +73,8 @@ mlp=(--model mlp --width 64 --depth 2 --train-subset 1280 --batch-size 64 --epoc
      --track-every 100 --track-samples 256 --eval-batch-size 1000 --seed 3)
 tol_mlp=$(python3 -c "print(100 * 64 * 2**-24)")
 "$kelvin" train "${mlp[@]}" --out "$tmp/mlp1" > "$tmp/mlp1.log" 2>&1
-# Small buckets (16 KiB; the model's gradient is 200 KiB): several sums, most started in backward.
-buckets=(--allreduce-bucket-bytes 16384)
+# Small buckets (1 KiB): the last layers (650 floats) get a bucket of their own, started in backward.
+buckets=(--allreduce-bucket-bytes 1024)
 "${mpi[@]}" "$kelvin" train "${mlp[@]}" "${buckets[@]}" --out "$tmp/mlp2" > "$tmp/mlp2.log" 2>&1
 if [[ -f $tmp/mlp1/metrics.json && -f $tmp/mlp2/metrics.json ]]; then
   for what in "m['track'][-1]['loss']" "m['final']['train_loss']" "m['final']['test_loss']"; do
@@ -265,8 +265,9 @@ if [[ -n $nompi_build ]]; then
     "${mpi[@]}" "$nompi" train --model mlp --train-subset 256 --batch-size 64 --out "$tmp/nompi2" > "$tmp/nompi2.log" 2>&1
     rc=$?
     said=$(grep -c "distributed training needs MPI and this kelvin was built without it" "$tmp/nompi2.log")
-    if [[ $rc -ne 0 && $said == 2 && ! -e $tmp/nompi2 ]]; then
-      pass "built without MPI: 2 ranks refused (exit $rc), each rank saying that distributed training needs MPI"
+    # (mpirun ends the other rank once one exits non-zero: it may not get to say it too.)
+    if [[ $rc -ne 0 && $said -ge 1 && ! -e $tmp/nompi2 ]]; then
+      pass "built without MPI: 2 ranks refused (exit $rc) before the run folder exists, $said saying that distributed training needs MPI"
     else fail "built without MPI, 2 ranks: exit $rc, $said rank(s) said why"; tail -3 "$tmp/nompi2.log"; fi
   fi
 else

@@ -17,6 +17,30 @@ thread_local GradientReadyFn g_gradient_ready;
 bool is_accumulated_leaf(const Tensor& input) {
     return input.defined() && input.requires_grad() && !input.grad_fn();
 }
+// With a listener (GradientReadyScope): how many edges of the graph still lead into each leaf;
+// a leaf's gradient is final, and reported, when the last node taking it as an input has been
+// visited. Without one, nothing is counted.
+class ReadyLeaves {
+public:
+    explicit ReadyLeaves(const std::vector<std::shared_ptr<Node>>& order) {
+        if (!g_gradient_ready) return;
+        for (const auto& node : order)
+            for (const Tensor& input : node->inputs)
+                if (is_accumulated_leaf(input)) ++edges_left_[input.impl()];
+    }
+    // `node` has run, or was skipped (no gradient reached it): its inputs are done with.
+    void visited(const Node& node) {
+        if (!g_gradient_ready) return;
+        for (const Tensor& input : node.inputs)
+            if (is_accumulated_leaf(input) && --edges_left_[input.impl()] == 0 &&
+                input.impl()->grad)
+                g_gradient_ready(input);
+    }
+
+private:
+    std::unordered_map<TensorImpl*, int64_t> edges_left_;
+};
+
 }  // namespace
 
 GradientReadyScope::GradientReadyScope(GradientReadyFn fn)
@@ -87,20 +111,7 @@ void Tensor::backward(const Tensor& seed) const {
         }
     }
 
-    // With a listener: how many edges of the graph still lead into each leaf. A leaf's gradient
-    // is final when the last node taking it as an input has been visited.
-    std::unordered_map<TensorImpl*, int64_t> edges_left;
-    if (g_gradient_ready)
-        for (const auto& node : order)
-            for (const Tensor& input : node->inputs)
-                if (is_accumulated_leaf(input)) ++edges_left[input.impl()];
-    const auto visited_node = [&](const Node& node) {
-        if (!g_gradient_ready) return;
-        for (const Tensor& input : node.inputs)
-            if (is_accumulated_leaf(input) && --edges_left[input.impl()] == 0 && input.impl()->grad)
-                g_gradient_ready(input);
-    };
-
+    ReadyLeaves ready(order);
     std::unordered_map<Node*, Tensor> pending;  // gradient flowing into each node's output
     pending[grad_fn().get()] = root_grad;
     NoGradGuard no_grad;  // backward passes are not themselves recorded
@@ -109,7 +120,7 @@ void Tensor::backward(const Tensor& seed) const {
         Node* node = it->get();
         auto found = pending.find(node);
         if (found == pending.end()) {  // no gradient reached this node
-            visited_node(*node);
+            ready.visited(*node);
             continue;
         }
         Tensor grad_output = std::move(found->second);
@@ -147,7 +158,7 @@ void Tensor::backward(const Tensor& seed) const {
                                                                       : g.impl_ptr();
             }
         }
-        visited_node(*node);
+        ready.visited(*node);
         // Free what the forward pass saved; the graph is single-use.
         node->backward = nullptr;
         node->inputs.clear();

@@ -97,13 +97,18 @@ StopCause g_stop_cause;
 bool stop_requested_on_any_rank() {
     if (world().world_size() == 1) {
         g_stop_cause = {stop_signal(), 0};
-        return stop_requested();
+        return g_stop_cause.signal != 0;
     }
     // One slot per rank, each rank's own signal (0: none); the maximum is each slot's owner's.
+    // The answer comes from the slots alone: a signal arriving during the all-reduce waits for
+    // the next boundary on every rank (reading stop_signal() again here would stop this rank
+    // alone).
     std::vector<int64_t> signals(world().world_size(), 0);
     signals[world().rank()] = stop_signal();
     world().allreduce_max(signals.data(), int64_t(signals.size()));
-    g_stop_cause = {stop_signal(), world().rank()};
+    g_stop_cause = {};
+    if (signals[world().rank()])
+        g_stop_cause = {static_cast<int>(signals[world().rank()]), world().rank()};
     for (size_t r = 0; r < signals.size() && !g_stop_cause.signal; ++r)
         if (signals[r]) g_stop_cause = {static_cast<int>(signals[r]), static_cast<int>(r)};
     return g_stop_cause.signal != 0;

@@ -8,7 +8,8 @@
 #   3b. a signal (SIGUSR2) to one rank stops every rank at one step with a checkpoint, and the
 #      resumed run ends as an uninterrupted one; rank 0's record names rank 1's signal and the
 #      resume command the launcher (mpirun -np 2 ...);
-#   4. a global batch that does not divide by the ranks is refused up front;
+#   4. a global batch that does not divide by the ranks is refused up front; 4b. --profile prints
+#      rank 0's table alone and every rank writes its --profile-json file;
 #   each 2-rank run of 1, 2 and 5 is repeated with --overlap-allreduce=false and must give the
 #   same bits (the buckets' all-reduce after backward instead of during it);
 #   5. with EMULATOR_BUILD_DIR (a KELVIN_CUDA_EMULATOR build): the NCCL code path, 2 ranks on
@@ -224,6 +225,14 @@ if [[ $rc -ne 0 && ! -e $tmp/odd ]] && grep -q "must divide by the number of ran
 else
   fail "--batch-size 63 on 2 ranks: exit $rc"; tail -3 "$tmp/odd.log"
 fi
+
+# ---- 4b. --profile on 2 ranks: rank 0's table on the console, every rank's in its JSON file ---
+"${mpi[@]}" "$kelvin" train --model mlp --width 32 --depth 2 --train-subset 640 --batch-size 64 \
+  --epochs 1 --profile --profile-json "$tmp/profile.json" --out "$tmp/profile" > "$tmp/profile.log" 2>&1
+tables=$(grep -c "steps profiled" "$tmp/profile.log")
+if [[ $tables == 1 && -s $tmp/profile.json && -s $tmp/profile.json.rank1 ]]; then
+  pass "--profile on 2 ranks: one table on the console, profile.json and profile.json.rank1 written"
+else fail "--profile on 2 ranks: $tables table(s) printed, JSON files: $(ls "$tmp" | grep profile.json | tr '\n' ' ')"; fi
 
 # ---- 5. the NCCL path on the CUDA emulator ----------------------------------------------------
 if [[ -n $emulator_build ]]; then

@@ -61,7 +61,7 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv) {
 
 // --trace and --profile(-json) of train, bench and sweep. The trace (and the roofline table made
 // from it) is written when this ends, after the work it records; each rank of a data-parallel
-// run writes its own (FILE.rankR beside rank 0's FILE).
+// run writes its own (FILE.rankR beside rank 0's FILE); rank 0 alone prints the table.
 class Instruments {
    public:
     // Throws kelvin::Error on a setting that breaks its rule or a trace file that cannot be
@@ -78,9 +78,12 @@ class Instruments {
             if (!std::ofstream(trace_path)) throw Error("--trace: cannot write " + trace_path);
             trace::start(trace_path);
         }
+        // One table on the console, rank 0's: the ranks run the same steps, and mpirun would
+        // interleave N tables; every rank's own is in its --profile-json file.
         if (options.profile || !options.profile_json.empty())
             profile_.emplace(parse_device(device), profile_after_steps,
-                             distributed::per_rank_path(options.profile_json));
+                             distributed::per_rank_path(options.profile_json),
+                             distributed::launched_rank() == 0);
     }
     ~Instruments() {
         const std::vector<trace::Event> events = trace::stop();

@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "engine/ops.h"
 #include "engine/trace.h"
@@ -10,7 +11,41 @@ namespace kelvin {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local GradientReadyFn g_gradient_ready;
+
+// The leaves among a node's inputs that backward accumulates into (gradient-ready counting).
+bool is_accumulated_leaf(const Tensor& input) {
+    return input.defined() && input.requires_grad() && !input.grad_fn();
 }
+// With a listener (GradientReadyScope): how many edges of the graph still lead into each leaf;
+// a leaf's gradient is final, and reported, when the last node taking it as an input has been
+// visited. Without one, nothing is counted.
+class ReadyLeaves {
+public:
+    explicit ReadyLeaves(const std::vector<std::shared_ptr<Node>>& order) {
+        if (!g_gradient_ready) return;
+        for (const auto& node : order)
+            for (const Tensor& input : node->inputs)
+                if (is_accumulated_leaf(input)) ++edges_left_[input.impl()];
+    }
+    // `node` has run, or was skipped (no gradient reached it): its inputs are done with.
+    void visited(const Node& node) {
+        if (!g_gradient_ready) return;
+        for (const Tensor& input : node.inputs)
+            if (is_accumulated_leaf(input) && --edges_left_[input.impl()] == 0 &&
+                input.impl()->grad)
+                g_gradient_ready(input);
+    }
+
+private:
+    std::unordered_map<TensorImpl*, int64_t> edges_left_;
+};
+
+}  // namespace
+
+GradientReadyScope::GradientReadyScope(GradientReadyFn fn)
+    : previous_(std::exchange(g_gradient_ready, std::move(fn))) {}
+GradientReadyScope::~GradientReadyScope() { g_gradient_ready = std::move(previous_); }
 
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
@@ -54,6 +89,7 @@ void Tensor::backward(const Tensor& seed) const {
         Tensor g = impl()->grad ? Tensor(impl()->grad) : Tensor();
         if (g.defined()) accumulate(g, root_grad);
         else impl()->grad = root_grad.clone().impl_ptr();
+        if (g_gradient_ready) g_gradient_ready(*this);
         return;
     }
 
@@ -75,6 +111,7 @@ void Tensor::backward(const Tensor& seed) const {
         }
     }
 
+    ReadyLeaves ready(order);
     std::unordered_map<Node*, Tensor> pending;  // gradient flowing into each node's output
     pending[grad_fn().get()] = root_grad;
     NoGradGuard no_grad;  // backward passes are not themselves recorded
@@ -82,7 +119,10 @@ void Tensor::backward(const Tensor& seed) const {
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         Node* node = it->get();
         auto found = pending.find(node);
-        if (found == pending.end()) continue;  // no gradient reached this node
+        if (found == pending.end()) {  // no gradient reached this node
+            ready.visited(*node);
+            continue;
+        }
         Tensor grad_output = std::move(found->second);
         pending.erase(found);
         std::vector<Tensor> grads;
@@ -118,6 +158,7 @@ void Tensor::backward(const Tensor& seed) const {
                                                                       : g.impl_ptr();
             }
         }
+        ready.visited(*node);
         // Free what the forward pass saved; the graph is single-use.
         node->backward = nullptr;
         node->inputs.clear();

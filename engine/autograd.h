@@ -42,6 +42,24 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs);
 // Returns `output` for chaining.
 Tensor record(Tensor output, const char* name, std::vector<Tensor> inputs, BackwardFn backward);
 
+// Gradient-ready listener (data-parallel training: a bucket of gradients can be all-reduced while
+// backward still runs, engine/distributed/gradient_reducer.h). While a GradientReadyScope is alive
+// on this thread, backward() calls its function once for every leaf that requires a gradient and
+// has one, as soon as that gradient is final for this pass: every node of the graph that
+// takes the leaf as an input has run (or was skipped because no gradient reached it). A leaf
+// reached by no edge of the graph is not reported. An empty function is no listener.
+using GradientReadyFn = std::function<void(const Tensor& leaf)>;
+class GradientReadyScope {
+public:
+    explicit GradientReadyScope(GradientReadyFn fn);
+    ~GradientReadyScope();
+    GradientReadyScope(const GradientReadyScope&) = delete;
+    GradientReadyScope& operator=(const GradientReadyScope&) = delete;
+
+private:
+    GradientReadyFn previous_;
+};
+
 // Adds src into dst's storage (same shape, same device); used to accumulate gradients.
 void accumulate(Tensor& dst, const Tensor& src);
 

@@ -17,15 +17,17 @@ class Session {
 public:
     // Finds the limits of `device` (probing the CPU on first use) and starts tracing unless
     // it is on already (--trace). The first `skip_steps` training steps are not profiled.
-    Session(Device device, int skip_steps, std::string json_path);
-    // The table of `events` (what trace::stop() returned): printed to stdout, written to the
-    // JSON file when there is one.
+    // Without `print_table` the table only goes to the JSON file (ranks other than 0).
+    Session(Device device, int skip_steps, std::string json_path, bool print_table = true);
+    // The table of `events` (what trace::stop() returned): printed to stdout (when asked), written
+    // to the JSON file when there is one.
     roofline::Table report(const std::vector<trace::Event>& events) const;
 
 private:
     Device device_;
     int skip_steps_;
     std::string json_path_;
+    bool print_table_;
     trace::Limits limits_;
 };
 

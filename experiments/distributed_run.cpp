@@ -1,9 +1,11 @@
 #include "experiments/distributed_run.h"
 
 #include <fstream>
+#include <vector>
 
 #include "engine/distributed/nccl_group.h"
 #include "engine/json_errors.h"
+#include "engine/interruption.h"
 #include "engine/nn/norm.h"
 
 namespace kelvin::experiments {
@@ -88,11 +90,41 @@ void sum_epoch_totals(double& loss_sum, int64_t& correct, int64_t& seen, double 
     seen = base_seen + static_cast<int64_t>(sums[2]);
 }
 
-bool on_any_rank(bool mine) {
-    if (world().world_size() == 1) return mine;
-    int64_t flag = mine ? 1 : 0;
-    world().allreduce_max(&flag, 1);
-    return flag != 0;
+namespace {
+StopCause g_stop_cause;
+}
+
+bool stop_requested_on_any_rank() {
+    if (world().world_size() == 1) {
+        g_stop_cause = {stop_signal(), 0};
+        return g_stop_cause.signal != 0;
+    }
+    // One slot per rank, each rank's own signal (0: none); the maximum is each slot's owner's.
+    // The answer comes from the slots alone: a signal arriving during the all-reduce waits for
+    // the next boundary on every rank (reading stop_signal() again here would stop this rank
+    // alone).
+    std::vector<int64_t> signals(world().world_size(), 0);
+    signals[world().rank()] = stop_signal();
+    world().allreduce_max(signals.data(), int64_t(signals.size()));
+    g_stop_cause = {};
+    if (signals[world().rank()])
+        g_stop_cause = {static_cast<int>(signals[world().rank()]), world().rank()};
+    for (size_t r = 0; r < signals.size() && !g_stop_cause.signal; ++r)
+        if (signals[r]) g_stop_cause = {static_cast<int>(signals[r]), static_cast<int>(r)};
+    return g_stop_cause.signal != 0;
+}
+
+StopCause stop_cause() { return g_stop_cause; }
+
+std::string launcher_prefix() {
+    const int ranks = world().world_size();
+    if (ranks == 1) return "";
+    const std::string n = std::to_string(ranks) + " ";
+    switch (distributed::launcher()) {
+        case distributed::Launcher::kSrun: return "srun -n " + n;
+        case distributed::Launcher::kMpiexec: return "mpiexec -n " + n;
+        default: return "mpirun -np " + n;
+    }
 }
 
 }  // namespace kelvin::experiments

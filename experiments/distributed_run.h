@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
 
 #include "engine/distributed/communicator.h"
 #include "experiments/train.h"
@@ -42,7 +43,19 @@ bool decided_by_rank_zero(const std::function<bool()>& decide);
 void sum_epoch_totals(double& loss_sum, int64_t& correct, int64_t& seen, double base_loss_sum,
                       int64_t base_correct, int64_t base_seen);
 
-// Whether `mine` holds on any rank (a signal that reached one rank stops them all at one step).
-bool on_any_rank(bool mine);
+// The step boundary's check: whether a signal (engine/interruption.h) reached any rank, so that
+// every rank stops at the same step.
+bool stop_requested_on_any_rank();
+// After that said yes: the signal that stops the run and the rank it reached (this rank's own
+// signal when it got one, else the lowest rank's that did), for the interrupted record.
+struct StopCause {
+    int signal = 0;
+    int rank = 0;
+};
+StopCause stop_cause();
+
+// How this process was launched, for a command the user reruns (the resume hint): "mpirun -np N ",
+// "srun -n N " or "mpiexec -n N " before kelvin's own words on several ranks; "" in one process.
+std::string launcher_prefix();
 
 }  // namespace kelvin::experiments

@@ -62,6 +62,13 @@ const std::vector<Setting<TrainConfig>>& training_settings() {
         {"sync_batchnorm", KELVIN_MEMBER(T, sync_batchnorm),
          "data-parallel runs (mpirun/srun): BatchNorm statistics over the global batch, reduced "
          "across ranks (default: each rank's own shard, as PyTorch DDP)"},
+        {"overlap_allreduce", KELVIN_MEMBER(T, overlap_allreduce),
+         "data-parallel runs: all-reduce each bucket of gradients during backward, once its "
+         "gradients are final (=false: all after backward; the same results, bit for bit)"},
+        {"allreduce_bucket_bytes", KELVIN_MEMBER(T, allreduce_bucket_bytes),
+         "data-parallel runs: gradient bytes per all-reduce bucket (smaller: the first sums "
+         "start earlier in backward, more calls)",
+         {Rule::kRange, 4, 1e12}},
     };
     return table;
 }

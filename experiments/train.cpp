@@ -557,7 +557,7 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
     while (loop.global_step < loop.total_steps) {
         // The step boundary: a signal only set a flag (engine/interruption.h); stop here, on
         // every rank at the same step when any rank got the signal.
-        if (on_any_rank(stop_requested())) {
+        if (stop_requested_on_any_rank()) {
             totals.interrupted = true;
             break;
         }
@@ -652,7 +652,8 @@ void record_failure(const fs::path& dir, json& metrics, const RunPosition& saved
 void save_interrupted(const fs::path& dir, models::Model& model, optim::Optimizer& optimizer,
                       const EpochTotals& totals, int64_t epoch, int64_t global_step, json& metrics,
                       const std::string& resume_command) {
-    const int signal = stop_signal();
+    const StopCause cause = stop_cause();  // another rank's signal when this rank got none
+    const int signal = cause.signal;
     metrics["status"] = "interrupted";
     metrics["interrupted"] = {{"signal", signal_name(signal)},
                               {"epoch", epoch + 1},
@@ -663,10 +664,14 @@ void save_interrupted(const fs::path& dir, models::Model& model, optim::Optimize
         checkpoint_record(epoch, global_step, weights_digest(weights_of(model)));
     save_epoch(dir, model, optimizer, epoch, global_step, metrics, progress_json(totals, epoch));
     if (!writes_run_records()) return;
+    const std::string where = distributed::world().world_size() == 1
+                                  ? ""
+                                  : " (sent to rank " + std::to_string(cause.rank) + ")";
     std::fprintf(stderr,
-                 "%s: interrupted by %s at step %lld (epoch %lld, batch %lld): checkpoint "
+                 "%s: interrupted by %s%s at step %lld (epoch %lld, batch %lld): checkpoint "
                  "written; resume with: %s\n",
-                 dir.string().c_str(), signal_name(signal), static_cast<long long>(global_step),
+                 dir.string().c_str(), signal_name(signal), where.c_str(),
+                 static_cast<long long>(global_step),
                  static_cast<long long>(epoch + 1), static_cast<long long>(totals.steps),
                  resume_command.c_str());
 }
@@ -727,7 +732,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     const fs::path dir(config.out);
     const std::optional<RunLock> lock = lock_run_dir(dir, options);
     const std::string resume_command =
-        options.resume_command.empty() ? "kelvin train --resume " + config.out : options.resume_command;
+        launcher_prefix() + (options.resume_command.empty() ? "kelvin train --resume " + config.out
+                                                           : options.resume_command);
     json metrics;
     RunPosition at;
     // Rank 0 alone repairs the run directory; the others read it once it has.
@@ -772,7 +778,8 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     std::vector<Tensor*> buffers;
     for (auto& b : model->named_buffers()) buffers.push_back(b.tensor);
     distributed::DataParallel parallel(model->parameters(), buffers, distributed::world(),
-                                       !config.sync_batchnorm);
+                                       !config.sync_batchnorm, config.overlap_allreduce,
+                                       config.allreduce_bucket_bytes);
     parallel.broadcast_from_root();
     EpochLoop loop{config,      *model,      *optimizer,  schedule, train_loader,
                    monitor,     device,      total_steps, global_step, metrics,
@@ -829,9 +836,15 @@ json train(const TrainConfig& config, const TrainOptions& options) {
         throw;
     }
     if (writes_run_records()) metrics["final"] = final_record(metrics, global_step, run_seconds);
-    // The gradient all-reduce's time (waits for slower ranks included) in this session, on rank 0.
-    if (distributed::world().world_size() > 1 && writes_run_records())
-        metrics["final"]["allreduce_seconds"] = parallel.reducer().allreduce_seconds();
+    // The gradient all-reduce's time not hidden behind backward (waits for slower ranks
+    // included) in this session, on rank 0; its buckets, and how many the last step started
+    // during backward (--overlap-allreduce).
+    if (distributed::world().world_size() > 1 && writes_run_records()) {
+        const distributed::GradientReducer& reducer = parallel.reducer();
+        metrics["final"]["allreduce_seconds"] = reducer.allreduce_seconds();
+        metrics["final"]["allreduce_buckets"] = reducer.bucket_count();
+        metrics["final"]["allreduce_buckets_in_backward"] = reducer.buckets_started_early();
+    }
     metrics["status"] = "complete";
     write_metrics(dir, metrics);
     return metrics;

@@ -48,6 +48,12 @@ struct TrainConfig {
     // Data-parallel runs: BatchNorm statistics of the global batch, reduced over the ranks
     // (engine/distributed/sync_batch_norm.h); false: each replica's own shard, as PyTorch's DDP.
     bool sync_batchnorm = false;
+    // Data-parallel runs: a bucket of gradients is all-reduced during backward, as soon as its
+    // gradients are final (engine/distributed/gradient_reducer.h); false: after backward.
+    // The same results either way; only the time differs.
+    bool overlap_allreduce = true;
+    // Data-parallel runs: gradient bytes per all-reduce bucket (PyTorch DDP's bucket_cap_mb).
+    int64_t allreduce_bucket_bytes = int64_t(8) << 20;
     models::ModelOptions model_options;
 };
 

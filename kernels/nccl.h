@@ -15,9 +15,13 @@ void select_device(int local_rank);
 void nccl_unique_id(char* id);  // kNcclIdBytes bytes, on one rank
 // A communicator of `world_size` ranks, one GPU each, with a stream of its own.
 void* nccl_join(const char* id, int rank, int world_size);
-// In-place sum of `count` floats of device memory over the ranks, on the communicator's stream,
-// ordered after the work already queued on kelvin's stream, and before any queued after it.
-void nccl_allreduce_sum(void* communicator, float* data, int64_t count);
+// Starts the in-place sum of `count` floats of device memory over the ranks on the
+// communicator's stream, after the work already queued on kelvin's stream; kelvin's stream goes
+// on (the backward pass of earlier layers runs beside the sum). Every rank starts the same sums
+// in the same order.
+void nccl_start_allreduce_sum(void* communicator, float* data, int64_t count);
+// Orders kelvin's stream after every sum started so far (the host does not wait).
+void nccl_wait_started(void* communicator);
 void nccl_leave(void* communicator);
 
 }  // namespace kelvin::cuda

@@ -45,8 +45,9 @@ note "tests: $(grep -E '^\[doctest\] test cases' "$OUT/tests.log" | tail -1)"
 grep -B2 -A8 'ERROR\|FATAL' "$OUT/tests.log" | head -60
 
 # NCCL on one rank (the machine has no MPI for several): the gradient reducer's device buckets
-# through ncclAllReduce on NCCL's own stream (tests/test_distributed.cpp). Skipped, and said so,
-# where the build found no NCCL.
+# through ncclAllReduce on NCCL's own stream, started after backward and during it (the overlap:
+# NCCL's stream beside backward's kernels on kelvin's, ordered by events; the same bits both
+# ways), tests/test_distributed.cpp. Skipped, and said so, where the build found no NCCL.
 (cd "$build" && timeout 60 ./kelvin_tests -tc='cuda NCCL*' > "$OUT/nccl.log" 2>&1)
 note "NCCL 1 rank: $(grep -E '^\[doctest\] test cases' "$OUT/nccl.log" | tail -1) ($(grep -o 'kelvin: NCCL [01]' "$OUT/configure.log" 2> /dev/null || echo 'build reused'))"
 

@@ -6,17 +6,24 @@
 #   3. killing one rank mid-run ends every rank, non-zero, within 30 s; --resume with 2 ranks
 #      then finishes the run, and --resume with 1 rank is refused;
 #   3b. a signal (SIGUSR2) to one rank stops every rank at one step with a checkpoint, and the
-#      resumed run ends as an uninterrupted one;
-#   4. a global batch that does not divide by the ranks is refused up front;
+#      resumed run ends as an uninterrupted one; rank 0's record names rank 1's signal and the
+#      resume command the launcher (mpirun -np 2 ...);
+#   4. a global batch that does not divide by the ranks is refused up front; 4b. --profile prints
+#      rank 0's table alone and every rank writes its --profile-json file;
+#   each 2-rank run of 1, 2 and 5 is repeated with --overlap-allreduce=false and must give the
+#   same bits (the buckets' all-reduce after backward instead of during it);
 #   5. with EMULATOR_BUILD_DIR (a KELVIN_CUDA_EMULATOR build): the NCCL code path, 2 ranks on
 #      --device cuda with NCCL's calls served by MPI on the host emulator (no GPU involved), equals
-#      1 rank on the emulator.
+#      1 rank on the emulator;
+#   6. with NOMPI_BUILD_DIR (a -DKELVIN_ENABLE_MPI=OFF build): one process trains, 2 ranks are
+#      refused with the message that distributed training needs MPI.
 # Prints "distributed: N passed, N failed" last; exits non-zero on any failure.
 # Usage: scripts/test-distributed.sh [BUILD_DIR [EMULATOR_BUILD_DIR]]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 emulator_build=${2:-}
+nompi_build=${NOMPI_BUILD_DIR:-}
 kelvin=$build/kelvin
 passed=0; failed=0
 pass() { echo "  ok: $1"; passed=$((passed + 1)); }
@@ -39,6 +46,21 @@ metric() { python3 -c "import json,sys; m=json.load(open('$1/metrics.json')); pr
 # |a - b| <= tol * |b|
 close() { python3 -c "import sys; a,b,t=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) <= t*abs(b) else 1)" "$1" "$2" "$3"; }
 
+# Runs $2 and $3 (overlap on, off) end with the same losses to the last bit (json's shortest
+# round-trip digits of the same double): the track's losses and the final train and test loss.
+same_bits() {
+  local what="m['final']['train_loss'], m['final']['test_loss'], [t['loss'] for t in m['track']]"
+  local a b; a=$(metric "$2" "$what" 2> /dev/null); b=$(metric "$3" "$what" 2> /dev/null)
+  if [[ -n $a && $a == "$b" ]]; then pass "$1: overlap on and off give the same bits ($a)"
+  else fail "$1: overlap on '$a' vs off '$b'"; tail -3 "$3.log"; fi
+  # ... and the overlap happened: buckets started during backward in $2, none in $3 ("N of M").
+  local on off; on=$(metric "$2" "m['final']['allreduce_buckets_in_backward'], m['final']['allreduce_buckets']" 2> /dev/null)
+  off=$(metric "$3" "m['final']['allreduce_buckets_in_backward']" 2> /dev/null)
+  if [[ $on =~ ^([0-9]+)\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] > 1)) && [[ $off == 0 ]]; then
+    pass "$1: with overlap ${BASH_REMATCH[1]} of ${BASH_REMATCH[2]} buckets started during backward, without 0"
+  else fail "$1: buckets started during backward (started, buckets) on: '$on', off: '$off'"; fi
+}
+
 echo "distributed: MPI runs ($(mpirun --version | head -1))"
 
 # ---- 1. MLP, 100 steps: 1 rank vs 2 ranks ------------------------------------------------------
@@ -52,7 +74,9 @@ mlp=(--model mlp --width 64 --depth 2 --train-subset 1280 --batch-size 64 --epoc
      --track-every 100 --track-samples 256 --eval-batch-size 1000 --seed 3)
 tol_mlp=$(python3 -c "print(100 * 64 * 2**-24)")
 "$kelvin" train "${mlp[@]}" --out "$tmp/mlp1" > "$tmp/mlp1.log" 2>&1
-"${mpi[@]}" "$kelvin" train "${mlp[@]}" --out "$tmp/mlp2" > "$tmp/mlp2.log" 2>&1
+# Small buckets (1 KiB): the last layers (650 floats) get a bucket of their own, started in backward.
+buckets=(--allreduce-bucket-bytes 1024)
+"${mpi[@]}" "$kelvin" train "${mlp[@]}" "${buckets[@]}" --out "$tmp/mlp2" > "$tmp/mlp2.log" 2>&1
 if [[ -f $tmp/mlp1/metrics.json && -f $tmp/mlp2/metrics.json ]]; then
   for what in "m['track'][-1]['loss']" "m['final']['train_loss']" "m['final']['test_loss']"; do
     a=$(metric "$tmp/mlp2" "$what"); b=$(metric "$tmp/mlp1" "$what")
@@ -60,6 +84,10 @@ if [[ -f $tmp/mlp1/metrics.json && -f $tmp/mlp2/metrics.json ]]; then
     if close "$a" "$b" "$tol_mlp"; then pass "MLP $what (step $step): 2 ranks $a, 1 rank $b, tolerance $tol_mlp"
     else fail "MLP $what (step $step): 2 ranks $a vs 1 rank $b, beyond $tol_mlp relative"; fi
   done
+  # The same run with every bucket's all-reduce after backward instead of during it: the same
+  # bits (the same sums in the same buckets, started later; gradient_reducer.h).
+  "${mpi[@]}" "$kelvin" train "${mlp[@]}" "${buckets[@]}" --overlap-allreduce=false --out "$tmp/mlp2-after" > "$tmp/mlp2-after.log" 2>&1
+  same_bits "MLP, 2 ranks" "$tmp/mlp2" "$tmp/mlp2-after"
   ws=$(python3 -c "import json; print(json.load(open('$tmp/mlp2/config.json')).get('world_size'))")
   [[ $ws == 2 ]] && pass "config.json records world_size 2" || fail "config.json world_size is $ws, expected 2"
 else
@@ -79,13 +107,16 @@ vgg=(--model vgg11bn --base-width 4 --dataset cifar10 --data-dir "$tmp/cifar" --
      --seed 5 --crop-padding 4 --flip)
 tol_vgg=$(python3 -c "print(30 * 32 * 2**-24)")
 "$kelvin" train "${vgg[@]}" --out "$tmp/vgg1" > "$tmp/vgg1.log" 2>&1
-"${mpi[@]}" "$kelvin" train "${vgg[@]}" --sync-batchnorm --out "$tmp/vgg2" > "$tmp/vgg2.log" 2>&1
+"${mpi[@]}" "$kelvin" train "${vgg[@]}" "${buckets[@]}" --sync-batchnorm --out "$tmp/vgg2" > "$tmp/vgg2.log" 2>&1
 "${mpi[@]}" "$kelvin" train "${vgg[@]}" --out "$tmp/vgg2-own" > "$tmp/vgg2-own.log" 2>&1
 if [[ -f $tmp/vgg1/metrics.json && -f $tmp/vgg2/metrics.json && -f $tmp/vgg2-own/metrics.json ]]; then
   what="m['track'][-1]['loss']"
   a=$(metric "$tmp/vgg2" "$what"); b=$(metric "$tmp/vgg1" "$what"); c=$(metric "$tmp/vgg2-own" "$what")
   if close "$a" "$b" "$tol_vgg"; then pass "VGG-11-BN --sync-batchnorm, step 30 loss: 2 ranks $a, 1 rank $b, tolerance $tol_vgg"
   else fail "VGG-11-BN --sync-batchnorm, step 30 loss: 2 ranks $a vs 1 rank $b, beyond $tol_vgg relative"; fi
+  # Sync-BN's reductions run inside backward, between the buckets' non-blocking sums.
+  "${mpi[@]}" "$kelvin" train "${vgg[@]}" "${buckets[@]}" --sync-batchnorm --overlap-allreduce=false --out "$tmp/vgg2-after" > "$tmp/vgg2-after.log" 2>&1
+  same_bits "VGG-11-BN --sync-batchnorm, 2 ranks" "$tmp/vgg2" "$tmp/vgg2-after"
   if ! close "$c" "$b" "$tol_vgg"; then pass "VGG-11-BN per-replica statistics differ ($c vs $b): the comparison can fail"
   else fail "VGG-11-BN without --sync-batchnorm matches 1 rank ($c vs $b): the comparison cannot tell"; fi
 else
@@ -172,6 +203,12 @@ if [[ -n $victim ]]; then
   if [[ $rc -ne 0 && $status == interrupted ]]; then
     pass "SIGUSR2 to rank 1: every rank stopped (exit $rc), checkpoint at step $(metric "$tmp/signal" "m['interrupted']['step']")"
   else fail "SIGUSR2 to rank 1: exit $rc, status $status"; tail -5 "$tmp/signal.log"; fi
+  # Rank 0 got no signal itself: the record names rank 1's, and the resume command the launcher.
+  record=$(metric "$tmp/signal" "m['interrupted']['signal'] + ' | ' + m['interrupted']['resume']" 2> /dev/null)
+  if [[ $record == "SIGUSR2 | mpirun -np 2 kelvin train --resume $tmp/signal" ]] &&
+     grep -q "interrupted by SIGUSR2 (sent to rank 1)" "$tmp/signal.log"; then
+    pass "the interrupted record names rank 1's signal and the launcher: $record"
+  else fail "the interrupted record: '$record'"; grep interrupted "$tmp/signal.log"; fi
   "${mpi[@]}" "$kelvin" train --resume "$tmp/signal" > "$tmp/signal2.log" 2>&1
   a=$(metric "$tmp/signal" "m['final']['test_loss']" 2> /dev/null); b=$(metric "$tmp/kill" "m['final']['test_loss']" 2> /dev/null)
   if [[ -n $a && $a == "$b" ]]; then pass "resumed after the signal: test loss $a, as the run of part 3"
@@ -189,6 +226,14 @@ else
   fail "--batch-size 63 on 2 ranks: exit $rc"; tail -3 "$tmp/odd.log"
 fi
 
+# ---- 4b. --profile on 2 ranks: rank 0's table on the console, every rank's in its JSON file ---
+"${mpi[@]}" "$kelvin" train --model mlp --width 32 --depth 2 --train-subset 640 --batch-size 64 \
+  --epochs 1 --profile --profile-json "$tmp/profile.json" --out "$tmp/profile" > "$tmp/profile.log" 2>&1
+tables=$(grep -c "steps profiled" "$tmp/profile.log")
+if [[ $tables == 1 && -s $tmp/profile.json && -s $tmp/profile.json.rank1 ]]; then
+  pass "--profile on 2 ranks: one table on the console, profile.json and profile.json.rank1 written"
+else fail "--profile on 2 ranks: $tables table(s) printed, JSON files: $(ls "$tmp" | grep profile.json | tr '\n' ' ')"; fi
+
 # ---- 5. the NCCL path on the CUDA emulator ----------------------------------------------------
 if [[ -n $emulator_build ]]; then
   emu=$emulator_build/kelvin
@@ -197,16 +242,44 @@ if [[ -n $emulator_build ]]; then
          --track-every 20 --track-samples 64 --eval-batch-size 640 --seed 3 --device cuda)
   tol_emu=$(python3 -c "print(20 * 64 * 2**-24)")
   "$emu" train "${small[@]}" --out "$tmp/emu1" > "$tmp/emu1.log" 2>&1
-  "${mpi[@]}" "$emu" train "${small[@]}" --out "$tmp/emu2" > "$tmp/emu2.log" 2>&1
+  "${mpi[@]}" "$emu" train "${small[@]}" "${buckets[@]}" --out "$tmp/emu2" > "$tmp/emu2.log" 2>&1
   if [[ -f $tmp/emu1/metrics.json && -f $tmp/emu2/metrics.json ]] &&
      [[ $(metric "$tmp/emu2" "m['status']") == complete ]]; then
     a=$(metric "$tmp/emu2" "m['track'][-1]['loss']"); b=$(metric "$tmp/emu1" "m['track'][-1]['loss']")
     if close "$a" "$b" "$tol_emu"; then pass "emulated CUDA + NCCL-over-MPI, 2 ranks, step 20 loss $a, 1 rank $b, tolerance $tol_emu"
     else fail "emulated CUDA + NCCL-over-MPI, step 20 loss: 2 ranks $a vs 1 rank $b, beyond $tol_emu"; fi
+    "${mpi[@]}" "$emu" train "${small[@]}" "${buckets[@]}" --overlap-allreduce=false --out "$tmp/emu2-after" > "$tmp/emu2-after.log" 2>&1
+    same_bits "emulated CUDA + NCCL-over-MPI, 2 ranks" "$tmp/emu2" "$tmp/emu2-after"
   else
     fail "emulated CUDA runs did not finish:"; tail -5 "$tmp/emu1.log" "$tmp/emu2.log"
   fi
 else
   echo "  (NCCL path on the CUDA emulator: not run, no emulator build given)"
+fi
+
+# ---- 6. a kelvin built without MPI (-DKELVIN_ENABLE_MPI=OFF) ----------------------------------
+# Trains in one process as ever; launched as 2 ranks it refuses, each rank saying why. A third
+# build of kelvin is a few minutes of CPU, so only when NOMPI_BUILD_DIR is given (the lead's and
+# a developer's check; docs/CLUSTER.md).
+if [[ -n $nompi_build ]]; then
+  nompi=$nompi_build/kelvin
+  if [[ ! -x $nompi ]] || ldd "$nompi" | grep -q libmpi; then
+    fail "$nompi is missing or links MPI (configure it with -DKELVIN_ENABLE_MPI=OFF)"
+  else
+    "$nompi" train --model mlp --width 16 --depth 2 --train-subset 256 --batch-size 64 --epochs 1 \
+      --out "$tmp/nompi1" > "$tmp/nompi1.log" 2>&1
+    [[ $(metric "$tmp/nompi1" "m['status']" 2> /dev/null) == complete ]] &&
+      pass "built without MPI: a single-process run completes" ||
+      { fail "built without MPI: the single-process run did not complete"; tail -3 "$tmp/nompi1.log"; }
+    "${mpi[@]}" "$nompi" train --model mlp --train-subset 256 --batch-size 64 --out "$tmp/nompi2" > "$tmp/nompi2.log" 2>&1
+    rc=$?
+    said=$(grep -c "distributed training needs MPI and this kelvin was built without it" "$tmp/nompi2.log")
+    # (mpirun ends the other rank once one exits non-zero: it may not get to say it too.)
+    if [[ $rc -ne 0 && $said -ge 1 && ! -e $tmp/nompi2 ]]; then
+      pass "built without MPI: 2 ranks refused (exit $rc) before the run folder exists, $said saying that distributed training needs MPI"
+    else fail "built without MPI, 2 ranks: exit $rc, $said rank(s) said why"; tail -3 "$tmp/nompi2.log"; fi
+  fi
+else
+  echo "  (a build without MPI: not checked, no NOMPI_BUILD_DIR given)"
 fi
 finish

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "data/loader.h"
+#include "engine/autograd.h"
 #include "engine/distributed/data_parallel.h"
 #include "engine/distributed/gradient_reducer.h"
 #include "engine/distributed/sync_batch_norm.h"
@@ -179,12 +180,71 @@ TEST_CASE("GradientReducer: the gradient of the global batch's mean loss from un
     CHECK(reduced[0][11] == doctest::Approx(0.75 * 4));
 }
 
+namespace {
+
+// One step's reduced gradients on 2 simulated ranks, the buckets' sums started during backward
+// (overlap) or after it. w1 gets two contributions, so a bucket packed before its gradient is
+// final would differ; `unused` (first, so in the last bucket) never gets one.
+struct ReducedStep {
+    std::vector<float> grads;
+    int64_t started_early = 0;
+};
+ReducedStep reduced_step(int rank, distributed::Communicator& comm, bool overlap,
+                         Device device = Device::CPU) {
+    const auto param = [&](int64_t n, uint64_t seed) {
+        return random_tensor({n}, seed).to(device).set_requires_grad(true);
+    };
+    Tensor unused = param(2, 20), w1 = param(4, 21), w2 = param(4, 22), w3 = param(4, 23);
+    const Tensor x = random_tensor({4}, 30 + rank).to(device);  // each rank's own data
+    const double share = rank == 0 ? 0.75 : 0.25;
+    distributed::GradientReducer reducer({&unused, &w1, &w2, &w3}, comm, 8);
+    {
+        GradientReadyScope scope(overlap ? GradientReadyFn([&](const Tensor& p) {
+            reducer.gradient_ready(p, share);
+        })
+                                         : GradientReadyFn());
+        ops::sum(ops::mul(w3, ops::relu(ops::mul(w2, ops::mul(w1, ops::mul(w1, x))))))
+            .backward();
+    }
+    reducer.reduce(share);
+    ReducedStep out;
+    out.started_early = reducer.buckets_started_early();
+    for (Tensor* t : {&unused, &w1, &w2, &w3})
+        for (float v : t->grad().to_vector()) out.grads.push_back(v);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("GradientReducer: buckets in reverse parameter order, the same bits with overlap") {
+    std::vector<ReducedStep> after(2), overlapped(2);
+    on_ranks(2, [&](int r, distributed::Communicator& comm) {
+        after[r] = reduced_step(r, comm, false);
+        overlapped[r] = reduced_step(r, comm, true);
+    });
+    for (int r = 0; r < 2; ++r) {
+        CHECK(overlapped[r].grads == after[r].grads);  // bitwise
+        CHECK(after[r].started_early == 0);
+        // w3, w2, w1's buckets started during backward; the unused parameter's after it.
+        CHECK(overlapped[r].started_early == 3);
+    }
+    CHECK(after[0].grads == after[1].grads);
+    CHECK(std::vector<float>(after[0].grads.begin(), after[0].grads.begin() + 2) ==
+          std::vector<float>{0.0f, 0.0f});
+    distributed::SingleProcess one;
+    Tensor a = Tensor::zeros({2}), b = Tensor::zeros({3}), c = Tensor::zeros({1});
+    distributed::GradientReducer reducer({&a, &b, &c}, one, 12);
+    REQUIRE(reducer.bucket_count() == 2);
+    CHECK(reducer.bucket_params(0) == std::vector<size_t>{2, 1});  // c, b: 4 floats >= 3
+    CHECK(reducer.bucket_params(1) == std::vector<size_t>{0});
+}
+
 TEST_CASE("DataParallel: a non-finite loss on one rank stops every rank, naming it") {
     std::vector<int> seen(2, -2);
     std::vector<bool> agreed(2);
     on_ranks(2, [&](int r, distributed::Communicator& comm) {
         Tensor p = Tensor::zeros({2}).set_requires_grad(true);
-        distributed::DataParallel parallel({&p}, {}, comm, false);
+        distributed::DataParallel parallel({&p}, {}, comm, false, true);
         const optim::StepHooks hooks = parallel.step_hooks(1, 2);
         agreed[r] = hooks.agree_finite(r == 0);  // rank 1's loss is NaN
         seen[r] = parallel.nonfinite_rank();
@@ -197,7 +257,7 @@ TEST_CASE("DataParallel: replicas whose parameters differ are an error naming th
     std::vector<std::string> errors(2);
     on_ranks(2, [&](int r, distributed::Communicator& comm) {
         Tensor p = Tensor::full({3}, r == 1 ? 1.5f : 1.0f);
-        distributed::DataParallel parallel({&p}, {}, comm, false);
+        distributed::DataParallel parallel({&p}, {}, comm, false, true);
         try {
             parallel.check_replicas_agree();
         } catch (const Error& e) {
@@ -269,7 +329,8 @@ TEST_CASE("cuda NCCL: the gradient reducer's device buckets on one rank" *
     {
         distributed::NcclGroup group(one);  // NCCL with one rank: the sum is the buffer itself
         Tensor buffer = Tensor::from_vector(std::vector<float>{1, -2, 3}, {3}, Device::CUDA);
-        group.allreduce_sum(buffer.f32(), 3);
+        group.start_allreduce_sum(buffer.f32(), 3);
+        group.wait_started();
         CHECK(buffer.to_vector() == std::vector<float>{1, -2, 3});
     }
     // A world of one that still weighs by a share (0.5) goes through the buckets.
@@ -279,4 +340,11 @@ TEST_CASE("cuda NCCL: the gradient reducer's device buckets on one rank" *
     CHECK(b.grad().to_vector() == std::vector<float>(5, 5.0f));
     CHECK(unused.grad().to_vector() == std::vector<float>(2, 0.0f));
     CHECK(a.grad().is_cuda());
+    // Overlapped: the buckets' sums start on NCCL's stream during backward, beside the backward
+    // kernels still queued on kelvin's stream; the same bits as after backward.
+    const ReducedStep after = reduced_step(0, one, false, Device::CUDA);
+    const ReducedStep overlapped = reduced_step(0, one, true, Device::CUDA);
+    CHECK(overlapped.grads == after.grads);
+    CHECK(overlapped.started_early == 3);
+    CHECK(after.started_early == 0);
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/autograd.h"
 #include "engine/ops.h"
 #include "kernels/activation.h"
 #include "kernels/cpu/exp_nonpositive.h"
@@ -199,4 +200,43 @@ TEST_CASE("gradient: l2_normalize_rows") {
               "l2_normalize_rows", {1e-3f, 2e-2, 2e-3});
     Tensor y = ops::l2_normalize_rows(random_tensor({3, 7}, 41));
     for (float n : ops::row_norms(y).to_vector()) CHECK(n == doctest::Approx(1.0f));
+}
+
+TEST_CASE("autograd: a gradient-ready listener hears each leaf once, when its gradient is final") {
+    // loss = sum(w2 * relu(w1 * (w1 * x))) + sum(v): w1 is used by two nodes, w2 and v only next
+    // to the loss; x needs no gradient; `unused` is not in the graph.
+    Tensor x = random_tensor({6}, 11);
+    Tensor w1 = random_param({6}, 12), w2 = random_param({6}, 13), v = random_param({6}, 14);
+    Tensor unused = random_param({6}, 15);
+    struct Heard {
+        TensorImpl* leaf;
+        std::vector<float> grad;
+        bool w1_had_grad;
+    };
+    std::vector<Heard> heard;
+    {
+        GradientReadyScope scope([&](const Tensor& leaf) {
+            heard.push_back({leaf.impl(), leaf.grad().to_vector(), w1.grad().defined()});
+        });
+        const Tensor inner = ops::relu(ops::mul(w1, ops::mul(w1, x)));
+        ops::add(ops::sum(ops::mul(w2, inner)), ops::sum(v)).backward();
+    }
+    REQUIRE(heard.size() == 3);
+    std::vector<TensorImpl*> leaves;
+    for (const Heard& h : heard) leaves.push_back(h.leaf);
+    for (Tensor* t : {&w1, &w2, &v}) {
+        CHECK(std::count(leaves.begin(), leaves.end(), t->impl()) == 1);
+        for (const Heard& h : heard)  // the gradient heard is the final one
+            if (h.leaf == t->impl()) CHECK(h.grad == t->grad().to_vector());
+    }
+    CHECK(std::count(leaves.begin(), leaves.end(), unused.impl()) == 0);
+    // w1 comes last, after both its uses; w2 was heard before w1 had any gradient at all.
+    CHECK(heard.back().leaf == w1.impl());
+    for (const Heard& h : heard)
+        if (h.leaf == w2.impl()) CHECK_FALSE(h.w1_had_grad);
+    // Out of the scope, nothing listens.
+    w1.zero_grad();
+    const size_t before = heard.size();
+    ops::sum(ops::mul(w1, x)).backward();
+    CHECK(heard.size() == before);
 }

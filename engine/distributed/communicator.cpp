@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "kernels/error.h"
 
@@ -49,6 +50,19 @@ int launched_world_size() {
     return 1;
 }
 
+namespace {
+// The launcher as the environment says now (MPI_Init may add variables of its own later).
+Launcher launcher_from_environment() {
+    if (launched_world_size() <= 1) return Launcher::kNone;
+    if (env_count("OMPI_COMM_WORLD_SIZE")) return Launcher::kMpirun;
+    if (env_count("SLURM_STEP_NUM_TASKS") == launched_world_size()) return Launcher::kSrun;
+    return Launcher::kMpiexec;
+}
+std::optional<Launcher> g_launcher;  // recorded by start_world, before MPI starts
+}  // namespace
+
+Launcher launcher() { return g_launcher ? *g_launcher : launcher_from_environment(); }
+
 int launched_rank() {
     if (launched_world_size() <= 1) return 0;
     for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"})
@@ -63,6 +77,7 @@ std::string per_rank_path(const std::string& path) {
 
 void start_world() {
     if (world().world_size() > 1 || launched_world_size() <= 1) return;
+    g_launcher = launcher_from_environment();
     KELVIN_CHECK(mpi_built(),
                  "this process is one of " + std::to_string(launched_world_size()) +
                      " ranks (launched by mpirun or srun), but distributed training needs MPI "

@@ -24,6 +24,18 @@ public:
     virtual void allreduce_sum(float* data, int64_t count) = 0;
     virtual void allreduce_sum(double* data, int64_t count) = 0;
     virtual void allreduce_max(int64_t* data, int64_t count) = 0;
+    // Non-blocking in-place sum (MPI_Iallreduce): starts the sum of `data` over the ranks and
+    // returns at once; `data` must stay untouched until wait_started() returns. Every rank starts
+    // the same sums in the same order. Communicators without such a call (the default) sum at
+    // once. The result equals allreduce_sum's only where the backend reduces both in one order
+    // (true of two ranks, whose sum commutes); GradientReducer uses this call in both of its
+    // modes, so overlapping or not gives the same bits.
+    virtual void start_allreduce_sum(float* data, int64_t count) { allreduce_sum(data, count); }
+    // Lets started sums advance (MPI_Testall): OpenMPI moves a non-blocking collective only
+    // inside MPI calls, so a rank busy computing calls this now and then.
+    virtual void progress() {}
+    // Returns once every started sum is complete.
+    virtual void wait_started() {}
     // `bytes` bytes from rank `root` to every rank.
     virtual void broadcast(void* data, int64_t bytes, int root) = 0;
     virtual void barrier() = 0;
@@ -58,6 +70,12 @@ bool mpi_built();
 // The launcher's word on how many ranks the job has, from the environment (OMPI_COMM_WORLD_SIZE
 // of OpenMPI's mpirun, PMI_SIZE / PMIX_* of srun and other PMI launchers); 1 when none is set.
 int launched_world_size();
+// Who started the ranks, by the variable that announced the world size before MPI started
+// (start_world records it): OpenMPI's mpirun (OMPI_COMM_WORLD_SIZE), srun
+// (SLURM_STEP_NUM_TASKS), another PMI launcher such as MPICH's mpiexec (PMI_SIZE); kNone in a
+// single process.
+enum class Launcher { kNone, kMpirun, kSrun, kMpiexec };
+Launcher launcher();
 // This process's rank as the launcher announces it (OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK,
 // SLURM_PROCID), before MPI starts; 0 when none is set.
 int launched_rank();

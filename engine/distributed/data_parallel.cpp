@@ -6,12 +6,14 @@
 namespace kelvin::distributed {
 
 DataParallel::DataParallel(std::vector<Tensor*> params, std::vector<Tensor*> buffers,
-                           Communicator& communicator, bool broadcast_buffers)
+                           Communicator& communicator, bool broadcast_buffers,
+                           bool overlap_allreduce, int64_t bucket_bytes)
     : params_(params),
       buffers_(std::move(buffers)),
       communicator_(communicator),
-      reducer_(std::move(params), communicator),
-      broadcast_buffers_(broadcast_buffers) {}
+      reducer_(std::move(params), communicator, bucket_bytes),
+      broadcast_buffers_(broadcast_buffers),
+      overlap_allreduce_(overlap_allreduce) {}
 
 void DataParallel::broadcast(const std::vector<Tensor*>& tensors) {
     if (communicator_.world_size() == 1) return;
@@ -50,6 +52,10 @@ optim::StepHooks DataParallel::step_hooks(int64_t shard_samples, int64_t global_
     if (broadcast_buffers_) hooks.before_forward = [this] { broadcast(buffers_); };
     hooks.agree_finite = [this](bool finite) { return agree_finite(finite); };
     const double share = double(shard_samples) / double(global_samples);
+    if (overlap_allreduce_)
+        hooks.on_gradient_ready = [this, share](const Tensor& p) {
+            reducer_.gradient_ready(p, share);
+        };
     hooks.before_update = [this, share] { reducer_.reduce(share); };
     return hooks;
 }

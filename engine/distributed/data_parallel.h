@@ -23,8 +23,11 @@ namespace kelvin::distributed {
 
 class DataParallel {
 public:
+    // With `overlap_allreduce`, a bucket's all-reduce starts during backward, as soon as its
+    // gradients are final (GradientReducer); without, all start after backward. Same results.
     DataParallel(std::vector<Tensor*> params, std::vector<Tensor*> buffers,
-                 Communicator& communicator, bool broadcast_buffers);
+                 Communicator& communicator, bool broadcast_buffers, bool overlap_allreduce,
+                 int64_t bucket_bytes = GradientReducer::kDefaultBucketBytes);
     // Parameters and buffers become rank 0's.
     void broadcast_from_root();
     // The hooks of one step on a shard of `shard_samples` of the global batch's `global_samples`.
@@ -44,6 +47,7 @@ private:
     Communicator& communicator_;
     GradientReducer reducer_;
     bool broadcast_buffers_;
+    bool overlap_allreduce_;
     int nonfinite_rank_ = -1;
 };
 

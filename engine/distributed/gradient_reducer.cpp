@@ -9,46 +9,110 @@
 
 namespace kelvin::distributed {
 
+namespace {
+
+// Adds the seconds `f` takes to `total`, under a trace event of kind "distributed".
+template <typename F>
+void timed(const char* name, Device device, double& total, F&& f) {
+    trace::Scope scope(name, "distributed", device);
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
 GradientReducer::GradientReducer(std::vector<Tensor*> params, Communicator& communicator,
                                  int64_t bucket_bytes)
     : params_(std::move(params)), communicator_(communicator) {
     const int64_t bucket_elements = std::max<int64_t>(1, bucket_bytes / int64_t(sizeof(float)));
+    bucket_of_.resize(params_.size());
     Bucket bucket;
-    for (size_t i = 0; i < params_.size(); ++i) {
+    for (size_t i = params_.size(); i-- > 0;) {
+        index_of_[params_[i]->impl()] = i;
+        bucket_of_[i] = buckets_.size();
+        bucket.params.push_back(i);
         bucket.elements += params_[i]->numel();
-        bucket.last = i + 1;
         if (bucket.elements >= bucket_elements) {
-            buckets_.push_back(bucket);
-            bucket = Bucket{i + 1, i + 1, 0};
+            const int64_t end = bucket.offset + bucket.elements;
+            buckets_.push_back(std::move(bucket));
+            bucket = Bucket{};
+            bucket.offset = end;
         }
     }
-    if (bucket.last > bucket.first) buckets_.push_back(bucket);
-    int64_t largest = 0;
-    for (const Bucket& b : buckets_) largest = std::max(largest, b.elements);
-    largest_ = largest;
+    if (!bucket.params.empty()) buckets_.push_back(std::move(bucket));
+    total_ = buckets_.empty() ? 0 : buckets_.back().offset + buckets_.back().elements;
+    ready_.assign(params_.size(), 0);
+    reset_step();
     use_nccl_ = !params_.empty() && params_.front()->is_cuda() && nccl_built();
-    if (!use_nccl_) flat_.resize(largest);
+    if (!use_nccl_) flat_.resize(total_);
 }
 
 GradientReducer::~GradientReducer() = default;
 
+void GradientReducer::reset_step() {
+    std::fill(ready_.begin(), ready_.end(), 0);
+    for (Bucket& b : buckets_) b.not_ready = static_cast<int64_t>(b.params.size());
+    next_bucket_ = 0;
+}
+
+void GradientReducer::gradient_ready(const Tensor& param, double share) {
+    if (communicator_.world_size() == 1 && share == 1.0) return;  // reduce() has nothing to do
+    const auto found = index_of_.find(param.impl());
+    if (found == index_of_.end() || ready_[found->second]) return;
+    ready_[found->second] = 1;
+    --buckets_[bucket_of_[found->second]].not_ready;
+    start_ready_buckets(static_cast<float>(share));
+    // OpenMPI advances a non-blocking collective only inside MPI calls (no progress thread).
+    if (!use_nccl_)
+        timed("allreduce progress", Device::CPU, allreduce_seconds_,
+              [&] { communicator_.progress(); });
+}
+
+void GradientReducer::start_ready_buckets(float share) {
+    while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].not_ready == 0)
+        start_bucket(buckets_[next_bucket_++], share);
+}
+
 void GradientReducer::reduce(double share) {
-    if (communicator_.world_size() == 1 && share == 1.0) return;
-    for (const Bucket& bucket : buckets_) {
-        if (use_nccl_) reduce_device_bucket(bucket, static_cast<float>(share));
-        else reduce_bucket(bucket, static_cast<float>(share));
+    if (communicator_.world_size() == 1 && share == 1.0) return reset_step();
+    const float weight = static_cast<float>(share);
+    started_early_ = static_cast<int64_t>(next_bucket_);
+    while (next_bucket_ < buckets_.size()) start_bucket(buckets_[next_bucket_++], weight);
+    if (use_nccl_)
+        timed("ncclAllReduce wait", Device::CUDA, allreduce_seconds_,
+              [&] { nccl_->wait_started(); });
+    else
+        timed("allreduce wait", Device::CPU, allreduce_seconds_,
+              [&] { communicator_.wait_started(); });
+    for (const Bucket& bucket : buckets_) unpack(bucket);
+    reset_step();
+}
+
+void GradientReducer::start_bucket(Bucket& bucket, float share) {
+    if (use_nccl_) {
+        // Made on the first reduction: a single-process run, which never reduces, starts no NCCL.
+        if (!nccl_) {
+            nccl_ = std::make_unique<NcclGroup>(communicator_);
+            device_flat_ =
+                Tensor::zeros({std::max<int64_t>(total_, 1)}, DType::F32, Device::CUDA);
+        }
+        pack_device(bucket, share);
+        timed("ncclAllReduce", Device::CUDA, allreduce_seconds_, [&] {
+            nccl_->start_allreduce_sum(device_flat_.f32() + bucket.offset, bucket.elements);
+        });
+    } else {
+        pack_host(bucket, share);
+        timed("allreduce", Device::CPU, allreduce_seconds_, [&] {
+            communicator_.start_allreduce_sum(flat_.data() + bucket.offset, bucket.elements);
+        });
     }
 }
 
-void GradientReducer::reduce_device_bucket(const Bucket& bucket, float share) {
-    // Made on the first reduction: a single-process run, which never reduces, starts no NCCL.
-    if (!nccl_) {
-        nccl_ = std::make_unique<NcclGroup>(communicator_);
-        device_flat_ = Tensor::zeros({std::max<int64_t>(largest_, 1)}, DType::F32, Device::CUDA);
-    }
-    // Gather on the device: weighted gradients (zeros for unused parameters) into one buffer.
-    int64_t at = 0;
-    for (size_t i = bucket.first; i < bucket.last; ++i) {
+void GradientReducer::pack_device(const Bucket& bucket, float share) {
+    // Gather on the device: weighted gradients (zeros for unused parameters) into the bucket.
+    int64_t at = bucket.offset;
+    for (size_t i : bucket.params) {
         const Tensor& p = *params_[i];
         const int64_t n = p.numel();
         Tensor slot = device_flat_.rows(at, at + n).view(p.shape());
@@ -57,28 +121,12 @@ void GradientReducer::reduce_device_bucket(const Bucket& bucket, float share) {
                                       : Tensor::zeros(p.shape(), DType::F32, p.device()));
         at += n;
     }
-    {
-        trace::Scope scope("ncclAllReduce", "distributed", Device::CUDA);
-        const auto start = std::chrono::steady_clock::now();
-        nccl_->allreduce_sum(device_flat_.f32(), bucket.elements);
-        allreduce_seconds_ +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
-    at = 0;
-    for (size_t i = bucket.first; i < bucket.last; ++i) {
-        Tensor& p = *params_[i];
-        const int64_t n = p.numel();
-        Tensor g = Tensor::empty(p.shape(), DType::F32, p.device());
-        g.copy_from(device_flat_.rows(at, at + n).view(p.shape()));
-        p.set_grad(g);
-        at += n;
-    }
 }
 
-void GradientReducer::reduce_bucket(const Bucket& bucket, float share) {
+void GradientReducer::pack_host(const Bucket& bucket, float share) {
     // Gather: this rank's weighted gradients, zeros for parameters it did not use.
-    int64_t at = 0;
-    for (size_t i = bucket.first; i < bucket.last; ++i) {
+    int64_t at = bucket.offset;
+    for (size_t i : bucket.params) {
         const Tensor grad = params_[i]->grad();
         const int64_t n = params_[i]->numel();
         float* dst = flat_.data() + at;
@@ -93,25 +141,22 @@ void GradientReducer::reduce_bucket(const Bucket& bucket, float share) {
         }
         at += n;
     }
-    {
-        trace::Scope scope("allreduce", "distributed", Device::CPU);
-        const auto start = std::chrono::steady_clock::now();
-        communicator_.allreduce_sum(flat_.data(), bucket.elements);
-        allreduce_seconds_ +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
+}
+
+void GradientReducer::unpack(const Bucket& bucket) {
     // Scatter into fresh gradient tensors (the old ones may share storage with autograd's).
-    at = 0;
-    for (size_t i = bucket.first; i < bucket.last; ++i) {
+    int64_t at = bucket.offset;
+    for (size_t i : bucket.params) {
         Tensor& p = *params_[i];
         const int64_t n = p.numel();
-        if (p.is_cuda()) {
+        if (p.is_cuda() && !use_nccl_) {
             p.set_grad(Tensor::from_vector(
                 std::vector<float>(flat_.begin() + at, flat_.begin() + at + n), p.shape(),
                 p.device()));
         } else {
             Tensor g = Tensor::empty(p.shape(), DType::F32, p.device());
-            std::memcpy(g.f32(), flat_.data() + at, sizeof(float) * n);
+            if (use_nccl_) g.copy_from(device_flat_.rows(at, at + n).view(p.shape()));
+            else std::memcpy(g.f32(), flat_.data() + at, sizeof(float) * n);
             p.set_grad(g);
         }
         at += n;

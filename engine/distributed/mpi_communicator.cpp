@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <limits>
+#include <vector>
 
 namespace kelvin::distributed {
 
@@ -62,6 +63,23 @@ public:
             MPI_Allreduce(MPI_IN_PLACE, data + begin, n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
         });
     }
+    void start_allreduce_sum(float* data, int64_t count) override {
+        in_chunks(count, [&](int64_t begin, int n) {
+            requests_.emplace_back();
+            MPI_Iallreduce(MPI_IN_PLACE, data + begin, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                           &requests_.back());
+        });
+    }
+    void progress() override {
+        if (requests_.empty()) return;
+        int done = 0;
+        MPI_Testall(int(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE);
+        if (done) requests_.clear();
+    }
+    void wait_started() override {
+        MPI_Waitall(int(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+        requests_.clear();
+    }
     void broadcast(void* data, int64_t bytes, int root) override {
         in_chunks(bytes, [&](int64_t begin, int n) {
             MPI_Bcast(static_cast<char*>(data) + begin, n, MPI_BYTE, root, MPI_COMM_WORLD);
@@ -76,6 +94,7 @@ public:
 
 private:
     int rank_ = 0, size_ = 1, local_rank_ = 0;
+    std::vector<MPI_Request> requests_;  // started non-blocking sums (MPI_REQUEST_NULL once done)
 };
 
 }  // namespace

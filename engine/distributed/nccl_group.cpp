@@ -25,9 +25,11 @@ NcclGroup::NcclGroup(Communicator& communicator) {
 
 NcclGroup::~NcclGroup() { cuda::nccl_leave(handle_); }
 
-void NcclGroup::allreduce_sum(float* device_data, int64_t count) {
-    cuda::nccl_allreduce_sum(handle_, device_data, count);
+void NcclGroup::start_allreduce_sum(float* device_data, int64_t count) {
+    cuda::nccl_start_allreduce_sum(handle_, device_data, count);
 }
+
+void NcclGroup::wait_started() { cuda::nccl_wait_started(handle_); }
 
 #else
 
@@ -36,7 +38,8 @@ NcclGroup::NcclGroup(Communicator&) {
     throw Error("this build of kelvin has no NCCL (nvcc, nccl.h and libnccl at build time)");
 }
 NcclGroup::~NcclGroup() = default;
-void NcclGroup::allreduce_sum(float*, int64_t) {}
+void NcclGroup::start_allreduce_sum(float*, int64_t) {}
+void NcclGroup::wait_started() {}
 
 #endif
 

@@ -23,8 +23,11 @@ public:
     ~NcclGroup();
     NcclGroup(const NcclGroup&) = delete;
     NcclGroup& operator=(const NcclGroup&) = delete;
-    // In-place sum over the ranks of `count` floats of device memory (ordered on kelvin's stream).
-    void allreduce_sum(float* device_data, int64_t count);
+    // Starts the in-place sum over the ranks of `count` floats of device memory, after the work
+    // queued on kelvin's stream (kernels/nccl.h); wait_started() orders kelvin's stream after
+    // every sum started.
+    void start_allreduce_sum(float* device_data, int64_t count);
+    void wait_started();
 
 private:
     void* handle_ = nullptr;

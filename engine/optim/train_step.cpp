@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/trace.h"
 
@@ -24,7 +25,10 @@ StepResult train_step(const std::function<Tensor(const Tensor&)>& forward, Optim
         if (hooks.agree_finite) finite = hooks.agree_finite(finite);
         if (!finite) return result;
     }
-    result.loss.backward();
+    {
+        GradientReadyScope ready(hooks.on_gradient_ready);
+        result.loss.backward();
+    }
     if (hooks.before_update) hooks.before_update();
     optimizer.step();
     result.stepped = true;

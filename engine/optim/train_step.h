@@ -25,6 +25,9 @@ struct StepHooks {
     // Given whether this process's loss is finite, whether every rank's is: the step is taken by
     // all ranks or by none (one rank stepping alone would leave the others waiting).
     std::function<bool(bool)> agree_finite;
+    // During backward, each parameter whose gradient is final (engine/autograd.h's
+    // GradientReadyScope): a bucket's all-reduce starts beside the rest of backward.
+    std::function<void(const Tensor&)> on_gradient_ready;
     // Between backward and the update: the gradients averaged over the ranks.
     std::function<void()> before_update;
 };

@@ -1,6 +1,7 @@
 // NCCL all-reduce on a stream of its own (kernels/nccl.h). Ordering with kelvin's stream by
-// events: the reduction starts once the gradients written on kelvin's stream are ready, and
-// kelvin's stream waits for it before the optimizer reads them.
+// events: each reduction starts once the gradients written on kelvin's stream are ready, and
+// kelvin's stream waits for all of them (one event after the last, NCCL's stream being in order)
+// before the optimizer reads them; between the two, kelvin's stream runs the rest of backward.
 #include "kernels/nccl.h"
 
 #if KELVIN_NCCL
@@ -55,12 +56,17 @@ void* nccl_join(const char* id, int rank, int world_size) {
     return c;
 }
 
-void nccl_allreduce_sum(void* communicator, float* data, int64_t count) {
+void nccl_start_allreduce_sum(void* communicator, float* data, int64_t count) {
     auto* c = static_cast<NcclCommunicator*>(communicator);
+    // Re-recording `ready` is safe: a wait takes the event's state when it is queued.
     CUDA_CHECK(cudaEventRecord(c->ready, current_stream()));
     CUDA_CHECK(cudaStreamWaitEvent(c->stream, c->ready, 0));
     NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(count), ncclFloat, ncclSum, c->comm,
                              c->stream));
+}
+
+void nccl_wait_started(void* communicator) {
+    auto* c = static_cast<NcclCommunicator*>(communicator);
     CUDA_CHECK(cudaEventRecord(c->reduced, c->stream));
     CUDA_CHECK(cudaStreamWaitEvent(current_stream(), c->reduced, 0));
 }

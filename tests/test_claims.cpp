@@ -19,7 +19,7 @@
 #include "experiments/run_diagnostics.h"
 #include "experiments/run_metrics.h"
 #include "experiments/run_record.h"
-#include "cli_runner.h"
+#include "tests/cli_runner.h"
 #include "engine/device.h"
 #include "analysis/ood_metrics.h"
 
@@ -370,7 +370,7 @@ TEST_CASE("detection intervals: DeLong and the bootstrap agree on a large sample
 }
 
 TEST_CASE("run results: every result the claims use is found in what kelvin train --diagnose writes" *
-          doctest::skip(!std::filesystem::exists("/usr/share/datasets/fashion-mnist"))) {
+          doctest::skip(!kelvin::testing::kHaveFashionMnist)) {
     kelvin::testing::TempDir tmp("claims-records");
     const std::filesystem::path out = tmp.path / "run";
     const auto r = kelvin::testing::run_kelvin(

@@ -24,6 +24,7 @@
 #include "tests/cli_runner.h"
 #include "tests/file_contents.h"
 
+using kelvin::testing::kHaveFashionMnist;
 using kelvin::testing::run_kelvin;
 using kelvin::testing::spawn_kelvin;
 using kelvin::testing::wait_for;
@@ -34,7 +35,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
 
 const std::string kSmallRun =
     "--dataset fashion-mnist:classes=0-4 --depth 3 --width 32 --batch-size 50 --train-subset 1000 "
@@ -561,9 +561,7 @@ TEST_CASE("diagnose: bad options and a --from-checkpoint over a trained run are 
           doctest::skip(!kHaveFashionMnist)) {
     TempDir tmp("diagnose-refusals");
     const std::string run = tmp.str("run");
-    REQUIRE(run_kelvin("train --dataset fashion-mnist:classes=0-1 --depth 2 --width 16 "
-                       "--epochs 1 --max-steps 3 --train-subset 300 --out " + run)
-                .exit_code == 0);
+    REQUIRE(run_kelvin(kelvin::testing::kTinyTraining + "--out " + run).exit_code == 0);
     for (const auto& [args, message] :
          std::vector<std::pair<std::string, std::string>>{
              {"--probe-epochs 0", "--probe-epochs must be in [1, 2147483647], got 0"},

@@ -4,7 +4,6 @@
 // lengths are known, so that a counter that finds nothing cannot pass the real check.
 #include <doctest/doctest.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,17 +14,8 @@
 namespace {
 
 kelvin::testing::CommandResult run_script(const std::string& args) {
-    const std::string command = "python3 " + std::string(KELVIN_SOURCE_DIR) +
-                                "/scripts/function-lengths.py " + args + " 2>&1";
-    kelvin::testing::CommandResult result;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE_MESSAGE(pipe, "cannot run " << command);
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-    const int status = pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
+    return kelvin::testing::run_command("python3 " + std::string(KELVIN_SOURCE_DIR) +
+                                        "/scripts/function-lengths.py " + args);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "tests/cli_runner.h"
 #include "tests/file_contents.h"
 
+using kelvin::testing::kHaveFashionMnist;
 using kelvin::testing::run_kelvin;
 using kelvin::testing::read_json;
 using kelvin::testing::read_text;
@@ -24,8 +25,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
 
 // summary.csv as rows of fields (quoted fields may hold commas).
 std::vector<std::vector<std::string>> csv_rows(const std::string& text) {

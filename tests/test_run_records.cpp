@@ -94,7 +94,7 @@ TEST_CASE("run records: the summary of an old sweep folder is the one it had") {
 }
 
 TEST_CASE("run records: an old sweep folder resumes under its old sweep.json" *
-          doctest::skip(!fs::exists("/usr/share/datasets/fashion-mnist"))) {
+          doctest::skip(!kelvin::testing::kHaveFashionMnist)) {
     // sweep.json holds horizontal_flip and float32 expansions (lr 0.05000000074505806); the
     // same configuration must be recognised as the same sweep, and its finished run kept.
     kelvin::testing::TempDir dir("old-resume");

@@ -24,6 +24,7 @@
 
 using kelvin::testing::exit_status;
 using kelvin::testing::read_text;
+using kelvin::testing::kHaveFashionMnist;
 using kelvin::testing::run_kelvin;
 using kelvin::testing::spawn_kelvin;
 using kelvin::testing::wait_for;
@@ -35,7 +36,6 @@ namespace fs = std::filesystem;
 namespace ex = kelvin::experiments;
 
 namespace {
-const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
 
 // metrics.json without what legitimately differs between two runs of the same settings: the
 // wall-clock times.

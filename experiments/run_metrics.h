@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -21,7 +22,7 @@
 namespace kelvin::experiments {
 
 // A number the file may lack. Missing or not a number: NaN, written back as JSON null.
-inline constexpr double kNoValue = __builtin_nan("");
+inline constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
 // The model on the whole test set (metrics.json "init", and the test half of an epoch record).
 struct TestEvaluation {

@@ -39,7 +39,7 @@ struct ClaimOptions {
 
 // One test behind a claim.
 struct ClaimTest {
-    std::string result;     // the result tested, a name of analysis/run_results.h
+    std::string result;     // the result tested, a name listed in experiments/record_results.h
     std::string factor;     // "temperature", "init_scale", "T=1 -> T=100", "none -> layernorm"
     std::string statistic;  // what the p-value is computed from
     std::string effect_name;

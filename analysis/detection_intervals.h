@@ -6,7 +6,6 @@
 // kelvin::fpr_at_95_tpr.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "analysis/statistics.h"
@@ -19,13 +18,18 @@ struct DetectionIntervalOptions {
     double level = 0.95;
 };
 
-// {"auroc_interval": {"delong": [low, high], "bootstrap": [low, high]},
-//  "fpr95_interval": {"bootstrap": [low, high]},
-//  "interval_method": {"bootstrap": "stratified percentile", "resamples": R, "seed": S,
-//                      "level": 0.95, "auroc": "DeLong (normal, clipped to [0, 1]) and bootstrap"}}
-// to merge into diagnostics.json's ood_detection.<method>.<set> object.
-nlohmann::json detection_intervals(const std::vector<double>& in_scores,
-                                   const std::vector<double>& ood_scores, const ScoreMetric& fpr95,
-                                   const DetectionIntervalOptions& options = {});
+// How the intervals are computed, as diagnostics.json records it beside them.
+inline constexpr const char* kBootstrapMethod = "stratified percentile";
+inline constexpr const char* kAurocIntervalMethod = "DeLong (normal, clipped to [0, 1]) and bootstrap";
+
+struct DetectionIntervals {
+    DelongResult auroc_delong;
+    Interval auroc_bootstrap, fpr95_bootstrap;  // from the same resamples
+};
+
+DetectionIntervals detection_intervals(const std::vector<double>& in_scores,
+                                       const std::vector<double>& ood_scores,
+                                       const ScoreMetric& fpr95,
+                                       const DetectionIntervalOptions& options = {});
 
 }  // namespace kelvin::analysis

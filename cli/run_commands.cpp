@@ -1,4 +1,5 @@
 // `kelvin train` and `kelvin diagnose`: one run directory each.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -8,6 +9,7 @@
 #include "engine/distributed/communicator.h"
 #include "engine/interruption.h"
 #include "experiments/progress.h"
+#include "experiments/run_files.h"
 
 namespace kelvin::cli {
 
@@ -15,10 +17,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void print_diagnostics_line(const std::string& run_dir, const nlohmann::json& d) {
+void print_diagnostics_line(const std::string& run_dir, const experiments::Diagnostics& d) {
     std::printf("%s: rank(logits) %lld, rank(softmax) %lld, kappa %.3f -> %s\n", run_dir.c_str(),
-                d["rank"]["logits"].get<long long>(), d["rank"]["softmax"].get<long long>(),
-                d["kappa"].get<double>(), (fs::path(run_dir) / "diagnostics.json").c_str());
+                static_cast<long long>(d.rank.logits), static_cast<long long>(d.rank.softmax),
+                d.kappa, (fs::path(run_dir) / experiments::kDiagnosticsFile).c_str());
 }
 
 }  // namespace
@@ -63,17 +65,19 @@ int TrainCommand::run(const experiments::InstrumentOptions& instruments) {
     // Bad diagnose options are found now, not after the training they follow.
     if (diagnose_after) experiments::check_diagnose_inputs(diagnose);
     set_conv_backend(instruments.conv_backend, parse_device(config.device));
-    const nlohmann::json metrics = experiments::train(config, options);
-    const std::string status = metrics.value("status", "");
+    const experiments::Metrics metrics = experiments::train(config, options);
+    const std::string& status = metrics.status;
     // A rank the signal did not reach stopped with the one it did: "not complete" (3).
-    if (status == "interrupted") return stop_signal() ? exit_code_for(stop_signal()) : 3;
-    if (!root) return status == "complete" ? 0 : 3;
-    const nlohmann::json final_record = metrics.value("final", nlohmann::json::object());
+    if (status == experiments::kStatusInterrupted) return stop_signal() ? exit_code_for(stop_signal()) : 3;
+    if (!root) return status == experiments::kStatusComplete ? 0 : 3;
+    const experiments::FinalRecord final_record =
+        metrics.final.value_or(experiments::FinalRecord{});
+    auto or_zero = [](double v) { return std::isnan(v) ? 0.0 : v; };
     std::printf("%s: %s, test_acc %.4f, logits_norm %.3f -> %s\n", config.out.c_str(),
-                metrics.value("status", "?").c_str(), final_record.value("test_acc", 0.0),
-                final_record.value("logits_norm", 0.0),
-                (fs::path(config.out) / "metrics.json").c_str());
-    if (status != "complete") return 3;
+                status.empty() ? "?" : status.c_str(), or_zero(final_record.test_acc),
+                or_zero(final_record.logits_norm),
+                (fs::path(config.out) / experiments::kMetricsFile).c_str());
+    if (status != experiments::kStatusComplete) return 3;
     if (diagnose_after) {
         diagnose.show_progress = true;
         print_diagnostics_line(config.out, experiments::diagnose(config.out, diagnose));

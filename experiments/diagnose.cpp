@@ -22,7 +22,9 @@
 #include "analysis/spectrum.h"
 #include "engine/weights_digest.h"
 #include "experiments/run_checkpoint.h"
+#include "experiments/run_diagnostics.h"
 #include "experiments/run_files.h"
+#include "experiments/run_metrics.h"
 #include "experiments/settings.h"
 #include "experiments/settings_tables.h"
 #include "engine/paths.h"
@@ -131,14 +133,14 @@ Features extract(models::Model& model, const data::HostDataset& set, int64_t max
     return f;
 }
 
-json rank_json(const RankReport& r) {
-    json by_gamma = json::object();
+RanksByGamma ranks_by_gamma(const RankReport& r) {
+    RanksByGamma by_gamma;
     for (auto& [g, rank] : r.rank_by_gamma) {
         char key[32];
         std::snprintf(key, sizeof key, "%g", g);
         by_gamma[key] = rank;
     }
-    return {{"rank", r.rank}, {"by_gamma", by_gamma}, {"rows", r.rows}, {"cols", r.cols}};
+    return by_gamma;
 }
 
 // Rank of a feature matrix where it lies; wider than the protocol's 8000 columns, a seeded
@@ -190,7 +192,7 @@ data::LoaderOptions normalisation_of(const fs::path& run_dir, const data::HostDa
                                      Device device) {
     data::LoaderOptions o;
     o.device = device;
-    std::ifstream in(run_dir / "config.json");
+    std::ifstream in(run_dir / kConfigFile);
     json config = json::parse(in);
     if (config.contains("normalization")) {
         o.mean = config["normalization"]["mean"].get<std::vector<float>>();
@@ -227,14 +229,14 @@ void prepare_run_from_checkpoint(const std::string& checkpoint, TrainConfig conf
     KELVIN_CHECK(fs::exists(checkpoint), "--from-checkpoint: " + checkpoint + " does not exist");
     // metrics.json marks a run kelvin trained: its model.safetensors and config.json are the
     // only copies, and the copy below would replace them.
-    KELVIN_CHECK(!fs::exists(fs::path(run_dir) / "metrics.json"),
+    KELVIN_CHECK(!fs::exists(fs::path(run_dir) / kMetricsFile),
                  "--from-checkpoint: " + run_dir + " holds a kelvin training run (metrics.json); "
                  "its weights would be replaced; choose another RUN_DIR");
     load_safetensors(checkpoint);  // a malformed file is reported now, by name
     config.out = run_dir;
     validate_config(config);
     fs::create_directories(run_dir);
-    write_file_atomically((fs::path(run_dir) / "config.json").string(),
+    write_file_atomically((fs::path(run_dir) / kConfigFile).string(),
                           config_to_json(config).dump(2) + "\n");
     fs::copy_file(checkpoint, fs::path(run_dir) / "model.safetensors",
                   fs::copy_options::overwrite_existing);
@@ -251,19 +253,17 @@ struct RunState {
 
 RunState read_run_state(const fs::path& run_dir, const TrainConfig& config) {
     RunState state;
-    if (!fs::exists(run_dir / "metrics.json")) return state;
-    std::ifstream in(run_dir / "metrics.json");
-    const json metrics = json::parse(in, nullptr, false);
-    if (metrics.is_discarded()) {
+    if (!fs::exists(run_dir / kMetricsFile)) return state;
+    std::ifstream in(run_dir / kMetricsFile);
+    const json text = json::parse(in, nullptr, false);
+    if (text.is_discarded()) {
         state.status = "unknown (metrics.json is not valid JSON)";
     } else {
-        state.status = metrics.contains("status") && metrics["status"].is_string()
-                           ? metrics["status"].get<std::string>()
-                           : "unknown";
-        if (metrics.contains("epochs") && metrics["epochs"].is_array())
-            state.epochs_done = static_cast<int64_t>(metrics["epochs"].size());
+        const Metrics metrics = metrics_from_json(text);
+        state.status = metrics.status.empty() ? "unknown" : metrics.status;
+        state.epochs_done = static_cast<int64_t>(metrics.epochs.size());
     }
-    if (state.status != "complete") {
+    if (state.status != kStatusComplete) {
         const std::string done = state.epochs_done >= 0 ? std::to_string(state.epochs_done) : "?";
         std::fprintf(stderr,
                      "diagnose: warning: %s is %s, not complete; measuring the weights of its "
@@ -320,13 +320,14 @@ DiagnoseData load_diagnose_data(const TrainConfig& config, const DiagnoseOptions
 // Which weights the diagnostics measure (diagnostics.json's "weights"): the digest of the file's
 // tensors, and the epoch and step its metadata names (absent from a checkpoint trained
 // elsewhere).
-json weights_record(const SafetensorsFile& weights, const fs::path& path) {
-    json record = {{"file", path.filename().string()},
-                   {"weights_digest", weights_digest(weights.tensors)}};
-    for (const char* key : {"epochs_done", "global_step"})
-        if (weights.metadata.count(key))
-            record[std::string(key) == "global_step" ? "step" : key] =
-                metadata_integer(weights, key, path);
+WeightsRecord weights_record(const SafetensorsFile& weights, const fs::path& path) {
+    WeightsRecord record;
+    record.file = path.filename().string();
+    record.weights_digest = weights_digest(weights.tensors);
+    if (weights.metadata.count("epochs_done"))
+        record.epochs_done = metadata_integer(weights, "epochs_done", path);
+    if (weights.metadata.count("global_step"))
+        record.step = metadata_integer(weights, "global_step", path);
     return record;
 }
 
@@ -334,7 +335,7 @@ json weights_record(const SafetensorsFile& weights, const fs::path& path) {
 std::unique_ptr<models::Model> load_trained_model(const TrainConfig& config,
                                                   const data::HostDataset& id_train,
                                                   const fs::path& weights_path, Device device,
-                                                  json* record) {
+                                                  WeightsRecord* record) {
     models::ModelOptions model_options = config.model_options;
     model_options.num_classes = id_train.num_classes;
     model_options.in_channels = int(id_train.channels);
@@ -361,8 +362,9 @@ std::unique_ptr<models::Model> load_trained_model(const TrainConfig& config,
 
 // Ranks and spectra of the logits, of softmax(logits / T) and of every probe point; the logits
 // norm; the test accuracy: diagnostics.json's rank, singular_values, logits_norm, accuracy.
-json spectra_json(const Features& test, const std::vector<std::string>& layer_names, int classes,
-                  float temperature, const DiagnoseOptions& options) {
+void measure_spectra(Diagnostics& result, const Features& test,
+                     const std::vector<std::string>& layer_names, int classes, float temperature,
+                     const DiagnoseOptions& options) {
     std::unique_ptr<PhaseProgress> shown =
         phase(options.show_progress ? "spectra" : "",
               2 + static_cast<int64_t>(test.layers.size()), "matrices");
@@ -373,34 +375,42 @@ json spectra_json(const Features& test, const std::vector<std::string>& layer_na
     const RankReport softmax_rank =
         rank_report(probabilities.data(), n, classes, options.gamma, options.center);
     if (shown) shown->advance(2);
-    json layer_ranks = json::array(), layer_spectra = json::object();
+    RankSection& rank = result.rank;
     for (size_t l = 0; l < test.layers.size(); ++l) {
         int64_t used = 0;
         RankReport r = feature_rank(test.layers[l], options.gamma, options.center, used);
-        json entry = rank_json(r);
-        entry["name"] = layer_names[l];
-        entry["features"] = test.layers[l].size(1);
-        entry["columns_ranked"] = used;
-        layer_ranks.push_back(entry);
-        layer_spectra[layer_names[l]] = r.singular_values;
+        rank.layers.push_back({layer_names[l], r.rank, ranks_by_gamma(r), r.rows, r.cols,
+                               test.layers[l].size(1), used});
+        result.singular_values.layers[layer_names[l]] = r.singular_values;
         if (shown) shown->advance(3 + static_cast<int64_t>(l));
     }
     const LogitsNormStats norms = logits_norm_stats(host_logits.data(), n, classes, logits_rank);
-    json result;
-    result["rank"] = {{"logits", logits_rank.rank},
-                      {"softmax", softmax_rank.rank},
-                      {"by_gamma", {{"logits", rank_json(logits_rank)["by_gamma"]},
-                                    {"softmax", rank_json(softmax_rank)["by_gamma"]}}},
-                      {"layers", layer_ranks},
-                      {"classes", classes}};
-    result["singular_values"] = {{"logits", logits_rank.singular_values},
-                                 {"softmax", softmax_rank.singular_values},
-                                 {"layers", layer_spectra}};
-    result["logits_norm"] = {{"mean", norms.mean_row_norm},
-                             {"frobenius", norms.frobenius},
-                             {"sigma_1", norms.sigma_1}};
-    result["accuracy"] = double(count_correct(test.logits, test.labels)) / n;
-    return result;
+    rank.logits = logits_rank.rank;
+    rank.softmax = softmax_rank.rank;
+    rank.logits_by_gamma = ranks_by_gamma(logits_rank);
+    rank.softmax_by_gamma = ranks_by_gamma(softmax_rank);
+    rank.classes = classes;
+    result.singular_values.logits = logits_rank.singular_values;
+    result.singular_values.softmax = softmax_rank.singular_values;
+    result.logits_norm = {norms.mean_row_norm, norms.frobenius, norms.sigma_1};
+    result.accuracy = double(count_correct(test.logits, test.labels)) / n;
+}
+
+// One detector's AUROC and FPR95 with their 95% intervals over test samples (docs/METHODS.md),
+// a fixed seed so that rerunning diagnose gives the same file.
+DetectionRecord detection_record(const std::vector<double>& in, const std::vector<double>& out) {
+    const analysis::DetectionIntervalOptions options;
+    const analysis::DetectionIntervals intervals =
+        analysis::detection_intervals(in, out, fpr_at_95_tpr, options);
+    DetectionRecord d;
+    d.auroc = auroc(in, out);
+    d.fpr95 = fpr_at_95_tpr(in, out);
+    d.auroc_delong = Bounds{intervals.auroc_delong.low, intervals.auroc_delong.high};
+    d.auroc_bootstrap = Bounds{intervals.auroc_bootstrap.low, intervals.auroc_bootstrap.high};
+    d.fpr95_bootstrap = Bounds{intervals.fpr95_bootstrap.low, intervals.fpr95_bootstrap.high};
+    d.interval_method = IntervalMethod{analysis::kBootstrapMethod, analysis::kAurocIntervalMethod,
+                                       options.resamples, options.seed, options.level};
+    return d;
 }
 
 // NECO fitted on the training features, and how its score is formed.
@@ -424,8 +434,9 @@ NecoScoring fit_neco_scoring(const Features& train, int classes, const std::stri
     return neco;
 }
 
-// Every detector's score of every sample of `f` (higher = more in-distribution).
-json detector_scores(const Features& f, const NecoScoring& neco, int classes) {
+// Every detector's score of every sample of `f` (higher = more in-distribution), by its key.
+std::map<std::string, std::vector<double>> detector_scores(const Features& f,
+                                                           const NecoScoring& neco, int classes) {
     const int64_t n = f.logits.size(0);
     const std::vector<float> logits = f.logits.to_vector();
     const std::vector<float> penultimate = f.layers.back().to_vector();
@@ -439,15 +450,14 @@ json detector_scores(const Features& f, const NecoScoring& neco, int classes) {
 
 // Probes (rho), detection (AUROC, FPR95) and OrthoDev on every OOD set: diagnostics.json's
 // probes.ood, rho, ood_detection and orthodev.
-void ood_sections(json& result, models::Model& model, const std::string& model_name,
+void ood_sections(Diagnostics& result, models::Model& model, const std::string& model_name,
                   std::vector<OodSet>& ood_sets, const Features& train, const Features& test,
                   int classes, const data::LoaderOptions& loading, const DiagnoseOptions& options) {
     const NecoScoring neco = fit_neco_scoring(train, classes, model_name, options);
     const int64_t dim = train.layers.back().size(1);
     const std::vector<float> train_penultimate = train.layers.back().to_vector();
     const std::vector<int32_t> train_labels = train.labels.to_int_vector();
-    const json scores_in = detector_scores(test, neco, classes);
-    json detection = json::object(), orthodev = json::object(), rho = json::object();
+    const auto scores_in = detector_scores(test, neco, classes);
     for (OodSet& set : ood_sets) {
         const std::string label = options.show_progress ? "OOD set " + set.spec + ": " : "";
         Features ood_test = extract(model, set.test, options.max_samples, loading,
@@ -458,57 +468,51 @@ void ood_sections(json& result, models::Model& model, const std::string& model_n
         std::vector<double> ood_accuracy =
             probe_accuracies(ood_train, ood_test, set.train.num_classes, options.probe,
                              label.empty() ? "" : label + "probes");
-        result["probes"]["ood"][set.spec] = ood_accuracy;
-        rho[set.spec] = ood_generalization_drop(ood_accuracy);
-        const json scores_out = detector_scores(ood_test, neco, classes);
+        result.probes.ood[set.spec] = ood_accuracy;
+        result.rho[set.spec] = ood_generalization_drop(ood_accuracy);
+        const auto scores_out = detector_scores(ood_test, neco, classes);
         for (const OodDetector& detector : kOodDetectors) {
-            const char* method = detector.key;
-            auto in = scores_in[method].get<std::vector<double>>();
-            auto out = scores_out[method].get<std::vector<double>>();
-            json entry = {{"auroc", auroc(in, out)}, {"fpr95", fpr_at_95_tpr(in, out)}};
-            // The 95% intervals over test samples (docs/METHODS.md), a fixed seed so that
-            // rerunning diagnose gives the same file.
-            entry.update(analysis::detection_intervals(in, out, fpr_at_95_tpr));
-            detection[method][set.spec] = entry;
+            const std::vector<double>& in = scores_in.at(detector.key);
+            const std::vector<double>& out = scores_out.at(detector.key);
+            result.ood_detection[detector.key][set.spec] = detection_record(in, out);
         }
         const std::vector<float> ood_penultimate = ood_test.layers.back().to_vector();
-        orthodev[set.spec] = ortho_dev(train_penultimate.data(), train_labels.data(),
-                                       train.layers.back().size(0), classes,
-                                       ood_penultimate.data(), ood_test.logits.size(0), dim);
+        result.orthodev[set.spec] = ortho_dev(train_penultimate.data(), train_labels.data(),
+                                              train.layers.back().size(0), classes,
+                                              ood_penultimate.data(), ood_test.logits.size(0), dim);
     }
-    result["rho"] = rho;
-    result["ood_detection"] = detection;
-    result["orthodev"] = orthodev;
-    result["settings"]["neco_dim"] = neco.dim;
-    result["settings"]["neco_times_max_logit"] = neco.times_max_logit;
+    result.settings.neco_dim = neco.dim;
+    result.settings.neco_times_max_logit = neco.times_max_logit;
 }
 
 // The settings the numbers were computed with, as the user typed them (experiments/settings.h).
-json settings_json(const DiagnoseOptions& options, const Features& train, int64_t n,
-                   Device device, const RunState& run) {
+DiagnoseSettings settings_record(const DiagnoseOptions& options, const Features& train,
+                                 int64_t n, Device device, const RunState& run) {
+    DiagnoseSettings s;
+    s.gamma = options.gamma;
+    s.gammas_reported = {1e-2, 1e-3, 1e-4};
+    s.centered = options.center;
+    s.samples_ranked = n;
+    s.probe_train_samples = train.logits.size(0);
+    s.max_features = options.max_features;
+    s.max_rank_columns = kMaxRankColumns;
+    s.probe_optimizer = "adam";
     float probe_lr = options.probe.lr;
-    return {{"gamma", options.gamma},
-            {"gammas_reported", {1e-2, 1e-3, 1e-4}},
-            {"centered", options.center},
-            {"samples_ranked", n},
-            {"probe_train_samples", train.logits.size(0)},
-            {"max_features", options.max_features},
-            {"max_rank_columns", kMaxRankColumns},
-            {"probe", {{"optimizer", "adam"},
-                       {"lr", settings::to_json(&probe_lr)},
-                       {"epochs", options.probe.epochs},
-                       {"batch_size", options.probe.batch_size},
-                       {"standardize", options.probe.standardize}}},
-            {"kappa_fraction", 0.95},
-            {"ood", options.ood},
-            {"device", device_name(device)},
-            {"run_status", run.status},
-            {"run_epochs_done", run.epochs_done}};
+    s.probe_lr = settings::to_json(&probe_lr).get<double>();
+    s.probe_epochs = options.probe.epochs;
+    s.probe_batch_size = options.probe.batch_size;
+    s.probe_standardize = options.probe.standardize;
+    s.kappa_fraction = 0.95;
+    s.ood = options.ood;
+    s.device = device_name(device);
+    s.run_status = run.status;
+    s.run_epochs_done = run.epochs_done;
+    return s;
 }
 
 }  // namespace
 
-json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
+Diagnostics diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     const auto start = std::chrono::steady_clock::now();
     const fs::path run_dir(run_dir_text);
     validate_diagnose_options(options);  // options first: they are what the user just typed
@@ -529,8 +533,9 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
     DiagnoseData data = load_diagnose_data(config, options);
     if (loading_shown) loading_shown->advance(2 + 2 * static_cast<int64_t>(options.ood.size()));
     loading_shown.reset();
-    json weights;
-    auto model = load_trained_model(config, data.id_train, weights_path, device, &weights);
+    Diagnostics result;
+    result.weights.emplace();
+    auto model = load_trained_model(config, data.id_train, weights_path, device, &*result.weights);
     const int classes = data.id_train.num_classes;
     const data::LoaderOptions loading = normalisation_of(run_dir, data.id_train, device);
     const bool say = options.show_progress;
@@ -541,21 +546,21 @@ json diagnose(const std::string& run_dir_text, const DiagnoseOptions& options) {
                              options.max_features, say ? "training features" : "");
     const std::vector<std::string> layer_names = model->probe_names();
 
-    json result = spectra_json(test, layer_names, classes, config.temperature, options);
+    measure_spectra(result, test, layer_names, classes, config.temperature, options);
 
     std::vector<double> id_accuracy = probe_accuracies(train, test, classes, options.probe,
                                                        say ? "in-distribution probes" : "");
-    result["probes"] = {{"layers", layer_names}, {"id", id_accuracy}, {"ood", json::object()}};
-    result["kappa"] = effective_depth(id_accuracy);
+    result.probes.layers = layer_names;
+    result.probes.id = id_accuracy;
+    result.kappa = effective_depth(id_accuracy);
 
-    result["settings"] = settings_json(options, train, test.logits.size(0), device, run);
+    result.settings = settings_record(options, train, test.logits.size(0), device, run);
     ood_sections(result, *model, config.model, data.ood, train, test, classes, loading, options);
     float temperature = config.temperature;
-    result["temperature"] = settings::to_json(&temperature);
-    result["weights"] = weights;
-    result["seconds"] =
+    result.temperature = settings::to_json(&temperature).get<double>();
+    result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    write_file_atomically((run_dir / "diagnostics.json").string(), result.dump(2) + "\n");
+    write_file_atomically((run_dir / kDiagnosticsFile).string(), diagnostics_file_text(result));
     return result;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "analysis/probes.h"
+#include "experiments/run_diagnostics.h"
 #include "experiments/train.h"
 
 namespace kelvin::experiments {
@@ -30,7 +31,8 @@ struct DiagnoseOptions {
     bool show_progress = false;
 };
 
-nlohmann::json diagnose(const std::string& run_dir, const DiagnoseOptions& options);
+// Measures the run in `run_dir` and writes its diagnostics.json; returns what it wrote.
+Diagnostics diagnose(const std::string& run_dir, const DiagnoseOptions& options);
 
 // Throws an Error naming the first bad option (as its command-line flag); diagnose() calls it
 // first, and a sweep before anything trains.

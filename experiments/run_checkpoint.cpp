@@ -10,8 +10,8 @@ namespace kelvin::experiments {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-json checkpoint_record(int64_t epochs_done, int64_t step, const std::string& digest) {
-    return {{"epochs_done", epochs_done}, {"step", step}, {"weights_digest", digest}};
+CheckpointRecord checkpoint_record(int64_t epochs_done, int64_t step, const std::string& digest) {
+    return {epochs_done, step, digest};
 }
 
 int64_t metadata_integer(const SafetensorsFile& file, const std::string& key,
@@ -62,40 +62,29 @@ void check_metrics_shape(const json& metrics, const fs::path& path) {
                      ": expected an object");
 }
 
-std::string stale_diagnostics_reason(const json& metrics, const json& diagnostics) {
-    if (!metrics.is_object() || !diagnostics.is_object()) return "";
-    const json* checkpoint = metrics.contains("checkpoint") && metrics["checkpoint"].is_object()
-                                 ? &metrics["checkpoint"]
-                                 : nullptr;
-    const json* weights = diagnostics.contains("weights") && diagnostics["weights"].is_object()
-                              ? &diagnostics["weights"]
-                              : nullptr;
-    auto text = [](const json* record, const char* key) {
-        return record && record->contains(key) ? record->at(key).dump() : std::string("?");
-    };
+std::string stale_diagnostics_reason(const Metrics& metrics, const Diagnostics& diagnostics) {
+    const std::optional<CheckpointRecord>& checkpoint = metrics.checkpoint;
+    const std::optional<WeightsRecord>& weights = diagnostics.weights;
     if (checkpoint && weights) {
-        if (checkpoint->value("weights_digest", json()) == weights->value("weights_digest", json()))
-            return "";
-        return "diagnostics.json was computed from the weights of step " + text(weights, "step") +
-               " (" + text(weights, "weights_digest") + "), the run's checkpoint holds step " +
-               text(checkpoint, "step") + " (" + text(checkpoint, "weights_digest") + ")";
+        if (checkpoint->weights_digest == weights->weights_digest) return "";
+        auto step = [](std::optional<int64_t> s) { return s ? std::to_string(*s) : "?"; };
+        auto digest = [](const std::string& d) { return json(d).dump(); };
+        return "diagnostics.json was computed from the weights of step " + step(weights->step) +
+               " (" + digest(weights->weights_digest) + "), the run's checkpoint holds step " +
+               std::to_string(checkpoint->step) + " (" + digest(checkpoint->weights_digest) + ")";
     }
     if (checkpoint && !weights)
         return "diagnostics.json names no weights (written by an older kelvin, or before the "
                "run's last checkpoint)";
     // Both from before digests: the run status and epoch count diagnose recorded.
-    const json settings = diagnostics.value("settings", json::object());
-    const std::string status = metrics.value("status", "");
-    const std::string measured = settings.is_object() ? settings.value("run_status", "") : "";
-    const int64_t epochs = metrics.contains("epochs") && metrics["epochs"].is_array()
-                               ? static_cast<int64_t>(metrics["epochs"].size())
-                               : -1;
-    const json done = settings.is_object() ? settings.value("run_epochs_done", json()) : json();
-    if (!measured.empty() && measured != status)
+    const std::string& measured = diagnostics.settings.run_status;
+    const int64_t epochs = static_cast<int64_t>(metrics.epochs.size());
+    const std::optional<int64_t> done = diagnostics.settings.run_epochs_done;
+    if (!measured.empty() && measured != metrics.status)
         return "diagnostics.json measured the run while it was " + measured + "; it is now " +
-               status;
-    if (done.is_number_integer() && done.get<int64_t>() != epochs)
-        return "diagnostics.json measured the weights of epoch " + done.dump() +
+               metrics.status;
+    if (done && *done != epochs)
+        return "diagnostics.json measured the weights of epoch " + std::to_string(*done) +
                "; the run has " + std::to_string(epochs);
     return "";
 }

@@ -14,10 +14,12 @@
 #include <string>
 
 #include "engine/checkpoint.h"
+#include "experiments/run_diagnostics.h"
+#include "experiments/run_metrics.h"
 
 namespace kelvin::experiments {
 
-nlohmann::json checkpoint_record(int64_t epochs_done, int64_t step, const std::string& digest);
+CheckpointRecord checkpoint_record(int64_t epochs_done, int64_t step, const std::string& digest);
 
 // A checkpoint's metadata value `key` as a non-negative integer; errors name the file, the key
 // and the value (never std::stoll's or map::at's text).
@@ -32,7 +34,6 @@ void check_metrics_shape(const nlohmann::json& metrics, const std::filesystem::p
 // Why the diagnostics do not belong to the run's current weights, or "" when they do.
 // Diagnostics and metrics written by kelvin before digests are compared by the run status and
 // epoch count the diagnostics recorded.
-std::string stale_diagnostics_reason(const nlohmann::json& metrics,
-                                     const nlohmann::json& diagnostics);
+std::string stale_diagnostics_reason(const Metrics& metrics, const Diagnostics& diagnostics);
 
 }  // namespace kelvin::experiments

@@ -1,6 +1,7 @@
-// What the application's commands agree on about the files of runs and sweeps: how a JSON file
-// is read (errors name the file), which run folders are unfinished, and the OOD detectors that
-// diagnostics.json scores and the summary and report show, in one order.
+// What the application's commands agree on about the files of runs and sweeps: their names, the
+// statuses metrics.json records, how a JSON file is read (errors name the file), which run
+// folders are unfinished, and the OOD detectors that diagnostics.json scores and the summary and
+// report show, in one order.
 #pragma once
 
 #include <filesystem>
@@ -8,6 +9,18 @@
 #include <string>
 
 namespace kelvin::experiments {
+
+// A run folder's records (experiments/run_record.h).
+inline constexpr const char* kConfigFile = "config.json";
+inline constexpr const char* kMetricsFile = "metrics.json";
+inline constexpr const char* kDiagnosticsFile = "diagnostics.json";
+
+// metrics.json's "status" (experiments/run_metrics.h).
+inline constexpr const char* kStatusRunning = "running";
+inline constexpr const char* kStatusComplete = "complete";
+inline constexpr const char* kStatusDiverged = "diverged";
+inline constexpr const char* kStatusFailed = "failed";
+inline constexpr const char* kStatusInterrupted = "interrupted";
 
 // A sweep's run lives in runs/<name>.partial/ until it is trained and diagnosed, then becomes
 // runs/<name>/ by one rename (docs/DESIGN.md, "Diagnostics and sweeps").

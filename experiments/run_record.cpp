@@ -11,31 +11,29 @@ namespace kelvin::experiments {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-std::string RunRecord::status() const {
-    if (!metrics.is_object()) return "";
-    auto it = metrics.find("status");
-    return it != metrics.end() && it->is_string() ? it->get<std::string>() : "";
+std::optional<Diagnostics> read_diagnostics(const fs::path& run_dir, const std::string& who) {
+    const fs::path path = run_dir / kDiagnosticsFile;
+    if (!fs::exists(path)) return std::nullopt;
+    return diagnostics_from_json(read_json(path, who));
 }
 
 RunRecord load_run(const fs::path& run_dir, const std::string& who) {
     RunRecord r;
     r.name = run_dir.filename().string();
     r.dir = run_dir;
-    auto read_if_present = [&](const char* file) {
-        return fs::exists(run_dir / file) ? read_json(run_dir / file, who) : json();
-    };
-    r.config_json = read_if_present("config.json");
-    r.metrics = read_if_present("metrics.json");
-    r.diagnostics = read_if_present("diagnostics.json");
-    r.stale_diagnostics = stale_diagnostics_reason(r.metrics, r.diagnostics);
-    if (!r.stale_diagnostics.empty()) r.diagnostics = json();
+    if (fs::exists(run_dir / kConfigFile)) r.config_json = read_json(run_dir / kConfigFile, who);
+    if (fs::exists(run_dir / kMetricsFile)) r.metrics = read_metrics(run_dir, who);
+    r.diagnostics = read_diagnostics(run_dir, who);
+    if (r.metrics && r.diagnostics)
+        r.stale_diagnostics = stale_diagnostics_reason(*r.metrics, *r.diagnostics);
+    if (!r.stale_diagnostics.empty()) r.diagnostics.reset();
     if (r.config_json.is_null()) {
         r.config_error = "no config.json";
     } else {
         try {
             r.config = config_from_json(r.config_json);
         } catch (const Error& e) {
-            r.config_error = (run_dir / "config.json").string() + ": " + e.what();
+            r.config_error = (run_dir / kConfigFile).string() + ": " + e.what();
         }
     }
     return r;

@@ -2,9 +2,9 @@
 // (`kelvin report`, the summary a sweep writes): config.json through the settings tables,
 // metrics.json and diagnostics.json. load_runs(dir) reads a sweep folder's runs/ the one way.
 //
-// config.json is typed (TrainConfig). metrics.json and diagnostics.json keep their JSON for the
-// report's plots, which read many per-epoch and per-layer fields; the values the summary table
-// shows are read from them by the named accessors below, in one place.
+// Every file is typed: config.json through the settings tables (TrainConfig), metrics.json as
+// Metrics (experiments/run_metrics.h), diagnostics.json as Diagnostics
+// (experiments/run_diagnostics.h), each with one reader and one writer.
 #pragma once
 
 #include <filesystem>
@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "experiments/run_diagnostics.h"
+#include "experiments/run_metrics.h"
 #include "experiments/train.h"
 
 namespace kelvin::experiments {
@@ -25,15 +27,15 @@ struct RunRecord {
     std::optional<TrainConfig> config;
     nlohmann::json config_json;
     std::string config_error;
-    nlohmann::json metrics;      // metrics.json; null when missing
-    nlohmann::json diagnostics;  // diagnostics.json; null when missing or stale
+    std::optional<Metrics> metrics;          // metrics.json; absent when missing
+    std::optional<Diagnostics> diagnostics;  // diagnostics.json; absent when missing or stale
     // Why diagnostics.json is not of the run's current weights (experiments/run_checkpoint.h);
     // its content is then kept out of `diagnostics`, so no summary or report shows it.
     std::string stale_diagnostics;
 
-    bool has_metrics() const { return !metrics.is_null(); }
-    bool has_diagnostics() const { return !diagnostics.is_null(); }
-    std::string status() const;  // metrics.json's status; "" without one
+    bool has_metrics() const { return metrics.has_value(); }
+    bool has_diagnostics() const { return diagnostics.has_value(); }
+    std::string status() const { return metrics ? metrics->status : ""; }
 };
 
 // runs/<name>/ of a sweep folder, sorted by name; runs/<name>.partial/ (unfinished) are counted
@@ -44,5 +46,9 @@ std::vector<RunRecord> load_runs(const std::filesystem::path& dir, const std::st
 
 // One run directory (no .partial test).
 RunRecord load_run(const std::filesystem::path& run_dir, const std::string& who);
+
+// RUN_DIR/diagnostics.json, absent when the file is missing; errors start with `who`.
+std::optional<Diagnostics> read_diagnostics(const std::filesystem::path& run_dir,
+                                            const std::string& who);
 
 }  // namespace kelvin::experiments

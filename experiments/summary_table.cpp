@@ -1,6 +1,7 @@
 #include "experiments/summary_table.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -9,7 +10,7 @@
 
 #include "analysis/cell_summary.h"
 #include "engine/atomic_file.h"
-#include "engine/json_errors.h"
+#include "experiments/record_results.h"
 #include "experiments/run_files.h"
 #include "experiments/settings_tables.h"
 
@@ -39,6 +40,48 @@ std::string cell(const json& v, bool readable) {
     return v.dump();
 }
 
+// NaN (a value the file lacks) as null, an empty cell.
+double value_or_nan(const std::map<std::string, double>& by_set, const std::string& set) {
+    auto it = by_set.find(set);
+    return it == by_set.end() ? kNoValue : it->second;
+}
+
+void metrics_columns(const Metrics& metrics, json& row) {
+    if (!metrics.final) return;
+    const FinalRecord& f = *metrics.final;
+    row["test_acc"] = f.test_acc;
+    row["logits_norm"] = f.logits_norm;
+    row["logits_norm_init"] = f.logits_norm_init;
+    row["seconds"] = f.seconds;
+    // The weights every number of the row was computed from (run_checkpoint.h).
+    if (f.weights_digest) {
+        const std::string step = f.step ? std::to_string(*f.step) : "null";
+        row["step"] = f.step ? json(*f.step) : json();
+        row["weights_digest"] = *f.weights_digest;
+        row["weights"] = step + ", " + f.weights_digest->substr(f.weights_digest->find(':') + 1, 8);
+    }
+}
+
+void diagnostics_columns(const Diagnostics& d, json& row, std::set<std::string>& ood_sets) {
+    row["rank_logits"] = d.rank.logits;
+    row["rank_softmax"] = d.rank.softmax;
+    row["classes"] = d.rank.classes;
+    row["kappa"] = d.kappa;
+    auto or_zero = [](double v) { return std::isnan(v) ? 0.0 : v; };
+    const json& seconds = row.contains("seconds") ? row["seconds"] : json();
+    row["seconds"] = (seconds.is_number() ? seconds.get<double>() : 0.0) + or_zero(d.seconds);
+    for (const auto& [spec, value] : d.rho) {
+        ood_sets.insert(spec);
+        row["rho:" + spec] = value;
+        row["orthodev:" + spec] = value_or_nan(d.orthodev, spec);
+        for (const auto& [detector, sets] : d.ood_detection) {
+            auto it = sets.find(spec);
+            row[detector + "_auroc:" + spec] = it == sets.end() ? kNoValue : it->second.auroc;
+            row[detector + "_fpr95:" + spec] = it == sets.end() ? kNoValue : it->second.fpr95;
+        }
+    }
+}
+
 // A run's row: its settings, then what metrics.json and diagnostics.json say, one column per
 // value (OOD values per set, as "<value>:<set>").
 json summary_row(const RunRecord& r, std::set<std::string>& ood_sets) {
@@ -52,39 +95,10 @@ json summary_row(const RunRecord& r, std::set<std::string>& ood_sets) {
                 {"head_norm", c.model_options.head_norm},
                 {"seed", c.seed},
                 {"status", r.has_metrics() ? r.status() : "no metrics.json"}};
-    // Copies: operator[] on a missing key of a hand-edited file then fails as a json::exception
-    // the caller names the folder in, rather than reading out of bounds.
-    json metrics = r.metrics, diag = r.diagnostics;
-    if (metrics.contains("final")) {
-        for (const char* key : {"test_acc", "logits_norm", "logits_norm_init", "seconds"})
-            row[key] = metrics["final"][key];
-        // The weights every number of the row was computed from (run_checkpoint.h).
-        if (metrics["final"].contains("weights_digest")) {
-            row["step"] = metrics["final"]["step"];
-            row["weights_digest"] = metrics["final"]["weights_digest"];
-            const std::string digest = metrics["final"]["weights_digest"].get<std::string>();
-            row["weights"] = metrics["final"]["step"].dump() + ", " +
-                             digest.substr(digest.find(':') + 1, 8);
-        }
-    }
+    if (r.metrics) metrics_columns(*r.metrics, row);
     if (!r.stale_diagnostics.empty()) row["diagnostics"] = "stale: " + r.stale_diagnostics;
-    if (metrics.contains("diverged_at_step")) row["diverged_at_step"] = metrics["diverged_at_step"];
-    if (r.has_diagnostics() && !diag.empty()) {
-        row["rank_logits"] = diag["rank"]["logits"];
-        row["rank_softmax"] = diag["rank"]["softmax"];
-        row["classes"] = diag["rank"]["classes"];
-        row["kappa"] = diag["kappa"];
-        row["seconds"] = row.value("seconds", 0.0) + diag.value("seconds", 0.0);
-        for (auto& [spec, value] : diag["rho"].items()) {
-            ood_sets.insert(spec);
-            row["rho:" + spec] = value;
-            row["orthodev:" + spec] = diag["orthodev"][spec];
-            for (auto& [method, sets] : diag["ood_detection"].items()) {
-                row[method + "_auroc:" + spec] = sets[spec]["auroc"];
-                row[method + "_fpr95:" + spec] = sets[spec]["fpr95"];
-            }
-        }
-    }
+    if (r.metrics && r.metrics->diverged_at_step) row["diverged_at_step"] = *r.metrics->diverged_at_step;
+    if (r.diagnostics) diagnostics_columns(*r.diagnostics, row, ood_sets);
     return row;
 }
 
@@ -142,12 +156,7 @@ SummaryTable summary_table(const std::vector<RunRecord>& runs) {
             table.left_out.push_back({run.name, run.config_error});
             continue;
         }
-        // A hand-edited file missing a key fails inside nlohmann with no file name.
-        try {
-            table.rows.push_back(summary_row(run, ood_sets));
-        } catch (const json::exception& e) {
-            throw Error("report: " + run.dir.string() + ": " + json_error_text(e));
-        }
+        table.rows.push_back(summary_row(run, ood_sets));
     }
     std::stable_sort(table.rows.begin(), table.rows.end(), [](const json& a, const json& b) {
         auto key = [](const json& r) {
@@ -165,9 +174,7 @@ SummaryTable summary_table(const std::vector<RunRecord>& runs) {
 std::vector<analysis::RunResults> complete_run_results(const std::vector<RunRecord>& runs) {
     std::vector<analysis::RunResults> out;
     for (const RunRecord& r : runs)
-        if (r.config && r.status() == "complete")
-            out.push_back(analysis::run_results_from_json(r.name, r.config_json, r.metrics,
-                                                          r.diagnostics));
+        if (r.config && r.status() == kStatusComplete) out.push_back(run_results_of(r));
     return out;
 }
 

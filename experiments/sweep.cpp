@@ -369,9 +369,9 @@ fs::path run_lock_path(const fs::path& dir, const std::string& name) {
 // Whether the run's diagnostics.json exists and was computed from its current weights; a stale
 // one (a run diagnosed in its .partial state, then resumed) is said and then recomputed.
 bool diagnostics_current(const fs::path& run) {
-    if (!fs::exists(run / "diagnostics.json")) return false;
-    const std::string stale = stale_diagnostics_reason(read_json(run / "metrics.json"),
-                                                       read_json(run / "diagnostics.json"));
+    const std::optional<Diagnostics> diagnostics = read_diagnostics(run, "");
+    if (!diagnostics) return false;
+    const std::string stale = stale_diagnostics_reason(read_metrics(run, ""), *diagnostics);
     if (!stale.empty())
         std::fprintf(stderr, "%s: %s; recomputing them\n", run.string().c_str(), stale.c_str());
     return stale.empty();
@@ -433,17 +433,96 @@ json publish_summary(const std::string& out_dir, bool with_report) {
     }
 }
 
+namespace {
+
+// The run's lock for this process, or nothing (*refused says why: held by another process, or
+// the lock could not be taken).
+std::optional<RunLock> take_run_lock(const std::string& out_dir, const std::string& name,
+                                     const std::string& tag, const SweepOptions& options,
+                                     RunOutcome* refused) {
+    RunLockOptions lock_options;
+    lock_options.command = options.command.empty() ? "kelvin sweep --out " + out_dir : options.command;
+    std::string holder;
+    std::optional<RunLock> lock;
+    try {
+        lock = RunLock::try_acquire(run_lock_path(out_dir, name), lock_options, &holder);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: failed: %s\n", tag.c_str(), e.what());
+        *refused = RunOutcome::failed;
+        return std::nullopt;
+    }
+    if (!lock) {
+        std::fprintf(stderr, "%s: held by %s; left to that process\n", tag.c_str(), holder.c_str());
+        *refused = RunOutcome::held;
+        return std::nullopt;
+    }
+    if (!lock->takeover_note().empty())
+        std::fprintf(stderr, "%s: %s\n", tag.c_str(), lock->takeover_note().c_str());
+    return lock;
+}
+
+void diagnose_run(const SweepConfig& config, const fs::path& run_dir) {
+    DiagnoseOptions d = config.diagnose_options;
+    d.show_progress = true;  // phase lines (engine/phase_progress.h) on any stderr
+    diagnose(run_dir.string(), d);
+}
+
+// Trains (or resumes) the run in its .partial folder, diagnoses it and makes it finished by one
+// rename; the lock is released before the summary is rewritten.
+RunOutcome train_to_final(const SweepConfig& config, const std::string& out_dir,
+                          const SweepRun& run, const std::string& tag,
+                          const SweepOptions& options, RunLock& lock) {
+    const fs::path final_dir = fs::path(out_dir) / "runs" / run.name;
+    const fs::path partial = fs::path(out_dir) / "runs" / (run.name + kPartialSuffix);
+    TrainConfig train_config = run.train;
+    train_config.out = partial.string();
+    TrainOptions train_options;
+    train_options.show_progress = options.show_progress;
+    train_options.resume_command = options.resume_command.empty()
+                                       ? "rerun the same kelvin sweep command"
+                                       : options.resume_command;
+    std::string status;
+    if (fs::exists(partial / kMetricsFile) && fs::exists(partial / kConfigFile)) {
+        status = read_metrics(partial, "").status;
+        train_options.resume = true;
+        std::fprintf(stderr, "%s: resuming (%s)\n", tag.c_str(), status.c_str());
+    } else {
+        fs::remove_all(partial);
+        std::fprintf(stderr, "%s: starting\n", tag.c_str());
+    }
+    try {
+        status = train(train_config, train_options).status;
+        if (status == kStatusInterrupted) return RunOutcome::interrupted;
+        if (status == kStatusComplete && config.diagnose && !diagnostics_current(partial))
+            diagnose_run(config, partial);
+        if (status != kStatusComplete && status != kStatusDiverged)
+            throw Error("training ended with status '" + status + "'");
+        // The run directory names its final place, then becomes finished in one rename.
+        json cfg = read_json(partial / kConfigFile);
+        cfg["out"] = final_dir.string();
+        write_file_atomically((partial / kConfigFile).string(), cfg.dump(2) + "\n");
+        fs::rename(partial, final_dir);
+        lock.release();
+        publish_summary(out_dir, false);
+        return RunOutcome::finished;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: failed: %s (left in %s; rerun the sweep to retry)\n",
+                     tag.c_str(), e.what(), partial.c_str());
+        return RunOutcome::failed;
+    }
+}
+
+}  // namespace
+
 RunOutcome train_sweep_run(const SweepConfig& config, const std::string& out_dir,
                            const SweepRun& run, const std::string& tag,
                            const SweepOptions& options) {
-    const fs::path runs_dir = fs::path(out_dir) / "runs";
-    const fs::path final_dir = runs_dir / run.name;
-    const fs::path partial = runs_dir / (run.name + kPartialSuffix);
+    const fs::path final_dir = fs::path(out_dir) / "runs" / run.name;
     // A finished run is kept; one whose diagnostics are missing or stale (a run diagnosed in
     // its .partial state, then resumed) is diagnosed again, under its lock.
     auto needs_diagnostics = [&] {
         try {
-            return config.diagnose && load_run(final_dir, "sweep").status() == "complete" &&
+            return config.diagnose && load_run(final_dir, "sweep").status() == kStatusComplete &&
                    !diagnostics_current(final_dir);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "%s: %s\n", tag.c_str(), e.what());
@@ -454,73 +533,18 @@ RunOutcome train_sweep_run(const SweepConfig& config, const std::string& out_dir
         std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
         return RunOutcome::kept;
     }
-    RunLockOptions lock_options;
-    lock_options.command = options.command.empty() ? "kelvin sweep --out " + out_dir : options.command;
-    std::string holder;
-    std::optional<RunLock> lock;
+    RunOutcome refused = RunOutcome::failed;
+    std::optional<RunLock> lock = take_run_lock(out_dir, run.name, tag, options, &refused);
+    if (!lock) return refused;
+    if (!fs::exists(final_dir)) return train_to_final(config, out_dir, run, tag, options, *lock);
+    // Finished earlier, or by another process while this one looked.
+    std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
+    if (!needs_diagnostics()) return RunOutcome::kept;
     try {
-        lock = RunLock::try_acquire(run_lock_path(out_dir, run.name), lock_options, &holder);
+        diagnose_run(config, final_dir);
+        return RunOutcome::kept;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: failed: %s\n", tag.c_str(), e.what());
-        return RunOutcome::failed;
-    }
-    if (!lock) {
-        std::fprintf(stderr, "%s: held by %s; left to that process\n", tag.c_str(), holder.c_str());
-        return RunOutcome::held;
-    }
-    if (!lock->takeover_note().empty())
-        std::fprintf(stderr, "%s: %s\n", tag.c_str(), lock->takeover_note().c_str());
-    if (fs::exists(final_dir)) {  // finished earlier, or by another process while this one looked
-        std::fprintf(stderr, "%s: finished earlier, kept\n", tag.c_str());
-        if (!needs_diagnostics()) return RunOutcome::kept;
-        try {
-            DiagnoseOptions d = config.diagnose_options;
-            d.show_progress = true;  // phase lines (engine/phase_progress.h) on any stderr
-            diagnose(final_dir.string(), d);
-            return RunOutcome::kept;
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "%s: diagnose failed: %s\n", tag.c_str(), e.what());
-            return RunOutcome::failed;
-        }
-    }
-    TrainConfig train_config = run.train;
-    train_config.out = partial.string();
-    TrainOptions train_options;
-    train_options.show_progress = options.show_progress;
-    train_options.resume_command = options.resume_command.empty()
-                                       ? "rerun the same kelvin sweep command"
-                                       : options.resume_command;
-    std::string status;
-    if (fs::exists(partial / "metrics.json") && fs::exists(partial / "config.json")) {
-        status = read_json(partial / "metrics.json").value("status", "");
-        train_options.resume = true;
-        std::fprintf(stderr, "%s: resuming (%s)\n", tag.c_str(), status.c_str());
-    } else {
-        fs::remove_all(partial);
-        std::fprintf(stderr, "%s: starting\n", tag.c_str());
-    }
-    try {
-        json metrics = train(train_config, train_options);
-        status = metrics.value("status", "");
-        if (status == "interrupted") return RunOutcome::interrupted;
-        if (status == "complete" && config.diagnose && !diagnostics_current(partial)) {
-            DiagnoseOptions d = config.diagnose_options;
-            d.show_progress = true;  // phase lines (engine/phase_progress.h) on any stderr
-            diagnose(partial.string(), d);
-        }
-        if (status != "complete" && status != "diverged")
-            throw Error("training ended with status '" + status + "'");
-        // The run directory names its final place, then becomes finished in one rename.
-        json cfg = read_json(partial / "config.json");
-        cfg["out"] = final_dir.string();
-        write_file_atomically((partial / "config.json").string(), cfg.dump(2) + "\n");
-        fs::rename(partial, final_dir);
-        lock->release();
-        publish_summary(out_dir, false);
-        return RunOutcome::finished;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: failed: %s (left in %s; rerun the sweep to retry)\n",
-                     tag.c_str(), e.what(), partial.c_str());
+        std::fprintf(stderr, "%s: diagnose failed: %s\n", tag.c_str(), e.what());
         return RunOutcome::failed;
     }
 }

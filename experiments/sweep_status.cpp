@@ -1,6 +1,7 @@
 #include "experiments/sweep_status.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include "engine/device.h"
 #include "engine/run_lock.h"
 #include "experiments/run_files.h"
+#include "experiments/run_metrics.h"
 #include "experiments/slurm.h"
 #include "experiments/sweep.h"
 
@@ -22,20 +24,20 @@ namespace {
 enum class State { finished, diverged, running, partial, failed, pending };
 const char* const kStateNames[] = {"finished", "diverged", "running", "partial", "failed", "pending"};
 
-json metrics_of(const fs::path& run_dir) {
+std::optional<Metrics> metrics_of(const fs::path& run_dir) {
     try {
-        return read_json(run_dir / "metrics.json");
+        return read_metrics(run_dir, "");
     } catch (const std::exception&) {
-        return json();  // a run killed before its first metrics.json, or one being rewritten
+        return std::nullopt;  // a run killed before its first metrics.json, or one being rewritten
     }
 }
 
 // "epoch 2 of 5" from a run folder's metrics.json and config.json.
-std::string epochs_text(const fs::path& run_dir, const json& metrics, int default_epochs) {
-    int64_t done = metrics.is_object() && metrics.contains("epochs") ? metrics["epochs"].size() : 0;
+std::string epochs_text(const fs::path& run_dir, const Metrics& metrics, int default_epochs) {
+    const int64_t done = static_cast<int64_t>(metrics.epochs.size());
     int64_t total = default_epochs;
     try {
-        total = read_json(run_dir / "config.json").value("epochs", default_epochs);
+        total = read_json(run_dir / kConfigFile).value("epochs", default_epochs);
     } catch (const std::exception&) {
     }
     return "epoch " + std::to_string(done) + " of " + std::to_string(total);
@@ -85,37 +87,39 @@ bool print_sweep_status(const std::string& dir_text) {
         State state = State::pending;
         std::string detail;
         if (fs::exists(final_dir)) {
-            const json m = metrics_of(final_dir);
-            if (m.is_object() && m.value("status", "") == "diverged") {
+            const std::optional<Metrics> m = metrics_of(final_dir);
+            if (m && m->status == kStatusDiverged) {
                 state = State::diverged;
-                detail = "at step " + std::to_string(m.value("diverged_at_step", int64_t{0}));
-            } else if (m.is_object() && m.contains("final")) {
+                detail = "at step " + std::to_string(m->diverged_at_step.value_or(0));
+            } else if (m && m->final) {
                 char text[64];
-                std::snprintf(text, sizeof text, "test_acc %.4f", m["final"].value("test_acc", 0.0));
+                const double acc = m->final->test_acc;
+                std::snprintf(text, sizeof text, "test_acc %.4f", std::isnan(acc) ? 0.0 : acc);
                 detail = text;
             }
             if (state != State::diverged) state = State::finished;
         } else {
-            const json m = metrics_of(partial);
-            const std::string status = m.is_object() ? m.value("status", "") : "";
+            const std::optional<Metrics> m = metrics_of(partial);
+            const std::string status = m ? m->status : "";
             const std::optional<LockHolder> holder = read_lock_file(lock_path);
             const bool live = holder && !stale_reason(lock_path, *holder, std::chrono::seconds(600));
             if (live) {
                 state = State::running;
                 detail = "on " + holder->host + ", pid " + std::to_string(holder->pid) +
                          (holder->slurm_job_id.empty() ? "" : ", Slurm job " + holder->slurm_job_id) +
-                         (m.is_object() ? ", " + epochs_text(partial, m, config.train.epochs) : "");
-            } else if (status == "failed") {
+                         (m ? ", " + epochs_text(partial, *m, config.train.epochs) : "");
+            } else if (status == kStatusFailed) {
                 state = State::failed;
-                detail = m.value("error", "");
-            } else if (m.is_object()) {
+                detail = m->error.value_or("");
+            } else if (m) {
                 state = State::partial;
-                detail = "at " + epochs_text(partial, m, config.train.epochs);
-                if (status == "interrupted" && m.contains("interrupted"))
-                    detail += " (interrupted at step " +
-                              std::to_string(m["interrupted"].value("step", int64_t{0})) + " by " +
-                              m["interrupted"].value("signal", "a signal") + ")";
-                else if (status == "complete")
+                detail = "at " + epochs_text(partial, *m, config.train.epochs);
+                if (status == kStatusInterrupted && m->interrupted)
+                    detail += " (interrupted at step " + std::to_string(m->interrupted->step) +
+                              " by " +
+                              (m->interrupted->signal.empty() ? "a signal" : m->interrupted->signal) +
+                              ")";
+                else if (status == kStatusComplete)
                     detail += " (trained; diagnostics not finished)";
             } else if (fs::exists(partial)) {
                 state = State::partial;

@@ -1,6 +1,7 @@
 #include "experiments/train.h"
 
 #include "engine/json_errors.h"
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -31,6 +32,7 @@
 #include "experiments/evaluate.h"
 #include "experiments/progress.h"
 #include "experiments/run_checkpoint.h"
+#include "experiments/run_files.h"
 #include "experiments/settings_tables.h"
 #include "analysis/spectrum.h"
 #include "kernels/cpu/cpu_isa.h"
@@ -103,7 +105,7 @@ std::unique_ptr<models::Model> build_model_for(const TrainConfig& config,
 }
 
 TrainConfig load_run_config(const std::string& run_dir) {
-    const std::string path = (fs::path(run_dir) / "config.json").string();
+    const std::string path = (fs::path(run_dir) / kConfigFile).string();
     std::ifstream in(path);
     KELVIN_CHECK(in.good(), "cannot read " + path + ": is " + run_dir + " a kelvin run directory?");
     try {
@@ -124,11 +126,8 @@ TrainConfig load_run_config(const std::string& run_dir) {
 
 namespace {
 
-json evaluation_json(const Evaluation& e) {
-    return {{"test_loss", e.loss},
-            {"test_acc", e.accuracy},
-            {"logits_norm", e.logits_norm_mean},
-            {"logits_norm_frobenius", e.logits_norm_frobenius}};
+TestEvaluation test_record(const Evaluation& e) {
+    return {e.loss, e.accuracy, e.logits_norm_mean, e.logits_norm_frobenius};
 }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, models::Model& model) {
@@ -177,7 +176,7 @@ std::vector<NamedTensorRef> weights_of(models::Model& model) {
 // there how far the epoch got and its running totals (see EpochTotals), so the resumed epoch
 // continues with the next batch and reports what an uninterrupted one would.
 void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt,
-                int64_t epochs_done, int64_t global_step, const json& metrics,
+                int64_t epochs_done, int64_t global_step, const Metrics& metrics,
                 const json& progress = json()) {
     if (!writes_run_records()) return;  // rank 0's replica is every rank's
     const std::vector<NamedTensorRef> weights = weights_of(model);
@@ -194,10 +193,9 @@ void save_epoch(const fs::path& dir, models::Model& model, optim::Optimizer& opt
                           {{"format", "pt"}, {"model", model.name()},
                            {"epochs_done", std::to_string(epochs_done)},
                            {"global_step", std::to_string(global_step)},
-                           {"weights_digest",
-                            metrics.at("checkpoint").at("weights_digest").get<std::string>()}});
+                           {"weights_digest", metrics.checkpoint.value().weights_digest}});
     group.add_safetensors("optimizer.safetensors", state, position);
-    group.add_text("metrics.json", metrics.dump(2) + "\n");
+    group.add_text(kMetricsFile, metrics_file_text(metrics));
     group.commit();
 }
 
@@ -217,8 +215,8 @@ void load_into(std::vector<std::pair<std::string, Tensor*>> targets, const Safet
 // The rank and norm of the logits of the fixed monitoring batch, their loss at the training
 // temperature and accuracy, with the step they belong to: the step-by-step picture of the
 // dynamics (at high T, a loss stuck at ln C while the norm creeps up, then the break).
-json track_record(models::Model& model, const data::Batch& monitor, float temperature,
-                  int64_t step) {
+TrackRecord track_record(models::Model& model, const data::Batch& monitor, float temperature,
+                         int64_t step) {
     NoGradGuard no_grad;
     trace::PhaseScope phase("eval");
     const bool was_training = model.training();
@@ -231,17 +229,17 @@ json track_record(models::Model& model, const data::Batch& monitor, float temper
     for (float v : ops::row_norms(logits).to_vector()) norm_sum += v;
     const float loss = ops::softmax_cross_entropy(logits, monitor.labels, temperature).item();
     const int64_t correct = count_correct(logits, monitor.labels);
-    return {{"step", step},
-            {"rank", rank.rank},
-            {"logits_norm", norm_sum / n},
-            {"sigma_1", rank.singular_values.empty() ? 0.0 : rank.singular_values.front()},
-            {"loss", loss},
-            {"accuracy", static_cast<double>(correct) / static_cast<double>(n)}};
+    return {step,
+            rank.rank,
+            norm_sum / n,
+            rank.singular_values.empty() ? 0.0 : rank.singular_values.front(),
+            loss,
+            static_cast<double>(correct) / static_cast<double>(n)};
 }
 
-void write_metrics(const fs::path& dir, const json& metrics) {
+void write_metrics(const fs::path& dir, const Metrics& metrics) {
     if (!writes_run_records()) return;
-    write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");
+    write_file_atomically((dir / kMetricsFile).string(), metrics_file_text(metrics));
 }
 
 }  // namespace
@@ -388,37 +386,37 @@ struct RunPosition {
 bool can_resume(const fs::path& dir) {
     KELVIN_CHECK(fs::is_directory(dir), "--resume: " + dir.string() + " is not a folder");
     recover_file_group(dir);
-    const bool resuming = fs::exists(dir / "metrics.json");
+    const bool resuming = fs::exists(dir / kMetricsFile);
     if (!resuming)
         std::fprintf(stderr, "%s: no metrics.json yet, so training starts from the beginning\n",
                      dir.string().c_str());
     return resuming;
 }
 
-json read_resumed_metrics(const fs::path& dir) {
-    std::ifstream in(dir / "metrics.json");
-    KELVIN_CHECK(in.good(), "--resume: cannot read " + (dir / "metrics.json").string());
+Metrics read_resumed_metrics(const fs::path& dir) {
+    std::ifstream in(dir / kMetricsFile);
+    KELVIN_CHECK(in.good(), "--resume: cannot read " + (dir / kMetricsFile).string());
     json metrics;
     try {
         metrics = json::parse(in);
     } catch (const json::exception& e) {
-        throw Error("--resume: " + (dir / "metrics.json").string() + ": " + json_error_text(e));
+        throw Error("--resume: " + (dir / kMetricsFile).string() + ": " + json_error_text(e));
     }
     try {
-        check_metrics_shape(metrics, dir / "metrics.json");
+        check_metrics_shape(metrics, dir / kMetricsFile);
     } catch (const Error& e) {
         throw Error(std::string("--resume: ") + e.what());
     }
-    return metrics;
+    return metrics_from_json(metrics);
 }
 
 // The checkpoint a resumed run continues from must be there whenever metrics.json records a
 // finished epoch: without it, training would start again from epoch 0 and overwrite them.
-void check_checkpoint_present(const fs::path& dir, const json& metrics) {
-    const size_t epochs = metrics.at("epochs").size();
+void check_checkpoint_present(const fs::path& dir, const Metrics& metrics) {
+    const size_t epochs = metrics.epochs.size();
     for (const char* file : {"model.safetensors", "optimizer.safetensors"})
         KELVIN_CHECK(epochs == 0 || fs::exists(dir / file),
-                     "--resume: " + (dir / "metrics.json").string() + " records " +
+                     "--resume: " + (dir / kMetricsFile).string() + " records " +
                          std::to_string(epochs) + " finished epoch" + (epochs == 1 ? "" : "s") +
                          " but " + (dir / file).string() +
                          " is missing; restore it to continue, or start a new run with another "
@@ -427,13 +425,13 @@ void check_checkpoint_present(const fs::path& dir, const json& metrics) {
 
 // metrics.json and the checkpoint are committed together, so they agree on the epoch; files
 // that do not (edited, or copied from two runs) are refused rather than merged.
-void check_records_match(const fs::path& dir, const json& metrics, int64_t epochs_done) {
+void check_records_match(const fs::path& dir, const Metrics& metrics, int64_t epochs_done) {
     int64_t recorded = 0;
-    for (const auto& e : metrics.at("epochs"))
-        if (e.at("epoch").get<int64_t>() <= epochs_done) ++recorded;
+    for (const EpochRecord& e : metrics.epochs)
+        if (e.epoch <= epochs_done) ++recorded;
     KELVIN_CHECK(recorded == epochs_done,
                  "--resume: the checkpoint in " + dir.string() + " holds epoch " +
-                     std::to_string(epochs_done) + " but " + (dir / "metrics.json").string() +
+                     std::to_string(epochs_done) + " but " + (dir / kMetricsFile).string() +
                      " records " + std::to_string(recorded) + " of its epochs; the files do not "
                      "belong together (nothing was changed)");
 }
@@ -486,27 +484,28 @@ RunPosition load_checkpoint(const fs::path& dir, models::Model& model, optim::Op
 }
 
 // Epoch and track records past the checkpoint (none, normally) are redone.
-void drop_records_after(json& metrics, const RunPosition& at) {
-    json kept = json::array();
-    for (auto& e : metrics["epochs"])
-        if (e.at("epoch").get<int64_t>() <= at.first_epoch) kept.push_back(e);
-    metrics["epochs"] = kept;
-    if (metrics.contains("track")) {
-        json kept_track = json::array();
-        for (auto& t : metrics["track"])
-            if (t.at("step").get<int64_t>() <= at.global_step) kept_track.push_back(t);
-        metrics["track"] = kept_track;
-    }
+void drop_records_after(Metrics& metrics, const RunPosition& at) {
+    auto& epochs = metrics.epochs;
+    epochs.erase(std::remove_if(epochs.begin(), epochs.end(),
+                                [&](const EpochRecord& e) { return e.epoch > at.first_epoch; }),
+                 epochs.end());
+    if (!metrics.track) return;
+    auto& track = *metrics.track;
+    track.erase(std::remove_if(track.begin(), track.end(),
+                               [&](const TrackRecord& t) { return t.step > at.global_step; }),
+                track.end());
 }
 
 // A new run: config.json (with the input normalisation the model is trained with, so that
 // diagnostics reproduce it) and metrics.json with the evaluation at initialisation.
-json start_run(const TrainConfig& config, const fs::path& dir, models::Model& model,
-               const data::LoaderOptions& train_loading, data::BatchLoader& test_loader,
-               bool show_phases) {
-    if (!writes_run_records()) return {{"status", "running"}, {"epochs", json::array()}};
+Metrics start_run(const TrainConfig& config, const fs::path& dir, models::Model& model,
+                  const data::LoaderOptions& train_loading, data::BatchLoader& test_loader,
+                  bool show_phases) {
+    Metrics metrics;
+    metrics.status = kStatusRunning;
+    if (!writes_run_records()) return metrics;
     // Never overwrite a run: its checkpoint and metrics may be all a researcher has of it.
-    KELVIN_CHECK(!fs::exists(dir / "metrics.json"),
+    KELVIN_CHECK(!fs::exists(dir / kMetricsFile),
                  config.out + " already holds a run (metrics.json); continue it with --resume " +
                      config.out + ", or choose another --out");
     fs::create_directories(dir);
@@ -516,10 +515,9 @@ json start_run(const TrainConfig& config, const fs::path& dir, models::Model& mo
     written["cpu_isa"] = cpu::isa_name(cpu::active_isa());
     // The ranks of a data-parallel run (1: one process); --resume needs the same number.
     written["world_size"] = distributed::world().world_size();
-    write_file_atomically((dir / "config.json").string(), written.dump(2) + "\n");
-    json metrics = {{"status", "running"}, {"epochs", json::array()}};
-    metrics["init"] = evaluation_json(evaluate(model, test_loader, config.temperature,
-                                               show_phases ? "evaluation at initialisation" : ""));
+    write_file_atomically((dir / kConfigFile).string(), written.dump(2) + "\n");
+    metrics.init = test_record(evaluate(model, test_loader, config.temperature,
+                                        show_phases ? "evaluation at initialisation" : ""));
     write_metrics(dir, metrics);
     return metrics;
 }
@@ -535,7 +533,7 @@ struct EpochLoop {
     Device device;
     int64_t total_steps;
     int64_t& global_step;
-    json& metrics;
+    Metrics& metrics;
     const std::function<void(int64_t)>& on_step;
     distributed::DataParallel& parallel;
 };
@@ -583,7 +581,7 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
         if (loop.on_step) loop.on_step(loop.global_step);
         if (config.track_every > 0 && loop.global_step % config.track_every == 0 &&
             writes_run_records())
-            loop.metrics["track"].push_back(
+            loop.metrics.track->push_back(
                 track_record(loop.model, loop.monitor, config.temperature, loop.global_step));
         if (bar) {
             char status[128];
@@ -601,67 +599,64 @@ EpochTotals train_epoch(EpochLoop& loop, int64_t epoch, int64_t steps_per_epoch,
     return totals;
 }
 
-json epoch_record(const Evaluation& test, const EpochTotals& t, int64_t epoch, float lr,
-                  double seconds, double train_seconds) {
-    json record = evaluation_json(test);
-    record["epoch"] = epoch + 1;
-    record["steps"] = t.steps;
-    record["train_loss"] = t.seen ? t.loss_sum / t.seen : 0.0;
-    record["train_acc"] = t.seen ? double(t.correct) / t.seen : 0.0;
-    record["lr"] = lr;
-    record["seconds"] = seconds;
-    record["train_seconds"] = train_seconds;
-    record["samples_per_second"] = t.seen / std::max(train_seconds, 1e-9);
+EpochRecord epoch_record(const Evaluation& test, const EpochTotals& t, int64_t epoch, float lr,
+                         double seconds, double train_seconds) {
+    EpochRecord record;
+    record.test = test_record(test);
+    record.epoch = epoch + 1;
+    record.steps = t.steps;
+    record.train_loss = t.seen ? t.loss_sum / t.seen : 0.0;
+    record.train_acc = t.seen ? double(t.correct) / t.seen : 0.0;
+    record.lr = lr;
+    record.seconds = seconds;
+    record.train_seconds = train_seconds;
+    record.samples_per_second = t.seen / std::max(train_seconds, 1e-9);
     return record;
 }
 
-void mark_diverged(json& metrics, const fs::path& dir, int64_t step, float loss, int rank) {
-    metrics["status"] = "diverged";
-    metrics["diverged_at_step"] = step;
+void mark_diverged(Metrics& metrics, const fs::path& dir, int64_t step, float loss, int rank) {
+    metrics.status = kStatusDiverged;
+    metrics.diverged_at_step = step;
     // The loss of the first rank whose loss was not finite (the others' may be finite).
     const bool mine = rank < 0 || rank == distributed::world().rank();
-    metrics["diverged_loss"] = !mine ? "not finite" : std::isnan(loss) ? "nan" : "inf";
-    if (rank >= 0) metrics["diverged_rank"] = rank;
+    metrics.diverged_loss = !mine ? "not finite" : std::isnan(loss) ? "nan" : "inf";
+    if (rank >= 0) metrics.diverged_rank = rank;
     write_metrics(dir, metrics);
     if (!writes_run_records()) return;
     std::fprintf(stderr, "diverged at step %lld (loss %s%s)\n", static_cast<long long>(step),
-                 metrics["diverged_loss"].get<std::string>().c_str(),
+                 metrics.diverged_loss->c_str(),
                  rank < 0 ? "" : (" on rank " + std::to_string(rank)).c_str());
 }
 
 // metrics.json of a run that failed: only what the checkpoint on disk holds (an epoch whose
 // weights could not be saved is not claimed), the status and the error. If even this write
 // fails (the disk is full), the error is still thrown to the user.
-void record_failure(const fs::path& dir, json& metrics, const RunPosition& saved,
-                    const json& saved_checkpoint, const std::string& error) {
+void record_failure(const fs::path& dir, Metrics& metrics, const RunPosition& saved,
+                    const std::optional<CheckpointRecord>& saved_checkpoint,
+                    const std::string& error) {
     drop_records_after(metrics, saved);
-    if (saved_checkpoint.is_null()) metrics.erase("checkpoint");
-    else metrics["checkpoint"] = saved_checkpoint;
-    metrics["status"] = "failed";
-    metrics["error"] = error;
+    metrics.checkpoint = saved_checkpoint;
+    metrics.status = kStatusFailed;
+    metrics.error = error;
     try {
         write_metrics(dir, metrics);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "note: could not record the failure in %s either: %s\n",
-                     (dir / "metrics.json").string().c_str(), e.what());
+                     (dir / kMetricsFile).string().c_str(), e.what());
     }
 }
 
 // A signal stopped the run at a step boundary: one group commit of the weights, the optimizer
 // state, the data position and metrics.json with status "interrupted" and how to resume.
 void save_interrupted(const fs::path& dir, models::Model& model, optim::Optimizer& optimizer,
-                      const EpochTotals& totals, int64_t epoch, int64_t global_step, json& metrics,
+                      const EpochTotals& totals, int64_t epoch, int64_t global_step, Metrics& metrics,
                       const std::string& resume_command) {
     const StopCause cause = stop_cause();  // another rank's signal when this rank got none
     const int signal = cause.signal;
-    metrics["status"] = "interrupted";
-    metrics["interrupted"] = {{"signal", signal_name(signal)},
-                              {"epoch", epoch + 1},
-                              {"batches_done", totals.steps},
-                              {"step", global_step},
-                              {"resume", resume_command}};
-    metrics["checkpoint"] =
-        checkpoint_record(epoch, global_step, weights_digest(weights_of(model)));
+    metrics.status = kStatusInterrupted;
+    metrics.interrupted =
+        InterruptionRecord{signal_name(signal), epoch + 1, totals.steps, global_step, resume_command};
+    metrics.checkpoint = checkpoint_record(epoch, global_step, weights_digest(weights_of(model)));
     save_epoch(dir, model, optimizer, epoch, global_step, metrics, progress_json(totals, epoch));
     if (!writes_run_records()) return;
     const std::string where = distributed::world().world_size() == 1
@@ -690,26 +685,142 @@ std::optional<RunLock> lock_run_dir(const fs::path& dir, const TrainOptions& opt
     return lock;
 }
 
-json final_record(const json& metrics, int64_t global_step, double run_seconds) {
-    KELVIN_CHECK(!metrics["epochs"].empty(),
+FinalRecord final_record(const Metrics& metrics, int64_t global_step, double run_seconds) {
+    KELVIN_CHECK(!metrics.epochs.empty(),
                  "training ended without finishing an epoch (no epoch record to report)");
-    const json& last = metrics["epochs"].back();
-    return {{"epochs_done", last["epoch"]},
-            {"step", last.value("step", global_step)},
-            {"weights_digest", last.value("weights_digest", "")},
-            {"test_acc", last["test_acc"]},
-            {"test_loss", last["test_loss"]},
-            {"train_acc", last["train_acc"]},
-            {"train_loss", last["train_loss"]},
-            {"logits_norm", last["logits_norm"]},
-            {"logits_norm_init", metrics["init"]["logits_norm"]},
-            {"steps", global_step},
-            {"seconds", run_seconds}};
+    const EpochRecord& last = metrics.epochs.back();
+    FinalRecord f;
+    f.epochs_done = last.epoch;
+    f.step = last.step.value_or(global_step);
+    f.weights_digest = last.weights_digest.value_or("");
+    f.test_acc = last.test.test_acc;
+    f.test_loss = last.test.test_loss;
+    f.train_acc = last.train_acc;
+    f.train_loss = last.train_loss;
+    f.logits_norm = last.test.logits_norm;
+    f.logits_norm_init = metrics.init ? metrics.init->logits_norm : kNoValue;
+    f.steps = global_step;
+    f.seconds = run_seconds;
+    return f;
+}
+
+// The records of a run that --resume continues, checked against its checkpoint, which is loaded
+// into model and optimizer; `at` is where it continues. A complete run's are returned as they are.
+Metrics resume_records(const fs::path& dir, models::Model& model, optim::Optimizer& optimizer,
+                       const optim::Schedule& schedule, RunPosition& at) {
+    check_resumed_world_size(dir);
+    Metrics metrics = read_resumed_metrics(dir);
+    if (metrics.status == kStatusComplete) return metrics;
+    check_checkpoint_present(dir, metrics);
+    if (fs::exists(dir / "model.safetensors")) at = load_checkpoint(dir, model, optimizer);
+    check_records_match(dir, metrics, at.first_epoch);
+    // The learning rate of the last step taken: an epoch record reports it, and an epoch
+    // interrupted after its last batch resumes straight into its evaluation.
+    if (at.global_step > 0) optimizer.set_lr(schedule.lr_at(at.global_step - 1));
+    drop_records_after(metrics, at);
+    metrics.error.reset();  // a failure this resume recovers from is no longer the state
+    if (fs::exists(dir / kDiagnosticsFile))
+        std::fprintf(stderr,
+                     "note: %s describes the weights this run had before it resumed; once "
+                     "it trains on, the summary and the report will not show it (a sweep "
+                     "recomputes it; otherwise run kelvin diagnose again)\n",
+                     (dir / kDiagnosticsFile).string().c_str());
+    return metrics;
+}
+
+// The monitoring batch of --track-every, and metrics.json's "track" with its step-0 record.
+data::Batch start_tracking(const TrainConfig& config, models::Model& model,
+                           data::BatchLoader& test_loader, const RunPosition& at,
+                           Metrics& metrics) {
+    data::Batch monitor = test_loader.fixed_batch(config.track_samples);
+    if (!metrics.track) metrics.track.emplace();
+    // Step 0 once: a run resumed before its first checkpoint already holds that record.
+    if (at.global_step == 0 && metrics.track->empty() && writes_run_records())
+        metrics.track->push_back(track_record(model, monitor, config.temperature, 0));
+    return monitor;
+}
+
+// A finished epoch's record into metrics.json, committed with the weights it names; returns it.
+const EpochRecord& commit_epoch(const fs::path& dir, models::Model& model,
+                                optim::Optimizer& optimizer, Metrics& metrics, EpochRecord record,
+                                int64_t global_step) {
+    // The record names the weights it measured; metrics.json claims the epoch only once those
+    // weights are saved (train's catch takes it back otherwise).
+    const std::string digest = weights_digest(weights_of(model));
+    record.step = global_step;
+    record.weights_digest = digest;
+    metrics.epochs.push_back(record);
+    metrics.checkpoint = checkpoint_record(record.epoch, global_step, digest);
+    save_epoch(dir, model, optimizer, record.epoch, global_step, metrics);
+    return metrics.epochs.back();
+}
+
+// The loop stopped inside an epoch: the loss diverged, or a signal asked it to stop (a
+// checkpoint of that step).
+void record_stop(EpochLoop& loop, const fs::path& dir, const EpochTotals& totals, int64_t epoch,
+                 const std::string& resume_command) {
+    if (totals.diverged)
+        mark_diverged(loop.metrics, dir, loop.global_step, totals.diverged_loss,
+                      loop.parallel.nonfinite_rank());
+    else
+        save_interrupted(dir, loop.model, loop.optimizer, totals, epoch, loop.global_step,
+                         loop.metrics, resume_command);
+}
+
+// The time of the epochs metrics.json already records (a resumed run's).
+double recorded_seconds(const Metrics& metrics) {
+    double seconds = 0.0;
+    for (const EpochRecord& e : metrics.epochs) seconds += std::isnan(e.seconds) ? 0.0 : e.seconds;
+    return seconds;
+}
+
+// After an epoch's steps: its evaluation (by rank 0, whose replica equals every other:
+// docs/CLUSTER.md), its record committed with the weights, and its line on stderr.
+const EpochRecord& finish_epoch(EpochLoop& loop, const fs::path& dir,
+                                data::BatchLoader& test_loader, const TrainOptions& options,
+                                const EpochTotals& totals, int64_t epoch,
+                                Clock::time_point eval_start) {
+    const TrainConfig& config = loop.config;
+    const double train_seconds = totals.seconds;
+    const Evaluation test =
+        writes_run_records()
+            ? evaluate(loop.model, test_loader, config.temperature,
+                       options.print_epochs ? "evaluation after epoch " + std::to_string(epoch + 1) : "")
+            : Evaluation{};
+    const double seconds = train_seconds + seconds_since(eval_start);
+    const EpochRecord& record =
+        commit_epoch(dir, loop.model, loop.optimizer, loop.metrics,
+                     epoch_record(test, totals, epoch, loop.optimizer.lr(), seconds, train_seconds),
+                     loop.global_step);
+    if (options.print_epochs && writes_run_records())
+        std::fprintf(stderr,
+                     "epoch %lld/%d  train_loss %.4f  train_acc %.4f  test_acc %.4f  "
+                     "logits_norm %.3f  %.1fs\n",
+                     static_cast<long long>(epoch + 1), config.epochs, record.train_loss,
+                     record.train_acc, test.accuracy, test.logits_norm_mean, seconds);
+    return record;
+}
+
+// `reducer`: the data-parallel run's gradient all-reduce (null with one rank), whose time not
+// hidden behind backward (waits for slower ranks included), buckets and buckets started during
+// backward in this session on rank 0 go into final.
+void finish_run(const fs::path& dir, Metrics& metrics, int64_t global_step, double run_seconds,
+                const distributed::GradientReducer* reducer) {
+    if (writes_run_records()) {
+        metrics.final = final_record(metrics, global_step, run_seconds);
+        if (reducer) {
+            metrics.final->allreduce_seconds = reducer->allreduce_seconds();
+            metrics.final->allreduce_buckets = reducer->bucket_count();
+            metrics.final->allreduce_buckets_in_backward = reducer->buckets_started_early();
+        }
+    }
+    metrics.status = kStatusComplete;
+    write_metrics(dir, metrics);
 }
 
 }  // namespace
 
-json train(const TrainConfig& config, const TrainOptions& options) {
+Metrics train(const TrainConfig& config, const TrainOptions& options) {
     validate_config(config);
     const Device device = parse_device(config.device);
     // Before anything is allocated on a GPU: this rank's (node-local rank -> device).
@@ -734,47 +845,25 @@ json train(const TrainConfig& config, const TrainOptions& options) {
     const std::string resume_command =
         launcher_prefix() + (options.resume_command.empty() ? "kelvin train --resume " + config.out
                                                            : options.resume_command);
-    json metrics;
+    Metrics metrics;
     RunPosition at;
     // Rank 0 alone repairs the run directory; the others read it once it has.
     if (options.resume && decided_by_rank_zero([&] { return can_resume(dir); })) {
-        check_resumed_world_size(dir);
-        metrics = read_resumed_metrics(dir);
-        if (metrics.value("status", "") == "complete") return metrics;
-        check_checkpoint_present(dir, metrics);
-        if (fs::exists(dir / "model.safetensors")) at = load_checkpoint(dir, *model, *optimizer);
-        check_records_match(dir, metrics, at.first_epoch);
-        // The learning rate of the last step taken: an epoch record reports it, and an epoch
-        // interrupted after its last batch resumes straight into its evaluation.
-        if (at.global_step > 0) optimizer->set_lr(schedule.lr_at(at.global_step - 1));
-        drop_records_after(metrics, at);
-        metrics.erase("error");  // a failure this resume recovers from is no longer the state
-        if (fs::exists(dir / "diagnostics.json"))
-            std::fprintf(stderr,
-                         "note: %s describes the weights this run had before it resumed; once "
-                         "it trains on, the summary and the report will not show it (a sweep "
-                         "recomputes it; otherwise run kelvin diagnose again)\n",
-                         (dir / "diagnostics.json").string().c_str());
+        metrics = resume_records(dir, *model, *optimizer, schedule, at);
+        if (metrics.status == kStatusComplete) return metrics;
     } else {
         metrics = start_run(config, dir, *model, train_loader.options(), test_loader,
                             options.print_epochs);
     }
-    metrics["status"] = "running";
-    metrics.erase("interrupted");  // this run goes on; the record of the pause is not a result
+    metrics.status = kStatusRunning;
+    metrics.interrupted.reset();  // this run goes on; the record of the pause is not a result
     data::Batch monitor;
-    if (config.track_every > 0) {
-        monitor = test_loader.fixed_batch(config.track_samples);
-        if (!metrics.contains("track")) metrics["track"] = json::array();
-        // Step 0 once: a run resumed before its first checkpoint already holds that record.
-        if (at.global_step == 0 && metrics["track"].empty() && writes_run_records())
-            metrics["track"].push_back(track_record(*model, monitor, config.temperature, 0));
-    }
+    if (config.track_every > 0) monitor = start_tracking(config, *model, test_loader, at, metrics);
 
-    double run_seconds = 0.0;
-    for (auto& e : metrics["epochs"]) run_seconds += e.value("seconds", 0.0);
+    double run_seconds = recorded_seconds(metrics);
     int64_t global_step = at.global_step;
     RunPosition saved = at;  // what the checkpoint on disk holds
-    json saved_checkpoint = metrics.value("checkpoint", json());
+    std::optional<CheckpointRecord> saved_checkpoint = metrics.checkpoint;
     std::vector<Tensor*> buffers;
     for (auto& b : model->named_buffers()) buffers.push_back(b.tensor);
     distributed::DataParallel parallel(model->parameters(), buffers, distributed::world(),
@@ -791,62 +880,23 @@ json train(const TrainConfig& config, const TrainOptions& options) {
             const EpochTotals totals =
                 train_epoch(loop, epoch, steps_per_epoch, options.show_progress,
                             epoch == at.first_epoch ? at.epoch_so_far : EpochTotals{});
-            if (totals.diverged) {
-                mark_diverged(metrics, dir, global_step, totals.diverged_loss,
-                              parallel.nonfinite_rank());
-                return metrics;
-            }
-            if (totals.interrupted) {
-                save_interrupted(dir, *model, *optimizer, totals, epoch, global_step, metrics,
-                                 resume_command);
+            if (totals.diverged || totals.interrupted) {
+                record_stop(loop, dir, totals, epoch, resume_command);
                 return metrics;
             }
             parallel.check_replicas_agree();
-            const double train_seconds = totals.seconds;
-            // Rank 0 evaluates its replica, equal to every other (docs/CLUSTER.md).
-            const Evaluation test =
-                writes_run_records()
-                    ? evaluate(*model, test_loader, config.temperature,
-                               options.print_epochs ? "evaluation after epoch " + std::to_string(epoch + 1) : "")
-                    : Evaluation{};
-            const double seconds = train_seconds + seconds_since(eval_start);
-            run_seconds += seconds;
-            json record =
-                epoch_record(test, totals, epoch, optimizer->lr(), seconds, train_seconds);
-            // The record names the weights it measured; metrics.json claims the epoch only
-            // once those weights are saved (the catch below takes it back otherwise).
-            const std::string digest = weights_digest(weights_of(*model));
-            record["step"] = global_step;
-            record["weights_digest"] = digest;
-            metrics["epochs"].push_back(record);
-            metrics["checkpoint"] = checkpoint_record(epoch + 1, global_step, digest);
-            save_epoch(dir, *model, *optimizer, epoch + 1, global_step, metrics);
-            saved = {epoch + 1, global_step, digest};
-            saved_checkpoint = metrics["checkpoint"];
-            if (options.print_epochs && writes_run_records())
-                std::fprintf(stderr,
-                             "epoch %lld/%d  train_loss %.4f  train_acc %.4f  test_acc %.4f  "
-                             "logits_norm %.3f  %.1fs\n",
-                             static_cast<long long>(epoch + 1), config.epochs,
-                             record["train_loss"].get<double>(), record["train_acc"].get<double>(),
-                             test.accuracy, test.logits_norm_mean, seconds);
+            const EpochRecord& record =
+                finish_epoch(loop, dir, test_loader, options, totals, epoch, eval_start);
+            run_seconds += record.seconds;
+            saved = {epoch + 1, global_step, *record.weights_digest};
+            saved_checkpoint = metrics.checkpoint;
         }
     } catch (const std::exception& e) {
         record_failure(dir, metrics, saved, saved_checkpoint, e.what());
         throw;
     }
-    if (writes_run_records()) metrics["final"] = final_record(metrics, global_step, run_seconds);
-    // The gradient all-reduce's time not hidden behind backward (waits for slower ranks
-    // included) in this session, on rank 0; its buckets, and how many the last step started
-    // during backward (--overlap-allreduce).
-    if (distributed::world().world_size() > 1 && writes_run_records()) {
-        const distributed::GradientReducer& reducer = parallel.reducer();
-        metrics["final"]["allreduce_seconds"] = reducer.allreduce_seconds();
-        metrics["final"]["allreduce_buckets"] = reducer.bucket_count();
-        metrics["final"]["allreduce_buckets_in_backward"] = reducer.buckets_started_early();
-    }
-    metrics["status"] = "complete";
-    write_metrics(dir, metrics);
+    finish_run(dir, metrics, global_step, run_seconds,
+               distributed::world().world_size() > 1 ? &parallel.reducer() : nullptr);
     return metrics;
 }
 

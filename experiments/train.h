@@ -14,6 +14,7 @@
 #include <string>
 
 #include "data/host_dataset.h"
+#include "experiments/run_metrics.h"
 #include "models/model.h"
 
 namespace kelvin::experiments {
@@ -89,12 +90,12 @@ struct TrainOptions {
 // The lock file a training run holds in its folder.
 inline constexpr const char* kTrainLockName = "train.lock";
 
-// Runs (or resumes) a training run; returns the final metrics.json content. Errors in the
+// Runs (or resumes) a training run; returns the final metrics.json content (run_metrics.h). Errors in the
 // settings or the data are thrown before the run directory is created. A signal caught by
 // engine/interruption.h's handlers stops it at the next step boundary with a checkpoint of that
 // exact step and status "interrupted" (returned, not thrown); resuming continues from that step,
 // and the run ends bitwise identical to one never interrupted.
-nlohmann::json train(const TrainConfig& config, const TrainOptions& options);
+Metrics train(const TrainConfig& config, const TrainOptions& options);
 
 // Reads a run directory's config.json.
 TrainConfig load_run_config(const std::string& run_dir);

@@ -274,7 +274,7 @@ TEST_CASE("train config: crop_padding and flip are saved, loaded and validated")
 }
 
 TEST_CASE("sweep config: crop_padding and flip keys" *
-          doctest::skip(!fs::exists("/usr/share/datasets/fashion-mnist"))) {
+          doctest::skip(!kelvin::testing::kHaveFashionMnist)) {
     const experiments::SweepConfig c = experiments::parse_sweep_config(
         nlohmann::json::parse(R"({"crop_padding": 2, "flip": true})"), "sweep.json");
     CHECK(c.train.crop_padding == 2);
@@ -285,7 +285,7 @@ TEST_CASE("sweep config: crop_padding and flip keys" *
 }
 
 TEST_CASE("train --crop-padding --flip: saved in config.json, evaluation left unaugmented" *
-          doctest::skip(!fs::exists("/usr/share/datasets/fashion-mnist"))) {
+          doctest::skip(!kelvin::testing::kHaveFashionMnist)) {
     using kelvin::testing::run_kelvin;
     kelvin::testing::TempDir tmp("augment");
     const std::string run = "train --dataset fashion-mnist:classes=0-4 --depth 2 --width 16 "

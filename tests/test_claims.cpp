@@ -15,7 +15,11 @@
 #include "analysis/claims.h"
 #include "analysis/detection_intervals.h"
 #include "analysis/run_results.h"
-#include "cli_runner.h"
+#include "experiments/record_results.h"
+#include "experiments/run_diagnostics.h"
+#include "experiments/run_metrics.h"
+#include "experiments/run_record.h"
+#include "tests/cli_runner.h"
 #include "engine/device.h"
 #include "analysis/ood_metrics.h"
 
@@ -304,8 +308,11 @@ TEST_CASE("run results: the names the claims use, read from metrics.json and dia
         {"rho", {{"fm:5-9", 0.13}, {"svhn", 0.33}}},
         {"ood_detection", {{"neco", {{"fm:5-9", {{"auroc", 0.903}, {"fpr95", 0.5}}}, {"svhn", {{"auroc", 0.8}, {"fpr95", 0.6}}}}}}},
         {"orthodev", {{"fm:5-9", 0.56}}}};
+    namespace ex = kelvin::experiments;
+    const ex::Metrics typed_metrics = ex::metrics_from_json(metrics);
+    const ex::Diagnostics typed_diagnostics = ex::diagnostics_from_json(diagnostics);
     RunResults run;
-    run.results = results_from_records(metrics, diagnostics);
+    run.results = ex::record_results(&typed_metrics, &typed_diagnostics);
     const std::map<std::string, double> want = {
         {"test_acc", 0.9}, {"logits_norm", 10.3}, {"logits_norm_init", 0.085}, {"logits_sigma_1", 650},
         {"logits_frobenius", 700}, {"rank_logits", 5}, {"rank_softmax", 5}, {"rank_logits/gamma=0.01", 4},
@@ -319,13 +326,18 @@ TEST_CASE("run results: the names the claims use, read from metrics.json and dia
     CHECK(*result_value(run, "neco_auroc") == doctest::Approx(0.8515));
     CHECK_FALSE(result_value(run, "msp_auroc").has_value());
     // Without metrics.json (a checkpoint trained elsewhere) diagnose's own numbers stand in.
-    const auto alone = results_from_records(nullptr, diagnostics);
+    const auto alone = ex::record_results(nullptr, &typed_diagnostics);
     CHECK(alone.at("test_acc") == 0.91);
     CHECK(alone.at("logits_norm") == 9.9);
-    CHECK(results_from_records(nullptr, nullptr).empty());
+    CHECK(ex::record_results(nullptr, nullptr).empty());
     const nlohmann::json config = {{"model", "mlp"}, {"dataset", "fashion-mnist:classes=0-4"}, {"temperature", 100.0},
                                    {"seed", 3}, {"model_options", {{"init_scale", 0.5}, {"head_norm", "layernorm"}}}};
-    const RunResults r = run_results_from_json("mlp_T100_s3", config, metrics, diagnostics);
+    ex::RunRecord record;
+    record.name = "mlp_T100_s3";
+    record.config = ex::config_from_json(config);
+    record.metrics = typed_metrics;
+    record.diagnostics = typed_diagnostics;
+    const RunResults r = ex::run_results_of(record);
     CHECK(r.id == "mlp_T100_s3");
     CHECK(r.temperature == 100.0);
     CHECK(r.seed == 3);
@@ -344,22 +356,21 @@ TEST_CASE("detection intervals: DeLong and the bootstrap agree on a large sample
     const ScoreMetric fpr95 = [](const auto& a, const auto& b) { return kelvin::fpr_at_95_tpr(a, b); };
     DetectionIntervalOptions options;
     options.resamples = 400;
-    const nlohmann::json j = detection_intervals(in, ood, fpr95, options);
+    const DetectionIntervals j = detection_intervals(in, ood, fpr95, options);
     const double value = kelvin::auroc(in, ood);
-    const auto delong = j["auroc_interval"]["delong"].get<std::vector<double>>();
-    const auto boot = j["auroc_interval"]["bootstrap"].get<std::vector<double>>();
-    CHECK(delong[0] < value);
-    CHECK(value < delong[1]);
-    CHECK(std::fabs(delong[0] - boot[0]) < 0.01);
-    CHECK(std::fabs(delong[1] - boot[1]) < 0.01);
-    const auto fpr = j["fpr95_interval"]["bootstrap"].get<std::vector<double>>();
-    CHECK(fpr[0] <= kelvin::fpr_at_95_tpr(in, ood));
-    CHECK(kelvin::fpr_at_95_tpr(in, ood) <= fpr[1]);
-    CHECK(j["interval_method"]["resamples"] == 400);
+    const DelongResult& delong = j.auroc_delong;
+    const Interval& boot = j.auroc_bootstrap;
+    CHECK(delong.low < value);
+    CHECK(value < delong.high);
+    CHECK(std::fabs(delong.low - boot.low) < 0.01);
+    CHECK(std::fabs(delong.high - boot.high) < 0.01);
+    const Interval& fpr = j.fpr95_bootstrap;
+    CHECK(fpr.low <= kelvin::fpr_at_95_tpr(in, ood));
+    CHECK(kelvin::fpr_at_95_tpr(in, ood) <= fpr.high);
 }
 
 TEST_CASE("run results: every result the claims use is found in what kelvin train --diagnose writes" *
-          doctest::skip(!std::filesystem::exists("/usr/share/datasets/fashion-mnist"))) {
+          doctest::skip(!kelvin::testing::kHaveFashionMnist)) {
     kelvin::testing::TempDir tmp("claims-records");
     const std::filesystem::path out = tmp.path / "run";
     const auto r = kelvin::testing::run_kelvin(
@@ -371,8 +382,7 @@ TEST_CASE("run results: every result the claims use is found in what kelvin trai
         std::ifstream in(out / name);
         return nlohmann::json::parse(in);
     };
-    const RunResults run = run_results_from_json("run", read("config.json"), read("metrics.json"),
-                                                 read("diagnostics.json"));
+    const RunResults run = kelvin::experiments::run_results_of(kelvin::experiments::load_run(out, ""));
     CHECK(run.temperature == 10.0);
     CHECK(run.seed == 2);
     CHECK(run.head_norm == "none");

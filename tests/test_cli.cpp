@@ -8,12 +8,12 @@
 
 #include "tests/cli_runner.h"
 
+using kelvin::testing::kHaveFashionMnist;
 using kelvin::testing::run_kelvin;
 using kelvin::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
 
 // Every bad-input case must fail with one clear line, a non-zero code, and no run directory.
 void expect_clean_failure(const std::string& args, const std::string& message,
@@ -114,8 +114,7 @@ TEST_CASE("cli: a batch size larger than the training set is said, not silently 
 TEST_CASE("cli: train refuses to overwrite an existing run" * doctest::skip(!kHaveFashionMnist)) {
     TempDir tmp("cli-overwrite");
     const std::string out = tmp.str("run");
-    const std::string args = "train --dataset fashion-mnist:classes=0-1 --depth 2 --width 16 "
-                             "--epochs 1 --max-steps 3 --train-subset 300 --out " + out;
+    const std::string args = kelvin::testing::kTinyTraining + "--out " + out;
     REQUIRE(run_kelvin(args).exit_code == 0);
     const auto before = fs::last_write_time(fs::path(out) / "metrics.json");
     auto again = run_kelvin(args);
@@ -129,9 +128,7 @@ TEST_CASE("cli: train --resume refuses settings given beside it, which it would 
           doctest::skip(!kHaveFashionMnist)) {
     TempDir tmp("cli-resume-flags");
     const std::string out = tmp.str("run");
-    REQUIRE(run_kelvin("train --dataset fashion-mnist:classes=0-1 --depth 2 --width 16 "
-                       "--epochs 1 --max-steps 3 --train-subset 300 --out " + out)
-                .exit_code == 0);
+    REQUIRE(run_kelvin(kelvin::testing::kTinyTraining + "--out " + out).exit_code == 0);
     const auto before = fs::last_write_time(fs::path(out) / "metrics.json");
     auto r = run_kelvin("train --resume " + out + " -T 10 --epochs 5");
     INFO(r.output);

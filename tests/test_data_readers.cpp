@@ -17,6 +17,7 @@
 #include "data/host_dataset.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
+#include "tests/cli_runner.h"
 
 namespace fs = std::filesystem;
 using namespace kelvin::data;
@@ -237,7 +238,7 @@ TEST_CASE("idx: missing directory and missing files are named") {
 }
 
 TEST_CASE("idx: the real Fashion-MNIST test split" *
-          doctest::skip(!fs::exists("/usr/share/datasets/fashion-mnist"))) {
+          doctest::skip(!kelvin::testing::kHaveFashionMnist)) {
     HostDataset d = load_fashion_mnist("/usr/share/datasets/fashion-mnist", false);
     CHECK(d.count == 10000);
     CHECK(d.channels == 1);

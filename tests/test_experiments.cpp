@@ -20,10 +20,14 @@
 #include "engine/device.h"
 #include "experiments/demo.h"
 #include "experiments/sweep.h"
+#include "tests/background_kelvin.h"
 #include "tests/cli_runner.h"
 #include "tests/file_contents.h"
 
+using kelvin::testing::kHaveFashionMnist;
 using kelvin::testing::run_kelvin;
+using kelvin::testing::spawn_kelvin;
+using kelvin::testing::wait_for;
 using kelvin::testing::read_json;
 using kelvin::testing::read_bytes;
 using kelvin::testing::TempDir;
@@ -31,29 +35,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
-
-// Starts kelvin with `args` in the background; returns its pid.
-pid_t spawn_kelvin(const std::string& args, const std::string& log) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        const std::string command = "exec " + std::string(KELVIN_BINARY) + " " + args + " > " + log + " 2>&1";
-        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    return pid;
-}
-
-// Polls until `done()` or the timeout; returns whether it became true.
-template <typename F>
-bool wait_for(F done, double seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return done();
-}
 
 const std::string kSmallRun =
     "--dataset fashion-mnist:classes=0-4 --depth 3 --width 32 --batch-size 50 --train-subset 1000 "
@@ -580,9 +561,7 @@ TEST_CASE("diagnose: bad options and a --from-checkpoint over a trained run are 
           doctest::skip(!kHaveFashionMnist)) {
     TempDir tmp("diagnose-refusals");
     const std::string run = tmp.str("run");
-    REQUIRE(run_kelvin("train --dataset fashion-mnist:classes=0-1 --depth 2 --width 16 "
-                       "--epochs 1 --max-steps 3 --train-subset 300 --out " + run)
-                .exit_code == 0);
+    REQUIRE(run_kelvin(kelvin::testing::kTinyTraining + "--out " + run).exit_code == 0);
     for (const auto& [args, message] :
          std::vector<std::pair<std::string, std::string>>{
              {"--probe-epochs 0", "--probe-epochs must be in [1, 2147483647], got 0"},

@@ -51,17 +51,9 @@ kelvin::testing::CommandResult compile_include(const std::string& layer, const s
                                                const std::filesystem::path& dir) {
     const std::filesystem::path source = dir / (layer + ".cpp");
     std::ofstream(source) << "#include \"" << header << "\"\n";
-    const std::string command = std::string(KELVIN_CXX_COMPILER) + " -std=c++17 -fsyntax-only" +
-                                layer_flags(layer) + " " + source.string() + " 2>&1";
-    kelvin::testing::CommandResult result;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-    const int status = pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
+    return kelvin::testing::run_command(std::string(KELVIN_CXX_COMPILER) +
+                                        " -std=c++17 -fsyntax-only" + layer_flags(layer) + " " +
+                                        source.string());
 }
 
 }  // namespace

@@ -15,24 +15,16 @@
 #include "tests/cli_runner.h"
 #include "tests/file_contents.h"
 
+using kelvin::testing::kHaveFashionMnist;
 using kelvin::testing::run_kelvin;
 using kelvin::testing::read_json;
+using kelvin::testing::read_text;
+using kelvin::testing::write_json;
 using kelvin::testing::TempDir;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
-
-void write_json(const fs::path& p, const json& j) { std::ofstream(p) << j.dump(2); }
-
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // summary.csv as rows of fields (quoted fields may hold commas).
 std::vector<std::vector<std::string>> csv_rows(const std::string& text) {

@@ -19,11 +19,14 @@
 #include "experiments/report.h"
 #include "experiments/summary_table.h"
 #include "experiments/svg_plot.h"
+#include "tests/file_contents.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using kelvin::testing::read_text;
+using kelvin::testing::write_text;
 using namespace kelvin::plot;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -32,18 +35,6 @@ size_t count(const std::string& text, const std::string& needle) {
     for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
         ++n;
     return n;
-}
-
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-    fs::create_directories(path.parent_path());
-    std::ofstream(path) << text;
 }
 
 // A fresh folder under the system's temporary directory, removed at the end of the test.

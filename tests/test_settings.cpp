@@ -14,10 +14,12 @@
 #include "engine/device.h"
 #include "experiments/settings_tables.h"
 #include "tests/cli_runner.h"
+#include "tests/file_contents.h"
 
 using namespace kelvin;
 using namespace kelvin::experiments;
 using json = nlohmann::json;
+using kelvin::testing::read_text;
 
 namespace {
 
@@ -27,12 +29,6 @@ bool lists_flag(const std::string& help, const std::string& flag) {
                                               std::regex::multiline));
 }
 
-std::string read_text(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // A sweep configuration with `key` set to its default: accepted as a key (whatever the data).
 void check_sweep_accepts(const std::string& key, const json& value) {

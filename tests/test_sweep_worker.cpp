@@ -17,17 +17,13 @@
 
 using kelvin::testing::run_kelvin;
 using kelvin::testing::read_json;
+using kelvin::testing::write_text;
 using kelvin::testing::TempDir;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 namespace ex = kelvin::experiments;
 
 namespace {
-
-void write(const fs::path& p, const std::string& text) {
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-}
 
 std::vector<std::string> names_of(const std::vector<ex::SweepRun>& runs) {
     std::vector<std::string> out;
@@ -107,14 +103,14 @@ TEST_CASE("sweep status: finished, diverged, running, partial, failed and pendin
     config.temperatures = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f};
     const auto runs = ex::prepare_sweep_dir(config, tmp.str());
     const fs::path r = tmp.path / "runs";
-    write(r / runs[0].name / "metrics.json", R"({"status": "complete", "final": {"test_acc": 0.875}})");
-    write(r / runs[1].name / "metrics.json", R"({"status": "diverged", "diverged_at_step": 42})");
-    write(r / (runs[2].name + ".partial") / "metrics.json", R"({"status": "running", "epochs": [{}]})");
-    write(r / (runs[3].name + ".partial") / "metrics.json",
+    write_text(r / runs[0].name / "metrics.json", R"({"status": "complete", "final": {"test_acc": 0.875}})");
+    write_text(r / runs[1].name / "metrics.json", R"({"status": "diverged", "diverged_at_step": 42})");
+    write_text(r / (runs[2].name + ".partial") / "metrics.json", R"({"status": "running", "epochs": [{}]})");
+    write_text(r / (runs[3].name + ".partial") / "metrics.json",
           R"({"status": "interrupted", "epochs": [{}, {}], "interrupted": {"step": 77, "signal": "SIGUSR2"}})");
-    write(r / (runs[3].name + ".partial") / "config.json", R"({"epochs": 5})");
-    write(r / (runs[4].name + ".partial") / "metrics.json", R"({"status": "failed", "error": "disk full"})");
-    write(tmp.path / "slurm" / "logs" / "12_4.out", "starting\nkelvin: error: disk full, really\n\n");
+    write_text(r / (runs[3].name + ".partial") / "config.json", R"({"epochs": 5})");
+    write_text(r / (runs[4].name + ".partial") / "metrics.json", R"({"status": "failed", "error": "disk full"})");
+    write_text(tmp.path / "slurm" / "logs" / "12_4.out", "starting\nkelvin: error: disk full, really\n\n");
     fs::create_directories(tmp.path / "locks");
     kelvin::RunLockOptions lock_options;
     lock_options.command = "test";
@@ -138,7 +134,7 @@ TEST_CASE("sweep status: finished, diverged, running, partial, failed and pendin
     held.release();
     for (size_t i = 2; i < runs.size(); ++i) {
         fs::remove_all(r / (runs[i].name + ".partial"));
-        write(r / runs[i].name / "metrics.json", R"({"status": "complete", "final": {"test_acc": 0.5}})");
+        write_text(r / runs[i].name / "metrics.json", R"({"status": "complete", "final": {"test_acc": 0.5}})");
     }
     s = run_kelvin("sweep status " + tmp.str());
     CHECK(s.exit_code == 0);

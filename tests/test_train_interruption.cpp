@@ -18,10 +18,16 @@
 #include "engine/interruption.h"
 #include "experiments/sweep.h"
 #include "experiments/train.h"
+#include "tests/background_kelvin.h"
 #include "tests/cli_runner.h"
 #include "tests/file_contents.h"
 
+using kelvin::testing::exit_status;
+using kelvin::testing::read_text;
+using kelvin::testing::kHaveFashionMnist;
 using kelvin::testing::run_kelvin;
+using kelvin::testing::spawn_kelvin;
+using kelvin::testing::wait_for;
 using kelvin::testing::read_json;
 using kelvin::testing::read_bytes;
 using kelvin::testing::TempDir;
@@ -30,7 +36,6 @@ namespace fs = std::filesystem;
 namespace ex = kelvin::experiments;
 
 namespace {
-const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
 
 // metrics.json without what legitimately differs between two runs of the same settings: the
 // wall-clock times.
@@ -76,34 +81,6 @@ ex::TrainConfig small_config(const fs::path& out) {
     return c;
 }
 
-pid_t spawn_kelvin(const std::string& args, const std::string& log) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        const std::string command = "exec " + std::string(KELVIN_BINARY) + " " + args + " > " + log + " 2>&1";
-        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    return pid;
-}
-
-std::string read_text(const fs::path& p) { return read_bytes(p); }
-
-template <typename F>
-bool wait_for(F done, double seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
-}
-
-int exit_status(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 }  // namespace
 
 TEST_CASE("train: interrupted at any step boundary, any number of times, resumes bitwise identical" *
@@ -112,7 +89,7 @@ TEST_CASE("train: interrupted at any step boundary, any number of times, resumes
     const fs::path straight = tmp.path / "straight", paused = tmp.path / "paused";
     ex::TrainOptions quiet;
     quiet.print_epochs = false;
-    REQUIRE(ex::train(small_config(straight), quiet)["status"] == "complete");
+    REQUIRE(ex::train(small_config(straight), quiet).status == "complete");
 
     // Steps 1 (the first), 6 (the last of epoch 1: the epoch's evaluation is still to come),
     // 7, 11 and 17 (one before the end). A stop before any step (0) is checked too.
@@ -126,8 +103,7 @@ TEST_CASE("train: interrupted at any step boundary, any number of times, resumes
     ::raise(SIGTERM);  // already pending when training starts: stops before the first step
     int interruptions = 0;
     for (;;) {
-        const json m = ex::train(small_config(paused), options);
-        const std::string status = m["status"];
+        const std::string status = ex::train(small_config(paused), options).status;
         if (status == "complete") break;
         REQUIRE(status == "interrupted");
         const json on_disk = read_json(paused / "metrics.json");

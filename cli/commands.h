@@ -75,6 +75,7 @@ struct DemoCommand {
     CLI::App* app = nullptr;
     std::string out = "runs/demo";
     std::string device = "cpu";
+    int seeds = 5;
 
     void add(CLI::App& parent);
     int run();

@@ -57,6 +57,18 @@ inline const std::vector<ConvCase> kConvCases = {
     // batch of 10 4x4 images (items of 3 images, the last one partial).
     {2, 129, 8, 8, 128, 3, 3, 1, 1, true}, {2, 128, 8, 8, 130, 3, 3, 2, 1, true},
     {10, 128, 4, 4, 136, 3, 3, 1, 1, false}, {2, 64, 16, 16, 128, 1, 1, 2, 0, true},
+    // Gathered channel-vector path (AVX2 / generic, strided, >= 4 micro-tiles of channels):
+    // 5x5 outputs (6-pixel panels across rows, and across images in items of 3), a partial
+    // channel panel (70), stride 3 without padding (read in place).
+    {9, 24, 9, 9, 70, 3, 3, 2, 1, true},   {2, 8, 11, 11, 64, 3, 3, 3, 0, false},
+    // Strided backward data with many input channels: odd maps, stride 3 with 5x5 taps,
+    // 70 channels, and a 2x2 kernel at stride 3 (a third of the rows and columns of dx
+    // receive nothing).
+    {2, 64, 9, 11, 20, 3, 3, 2, 1, false}, {1, 70, 10, 9, 8, 5, 5, 3, 2, true},
+    {2, 64, 7, 7, 5, 2, 2, 3, 0, false},
+    // Strided 1x1 weight gradient (only the sampled pixels made channel-last): odd row width,
+    // stride 3.
+    {3, 5, 9, 7, 4, 1, 1, 3, 0, false},
     // Tiny maps (<= 4 pixels, batch >= 16): one GEMM per output pixel over its valid taps,
     // forward and backward data; 2x2, 1x1 and 2x1 maps, partial micro-tile panels.
     {16, 20, 2, 2, 18, 3, 3, 1, 1, true},  {17, 16, 1, 1, 24, 3, 3, 1, 1, false},

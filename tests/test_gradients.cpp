@@ -1,7 +1,13 @@
 // Every op's backward against central finite differences on the CPU.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "engine/ops.h"
+#include "kernels/activation.h"
+#include "kernels/cpu/exp_nonpositive.h"
 #include "tests/gradcheck.h"
 
 using namespace kelvin;
@@ -59,6 +65,54 @@ TEST_CASE("gradient: relu and gelu") {
     gradcheck([](const auto& in) { return ops::relu(in[0]); }, {xr}, "relu");
     gradcheck([](const auto& in) { return ops::gelu(in[0]); }, {random_param({20}, 23, -3.0f, 3.0f)},
               "gelu");
+}
+
+// The CPU GELU kernels compute erf and exp themselves (kernels/cpu/activation.cpp): against
+// the exact formulas in double, on a fine grid through the tails, within 1e-6 (relative to
+// max(1, |value|)); NaN stays NaN.
+TEST_CASE("gelu: CPU forward and backward match the exact erf formula") {
+    std::vector<float> x;
+    for (float v = -12.0f; v <= 12.0f; v += 0.00390625f) x.push_back(v);
+    x.push_back(1e-30f);
+    x.push_back(-1e-30f);
+    x.push_back(NAN);
+    const int64_t n = static_cast<int64_t>(x.size());
+    std::vector<float> y(n), dx(n), dy(n, 1.0f);
+    kelvin::cpu::gelu_forward(x.data(), y.data(), n);
+    kelvin::cpu::gelu_backward(x.data(), dy.data(), dx.data(), n);
+    double worst_y = 0.0, worst_dx = 0.0;
+    for (int64_t i = 0; i + 1 < n; ++i) {
+        const double v = x[i], cdf = 0.5 * std::erfc(-v / std::sqrt(2.0));
+        const double want_y = v * cdf;
+        const double want_dx = cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2.0 * M_PI);
+        worst_y = std::max(worst_y, std::fabs(y[i] - want_y) / std::max(1.0, std::fabs(want_y)));
+        worst_dx = std::max(worst_dx, std::fabs(dx[i] - want_dx) / std::max(1.0, std::fabs(want_dx)));
+    }
+    CHECK_MESSAGE(worst_y <= 1e-6, "forward: worst relative error " << worst_y);
+    CHECK_MESSAGE(worst_dx <= 1e-6, "backward: worst relative error " << worst_dx);
+    CHECK(std::isnan(y[n - 1]));
+    CHECK(std::isnan(dx[n - 1]));
+}
+
+// The exponential that GELU and the attention softmax vectorise (kernels/cpu/exp_nonpositive.h):
+// within 4e-7 relative of exp in double on [-87, 0]; -inf and anything below -87 give e^-87,
+// NaN stays NaN.
+TEST_CASE("exp_nonpositive: matches exp in double on [-87, 0]") {
+    double worst = 0.0;
+    float worst_at = 0.0f;
+    for (float x = -87.0f; x <= 0.0f; x += 0.000732421875f) {
+        const double want = std::exp(double(x));
+        const double error = std::fabs(kelvin::cpu::exp_nonpositive(x) - want) / want;
+        if (error > worst) {
+            worst = error;
+            worst_at = x;
+        }
+    }
+    CHECK_MESSAGE(worst <= 4e-7, "worst relative error " << worst << " at " << worst_at);
+    CHECK(kelvin::cpu::exp_nonpositive(-1e30f) == kelvin::cpu::exp_nonpositive(-87.0f));
+    CHECK(kelvin::cpu::exp_nonpositive(-INFINITY) == kelvin::cpu::exp_nonpositive(-87.0f));
+    CHECK(kelvin::cpu::exp_nonpositive(0.0f) == 1.0f);
+    CHECK(std::isnan(kelvin::cpu::exp_nonpositive(NAN)));
 }
 
 TEST_CASE("gradient: sum, mean, reshape, flatten") {

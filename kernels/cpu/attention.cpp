@@ -3,13 +3,15 @@
 // The (n, h) pairs are independent, so OpenMP splits them across threads; each thread owns its
 // S x S scratch, and kelvin::cpu::gemm runs single-threaded inside the parallel region (one
 // thread pool, no nesting; per-pair GEMMs are too small to split anyway). The backward recomputes P from the saved logsumexp, like the CUDA kernel, so
-// both devices save the same tensors.
+// both devices save the same tensors. The softmax's exponentials are exp_nonpositive (its
+// arguments are <= 0), vectorised; std::exp kept those loops scalar.
 #include "kernels/attention.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/exp_nonpositive.h"
 #include "kernels/gemm.h"
 
 namespace kelvin::cpu {
@@ -59,7 +61,7 @@ void attention_forward(const float* qkv, float* out, float* logsumexp, int64_t b
                 float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
                 for (int64_t j = 0; j < seq; ++j) {
-                    row[j] = std::exp(row[j] - row_max);
+                    row[j] = exp_nonpositive(row[j] - row_max);
                     sum += row[j];
                 }
                 const float inv = 1.0f / sum;
@@ -98,7 +100,7 @@ void attention_backward(const float* qkv, const float* out, const float* logsume
                 float* row = probs.data() + i * seq;
                 const float row_lse = lse[i];
 #pragma omp simd
-                for (int64_t j = 0; j < seq; ++j) row[j] = std::exp(row[j] - row_lse);
+                for (int64_t j = 0; j < seq; ++j) row[j] = exp_nonpositive(row[j] - row_lse);
             }
             // dV = P^T dO;  dP = dO V^T
             gemm(true, false, seq, head_dim, seq, 1.0f, probs.data(), seq, d_out, dim, 0.0f, dv,

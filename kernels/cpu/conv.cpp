@@ -8,7 +8,8 @@
 //                      a forward conv of dY with the flipped weights instead
 //     backward weight  dW[:, :, i, j]   += dY * (x shifted by tap (i, j))^T, channel-last
 // B ("col") is formed three ways, picked by shape: channel-vector direct conv (small maps,
-// >= 128 output channels: output channels are the vector lanes), pixel-vector direct conv
+// >= 128 output channels on AVX-512, strided 3x3 layers with >= 64 on AVX2: output channels
+// are the vector lanes), pixel-vector direct conv
 // (large stride-1 maps: B is a padded input band), or im2col tiles (everything else).
 //
 // Why not OpenBLAS: on these shapes its sgemm reached ~80% of this CPU's FMA peak and
@@ -252,18 +253,78 @@ void direct_conv_stride1(const float* in, const PackedA& weights, const float* b
 constexpr int kPanelPixels = 8;
 constexpr int64_t kChannelItemPixels = 256;  // output pixels per work item (whole images)
 
-// Where this path applies and beats the others: whole-row panels, and enough output channels
-// to fill a few 32-wide micro-tiles (below that, the pixel-vector kernels reuse A better).
+// With 16 vector registers (AVX2, SSE2, and the generic path's NEON) 8 pixels x 2 vectors do
+// not fit. There a panel is kMaxMR (6) pixels anywhere in the item, each read through its own
+// offset (pixel r of tap k at a + koff[k] + poff[r]): 12 accumulators, the sgemm tile's shape,
+// and any stride or width (panels may cross rows and images; unused rows of the last panel
+// repeat a real pixel and are not stored).
+constexpr int kGatherPixels = kMaxMR;
+
+// KELVIN_CONV_GATHER=0 turns the gathered path off, =all uses it at any stride and kernel
+// size (comparisons).
+const std::string& gathered_mode() {
+    static const std::string mode = [] {
+        const char* value = std::getenv("KELVIN_CONV_GATHER");
+        return std::string(value ? value : "");
+    }();
+    return mode;
+}
+
+[[maybe_unused]] bool gathered_direct_pays(const ConvShape& s) {
+    const std::string& mode = gathered_mode();
+    if (mode == "0" || s.out_channels < 4 * kNR) return false;
+    // Measured on AVX2 (docs/KERNELS-conv.md): strided 3x3 forward 1.7x faster than im2col; a
+    // strided 1x1 (64 taps of scattered reads per panel) and stride 1 were slower.
+    return mode == "all" || (s.stride >= 2 && s.kernel_h * s.kernel_w > 1);
+}
+
+[[maybe_unused]] void gathered_panel_kernel(int64_t kc, const float* a, const int64_t* koff, const int64_t* poff,
+                           const float* b, float* c, int64_t ldc, int rows, int cols,
+                           bool overwrite) {
+    int64_t at[kGatherPixels];
+    for (int r = 0; r < kGatherPixels; ++r) at[r] = poff[r];
+    Vec acc[kGatherPixels][2];
+    for (int r = 0; r < kGatherPixels; ++r) acc[r][0] = acc[r][1] = Vec{};
+#pragma GCC unroll 4  // as conv_gemm's micro-kernel
+    for (int64_t k = 0; k < kc; ++k) {
+        const Vec b0 = load_vec(b + k * kNR), b1 = load_vec(b + k * kNR + kLanes);
+        const float* ak = a + koff[k];
+#pragma GCC unroll 8
+        for (int r = 0; r < kGatherPixels; ++r) {
+            const float value = ak[at[r]];
+            acc[r][0] += value * b0;
+            acc[r][1] += value * b1;
+        }
+    }
+    for (int r = 0; r < rows; ++r) {
+        float* row = c + r * ldc;
+        if (cols == kNR) {
+            store_vec(row, (overwrite ? Vec{} : load_vec(row)) + acc[r][0]);
+            store_vec(row + kLanes, (overwrite ? Vec{} : load_vec(row + kLanes)) + acc[r][1]);
+        } else {
+            float tile[kNR];
+            store_vec(tile, acc[r][0]);
+            store_vec(tile + kLanes, acc[r][1]);
+            for (int n = 0; n < cols; ++n) row[n] = (overwrite ? 0.0f : row[n]) + tile[n];
+        }
+    }
+}
+
+// Where this path applies and beats the others: enough output channels to fill a few
+// two-vector micro-tiles (below that, the pixel-vector kernels reuse A better). AVX-512 needs
+// whole-row panels (its kernel's addresses are compile-time, stride 1 or 2); the gathered
+// kernel below takes any stride and width.
 bool channel_direct_fits(const ConvShape& s) {
-#if !defined(__AVX512F__)
-    return false;  // its 16 accumulators of 16 floats need AVX-512's 32 registers
-#endif
+#if defined(__AVX512F__)
     const bool rows_fit = s.out_w % kPanelPixels == 0 || (s.out_w == 4 && s.out_h % 2 == 0);
     return (s.stride == 1 || s.stride == 2) && rows_fit && s.out_channels >= 4 * kNR;
+#else
+    return gathered_direct_pays(s);
+#endif
 }
 
 template <int RW, int S>
-void pixel_panel_kernel(int64_t kc, const float* a, const int64_t* koff, int64_t row_stride,
+[[maybe_unused]] void pixel_panel_kernel(int64_t kc, const float* a, const int64_t* koff, int64_t row_stride,
                         const float* b, float* c, int64_t ldc, int cols, bool overwrite) {
     Vec acc[kPanelPixels][2];
     for (int r = 0; r < kPanelPixels; ++r) acc[r][0] = acc[r][1] = Vec{};
@@ -292,15 +353,79 @@ void pixel_panel_kernel(int64_t kc, const float* a, const int64_t* koff, int64_t
     }
 }
 
+// Tile [count * pixels, O] of images that start at `images` (padded, channel planes of
+// padded_plane floats): the AVX-512 kernel, 8-pixel panels of whole row segments.
+[[maybe_unused]] void row_panels(const float* images, const float* packed_weights, int64_t count,
+                const int64_t* koff, const ConvShape& s, float* tile) {
+    const int64_t taps = s.in_channels * s.kernel_h * s.kernel_w, pixels = s.out_h * s.out_w;
+    const int64_t padded_w = s.in_w + 2 * s.padding;
+    const int64_t padded_image = s.in_channels * (s.in_h + 2 * s.padding) * padded_w;
+    const int64_t out_panels = (s.out_channels + kNR - 1) / kNR;
+    auto kernel = s.out_w == 4 ? (s.stride == 1 ? pixel_panel_kernel<4, 1> : pixel_panel_kernel<4, 2>)
+                               : (s.stride == 1 ? pixel_panel_kernel<8, 1> : pixel_panel_kernel<8, 2>);
+    for (int64_t k0 = 0; k0 < taps; k0 += kKC) {
+        const int64_t kc = std::min(kKC, taps - k0);
+        for (int64_t q = 0; q < out_panels; ++q)  // a 32 KiB B panel stays in L1
+            for (int64_t b = 0; b < count; ++b)
+                for (int64_t p0 = 0; p0 < pixels; p0 += kPanelPixels) {
+                    const int64_t oh = p0 / s.out_w, ow = p0 % s.out_w;
+                    const float* corner =
+                        images + b * padded_image + (oh * padded_w + ow) * s.stride;
+                    kernel(kc, corner, koff + k0, s.stride * padded_w,
+                           packed_weights + (q * taps + k0) * kNR,
+                           tile + (b * pixels + p0) * s.out_channels + q * kNR, s.out_channels,
+                           static_cast<int>(std::min<int64_t>(kNR, s.out_channels - q * kNR)),
+                           k0 == 0);
+                }
+    }
+}
+
+// tile[total, M] = the product of the gathered A (pixel r of tap k at a + koff[k] + poff[r];
+// poff padded to a multiple of kGatherPixels) and B panels [ceil(M/kNR)][K][kNR].
+[[maybe_unused]] void gathered_gemm(const float* a, const int64_t* koff, int64_t K,
+                                    const int64_t* poff, int64_t total, const float* panels,
+                                    int64_t M, float* tile) {
+    if (K == 0) std::fill(tile, tile + total * M, 0.0f);
+    const int64_t out_panels = (M + kNR - 1) / kNR;
+    for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+        const int64_t kc = std::min(kKC, K - k0);
+        for (int64_t q = 0; q < out_panels; ++q)  // a 16 KiB B panel stays in L1
+            for (int64_t p0 = 0; p0 < total; p0 += kGatherPixels)
+                gathered_panel_kernel(
+                    kc, a, koff + k0, poff + p0, panels + (q * K + k0) * kNR,
+                    tile + p0 * M + q * kNR, M,
+                    static_cast<int>(std::min<int64_t>(kGatherPixels, total - p0)),
+                    static_cast<int>(std::min<int64_t>(kNR, M - q * kNR)), k0 == 0);
+    }
+}
+
+// The forward pass with the gathered kernel: panels of kGatherPixels pixels over the item.
+[[maybe_unused]] void gathered_panels(const float* images, const float* packed_weights,
+                                      int64_t count, const int64_t* koff, const ConvShape& s,
+                                      float* tile) {
+    static thread_local Scratch<int64_t> t_pixel_offsets;
+    const int64_t taps = s.in_channels * s.kernel_h * s.kernel_w, pixels = s.out_h * s.out_w;
+    const int64_t padded_w = s.in_w + 2 * s.padding;
+    const int64_t padded_image = s.in_channels * (s.in_h + 2 * s.padding) * padded_w;
+    const int64_t total = count * pixels;
+    const int64_t rounded = (total + kGatherPixels - 1) / kGatherPixels * kGatherPixels;
+    int64_t* poff = t_pixel_offsets.get(rounded);
+    for (int64_t p = 0; p < rounded; ++p) {
+        const int64_t q = p < total ? p : 0, b = q / pixels, oh = q % pixels / s.out_w;
+        poff[p] = b * padded_image + (oh * padded_w + q % s.out_w) * s.stride;
+    }
+    gathered_gemm(images, koff, taps, poff, total, packed_weights, s.out_channels, tile);
+}
+
 // out = conv(in, W) + bias (bias may be null) for a shape where channel_direct_fits;
-// packed_weights holds B(k = tap, n = output channel) as [ceil(O/32)][T][32], zero-padded.
+// packed_weights holds B(k = tap, n = output channel) as [ceil(O/kNR)][T][kNR], zero-padded.
 void channel_direct_conv(const float* in, const float* packed_weights, const float* bias,
                          float* out, const ConvShape& s) {
     const bool parallel = worth_threads(s);
     const int64_t area = s.kernel_h * s.kernel_w, taps = s.in_channels * area;
     const int64_t padded_h = s.in_h + 2 * s.padding, padded_w = s.in_w + 2 * s.padding;
     const int64_t padded_plane = padded_h * padded_w, in_plane = s.in_h * s.in_w;
-    const int64_t pixels = s.out_h * s.out_w, out_panels = (s.out_channels + kNR - 1) / kNR;
+    const int64_t pixels = s.out_h * s.out_w;
     int64_t* koff = t_offsets.get(taps);
     for (int64_t c = 0; c < s.in_channels; ++c)
         for (int64_t i = 0; i < s.kernel_h; ++i)
@@ -310,35 +435,27 @@ void channel_direct_conv(const float* in, const float* packed_weights, const flo
     const int64_t images = std::max<int64_t>(
         1, std::min(kChannelItemPixels / pixels, (s.batch + kMinItems - 1) / kMinItems));
     const int64_t items = (s.batch + images - 1) / images;
-    auto kernel = s.out_w == 4 ? (s.stride == 1 ? pixel_panel_kernel<4, 1> : pixel_panel_kernel<4, 2>)
-                               : (s.stride == 1 ? pixel_panel_kernel<8, 1> : pixel_panel_kernel<8, 2>);
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < items; ++item) {
         const int64_t n0 = item * images, count = std::min(images, s.batch - n0);
-        float* padded = t_columns.get(count * s.in_channels * padded_plane);
-        std::fill(padded, padded + count * s.in_channels * padded_plane, 0.0f);
-        for (int64_t plane = 0; plane < count * s.in_channels; ++plane)
-            for (int64_t ih = 0; ih < s.in_h; ++ih)
-                std::memcpy(padded + plane * padded_plane + (ih + s.padding) * padded_w + s.padding,
-                            in + (n0 * s.in_channels + plane) * in_plane + ih * s.in_w,
-                            s.in_w * sizeof(float));
-        float* tile = t_outputs.get(count * pixels * s.out_channels);  // [pixels, O]
-        for (int64_t k0 = 0; k0 < taps; k0 += kKC) {
-            const int64_t kc = std::min(kKC, taps - k0);
-            for (int64_t q = 0; q < out_panels; ++q)  // a 32 KiB B panel stays in L1
-                for (int64_t b = 0; b < count; ++b)
-                    for (int64_t p0 = 0; p0 < pixels; p0 += kPanelPixels) {
-                        const int64_t oh = p0 / s.out_w, ow = p0 % s.out_w;
-                        const float* corner = padded + b * s.in_channels * padded_plane +
-                                              (oh * padded_w + ow) * s.stride;
-                        kernel(kc, corner, koff + k0, s.stride * padded_w,
-                               packed_weights + (q * taps + k0) * kNR,
-                               tile + (b * pixels + p0) * s.out_channels + q * kNR,
-                               s.out_channels,
-                               static_cast<int>(std::min<int64_t>(kNR, s.out_channels - q * kNR)),
-                               k0 == 0);
-                }
+        const float* padded = in + n0 * s.in_channels * in_plane;  // unpadded: read in place
+        if (s.padding > 0) {
+            float* copy = t_columns.get(count * s.in_channels * padded_plane);
+            std::fill(copy, copy + count * s.in_channels * padded_plane, 0.0f);
+            for (int64_t plane = 0; plane < count * s.in_channels; ++plane)
+                for (int64_t ih = 0; ih < s.in_h; ++ih)
+                    std::memcpy(
+                        copy + plane * padded_plane + (ih + s.padding) * padded_w + s.padding,
+                        in + (n0 * s.in_channels + plane) * in_plane + ih * s.in_w,
+                        s.in_w * sizeof(float));
+            padded = copy;
         }
+        float* tile = t_outputs.get(count * pixels * s.out_channels);  // [pixels, O]
+#if defined(__AVX512F__)
+        row_panels(padded, packed_weights, count, koff, s, tile);
+#else
+        gathered_panels(padded, packed_weights, count, koff, s, tile);
+#endif
         for (int64_t b = 0; b < count; ++b) {
             float* image = out + (n0 + b) * s.out_channels * pixels;
             transpose(tile + b * pixels * s.out_channels, pixels, s.out_channels, s.out_channels,
@@ -465,18 +582,18 @@ void tiny_map_conv(const float* x, const FilterView& filter, const float* bias, 
 }
 
 // x[c, oh*S, ow*S] of one image as [out_h, out_w, C] (channel-last, only the pixels a strided
-// 1x1 kernel reads): each output row gathered as [C, out_w], then transposed.
+// 1x1 kernel reads): each sampled input row transposed whole (8x8 vector blocks), then every
+// S-th pixel's C floats copied out. (Gathering [C, out_w] with scalar strided reads first, then
+// transposing, made that pass 10-15% slower: 64->128 stride 2, AVX2 5.8 -> 5.4 ms.)
 void sample_channel_last(const float* x, const ConvShape& s, float* out) {
     static thread_local Scratch<float> t_row;
-    float* row = t_row.get(s.in_channels * s.out_w);
-    const int64_t in_plane = s.in_h * s.in_w;
+    const int64_t in_plane = s.in_h * s.in_w, C = s.in_channels;
+    float* row = t_row.get(C * s.in_w);
     for (int64_t oh = 0; oh < s.out_h; ++oh) {
-        for (int64_t c = 0; c < s.in_channels; ++c) {
-            const float* src = x + c * in_plane + oh * s.stride * s.in_w;
-            for (int64_t ow = 0; ow < s.out_w; ++ow) row[c * s.out_w + ow] = src[ow * s.stride];
-        }
-        transpose(row, s.in_channels, s.out_w, s.out_w, s.in_channels,
-                  out + oh * s.out_w * s.in_channels);
+        transpose(x + oh * s.stride * s.in_w, C, s.in_w, in_plane, C, row);
+        for (int64_t ow = 0; ow < s.out_w; ++ow)
+            std::memcpy(out + (oh * s.out_w + ow) * C, row + ow * s.stride * C,
+                        C * sizeof(float));
     }
 }
 
@@ -757,6 +874,15 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     // micro-tile columns.
     const int64_t block = s.in_channels >= 8 * kNR ? 2 * kNR : kNR;
     const int64_t items = (s.in_channels + block - 1) / block;
+    // On the 16-register ISAs a B row is one or two cache lines, rows s.stride * C floats apart:
+    // at C >= 64 that is a power of two of 256 B or more, so a k-block's rows (16-32 KiB) fall
+    // into a few L1 sets and miss on every micro-tile. Copied together first, they stay in L1
+    // (AVX2, 3x3 stride 2: 128 and 256 channels 20 -> 16-17 ms; AVX-512's 2-line rows: no gain).
+#if defined(__AVX512F__)
+    const bool pack_b = false;
+#else
+    const bool pack_b = area > 1;
+#endif
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < items; ++item) {
         const int64_t c0 = item * block;
@@ -765,11 +891,20 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
             const int64_t kc = std::min(kKC, K - k0);
             const PackedA a{dy_packed + k0 * mr, K};  // columns k0..
             for (int64_t i = 0; i < s.kernel_h; ++i)
-                for (int64_t j = 0; j < s.kernel_w; ++j)
-                    tile_gemm(s.out_channels, width, kc, a,
-                              x_t + (i * padded_w + j) * s.in_channels + c0, offsets + k0,
+                for (int64_t j = 0; j < s.kernel_w; ++j) {
+                    const float* b = x_t + (i * padded_w + j) * s.in_channels + c0;
+                    const int64_t* b_offsets = offsets + k0;
+                    if (pack_b) {
+                        float* rows = t_columns.get(kKC * block);
+                        for (int64_t k = 0; k < kc; ++k)
+                            std::memcpy(rows + k * width, b + b_offsets[k], width * sizeof(float));
+                        b = rows;
+                        b_offsets = row_offsets(kc, width);
+                    }
+                    tile_gemm(s.out_channels, width, kc, a, b, b_offsets,
                               dw_rows + i * s.out_channels * row_width + j * s.in_channels + c0,
                               row_width, nullptr, k0 > 0);
+                }
         }
     }
 #pragma omp parallel for schedule(static) if (parallel)

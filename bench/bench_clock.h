@@ -1,33 +1,29 @@
-// The clock of the conv benchmarks (kelvin_bench_conv, kelvin_bench_conv_sgemm).
-// KELVIN_BENCH_CLOCK=cpu times by the process's CPU time instead of the wall clock: on a machine
-// shared with other work, a single-threaded run (OMP_NUM_THREADS=1) then measures the kernel's
-// own cost, not the moments it waited for a core.
+// The timing loop of the conv benchmarks (kelvin_bench_conv, kelvin_bench_conv_sgemm), on the
+// clock of engine/bench_clock.h (KELVIN_BENCH_CLOCK=cpu: process CPU time), which the profile's
+// kernel times share.
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
-#include <ctime>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "engine/bench_clock.h"
 
 namespace kelvin::bench {
 
-inline bool use_cpu_clock() {
-    static const bool cpu = [] {
-        const char* value = std::getenv("KELVIN_BENCH_CLOCK");
-        return value && std::string(value) == "cpu";
+// KELVIN_BENCH_COLD=1: before each timed call, write a buffer larger than the caches, so that
+// the call reads its operands from main memory, as a kernel inside a training step often does
+// (scripts/check-roofline.sh compares the two).
+inline void evict_caches_if_cold() {
+    static const bool cold = [] {
+        const char* value = std::getenv("KELVIN_BENCH_COLD");
+        return value && std::string(value) == "1";
     }();
-    return cpu;
-}
-
-inline double now_ms() {
-    if (!use_cpu_clock())
-        return std::chrono::duration<double, std::milli>(
-                   std::chrono::steady_clock::now().time_since_epoch()).count();
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+    if (!cold) return;
+    static std::vector<char> buffer(size_t(256) << 20);
+    for (size_t i = 0; i < buffer.size(); i += 64) buffer[i] = char(i);
 }
 
 // The best of 5 timed calls after 2 untimed ones (caches, page faults, thread start-up).
@@ -36,9 +32,10 @@ inline double best_ms(const std::function<void()>& fn) {
     fn();
     double best = 1e30;
     for (int rep = 0; rep < 5; ++rep) {
-        const double start = now_ms();
+        evict_caches_if_cold();
+        const double start = bench_clock_ms();
         fn();
-        best = std::min(best, now_ms() - start);
+        best = std::min(best, bench_clock_ms() - start);
     }
     return best;
 }

@@ -5,31 +5,18 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <ctime>
-#include <string>
 #include <vector>
+
+#include "engine/bench_clock.h"
 
 namespace {
 
-// KELVIN_BENCH_CLOCK=cpu: the process's CPU time instead of the wall clock (as in
-// bench/conv_layers.cpp): with OPENBLAS_NUM_THREADS=1 on a shared machine, the cost of the work
-// itself rather than the moments it waited for a core.
-double now_seconds() {
-    static const bool cpu = [] {
-        const char* value = std::getenv("KELVIN_BENCH_CLOCK");
-        return value && std::string(value) == "cpu";
-    }();
-    if (!cpu)
-        return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-            .count();
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+// On the clock of engine/bench_clock.h (KELVIN_BENCH_CLOCK=cpu: process CPU time): with
+// OPENBLAS_NUM_THREADS=1 on a shared machine, the cost of the work itself rather than the moments
+// it waited for a core.
+double now_seconds() { return kelvin::bench_clock_ms() * 1e-3; }
 
 template <typename F>
 double best_seconds(F&& fn) {

@@ -1,8 +1,10 @@
 // The convolution layers the CPU conv benchmarks time (bench/conv_layers.cpp, the OpenBLAS route
 // in bench/conv_sgemm.cpp) and bench/peers/pytorch_conv.py repeats: every ResNet-18 / VGG-11
-// layer shape on 32x32 inputs at batch 32.
+// layer shape on 32x32 inputs at batch 32; and the random operands they time them on.
 #pragma once
 
+#include <cstdint>
+#include <random>
 #include <vector>
 
 #include "kernels/conv.h"
@@ -22,6 +24,15 @@ inline std::vector<ConvShape> benchmark_conv_layers() {
         layer(32, 64, 16, 128, 3, 1, 1),  layer(32, 128, 8, 256, 3, 1, 1),
         layer(32, 256, 4, 512, 3, 1, 1),  layer(32, 512, 2, 512, 3, 1, 1),
     };
+}
+
+// n floats from U(-1, 1), the same for the same seed.
+inline std::vector<float> random_floats(size_t n, uint32_t seed) {
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(gen);
+    return v;
 }
 
 }  // namespace kelvin

@@ -32,14 +32,7 @@ using kelvin::ConvShape;
 namespace {
 
 using kelvin::bench::best_ms;
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-    std::mt19937 gen(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (float& x : v) x = dist(gen);
-    return v;
-}
+using kelvin::random_floats;
 
 // col [C*kh*kw, P] of one image, and its transpose-add back (col2im).
 void im2col(const float* x, const ConvShape& s, float* col) {

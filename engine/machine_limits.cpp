@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,8 +11,10 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 #include <vector>
 
+#include "engine/bench_clock.h"
 #include "kernels/cuda_runtime.h"
 #include "kernels/gemm.h"
 
@@ -35,14 +36,15 @@ constexpr Datasheet kDatasheets[] = {
     {"A100", "NVIDIA A100 SXM 80GB (datasheet)", 19500.0, 2039.0},
 };
 
+// On the clock the profile's kernels are timed with (engine/bench_clock.h), so that a kernel's
+// fraction of the limit compares like with like.
 double best_seconds(int repeats, const std::function<void()>& fn) {
     fn();  // warm-up: page faults, thread start
     double best = 1e30;
     for (int i = 0; i < repeats; ++i) {
-        const auto start = std::chrono::steady_clock::now();
+        const double start = bench_clock_ms();
         fn();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                            start).count());
+        best = std::min(best, (bench_clock_ms() - start) * 1e-3);
     }
     return best;
 }
@@ -55,7 +57,11 @@ std::string cpu_model() {
     return "unknown CPU";
 }
 
-std::string cache_key() { return cpu_model() + ", " + std::to_string(omp_get_max_threads()) + " threads"; }
+// Per clock too: on process CPU time, two threads' rates are per core-second (bench_clock.h).
+std::string cache_key() {
+    return cpu_model() + ", " + std::to_string(omp_get_max_threads()) + " threads" +
+           (bench_clock_is_cpu() ? ", process CPU time" : "");
+}
 
 bool read_cached(trace::Limits& limits) {
     std::ifstream in(machine_limits_cache_path());
@@ -66,6 +72,11 @@ bool read_cached(trace::Limits& limits) {
         limits.device = entry.at("label").get<std::string>();
         limits.gflops = entry.at("gflop_per_s").get<double>();
         limits.gbps = entry.at("gb_per_s").get<double>();
+        limits.caches.clear();
+        for (const nlohmann::json& level : entry.at("caches"))  // older caches lack it: probe
+            limits.caches.push_back({level.at("name").get<std::string>(),
+                                     level.at("bytes").get<double>(),
+                                     level.at("gb_per_s").get<double>()});
         return limits.gflops > 0 && limits.gbps > 0;
     } catch (const std::exception&) {
         return false;  // unreadable or another machine's: measure again
@@ -81,13 +92,63 @@ void write_cached(const trace::Limits& limits) {
     } catch (const std::exception&) {
         cache = nlohmann::json::object();
     }
+    nlohmann::json caches = nlohmann::json::array();
+    for (const trace::CacheRoof& level : limits.caches)
+        caches.push_back({{"name", level.name}, {"bytes", level.bytes}, {"gb_per_s", level.gbps}});
     cache[cache_key()] = {{"label", limits.device}, {"gflop_per_s", limits.gflops},
-                          {"gb_per_s", limits.gbps}};
+                          {"gb_per_s", limits.gbps}, {"caches", caches}};
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
     std::ofstream out(path);
     if (out) out << cache.dump(2) << "\n";
     else std::fprintf(stderr, "kelvin: cannot write the machine-limits cache %s\n", path.c_str());
+}
+
+// Bytes per second of copies that move `total_bytes` (half read, half written), split over the
+// OpenMP threads, repeated until a timing lasts a few milliseconds; the best of ten timings.
+double copy_gbps(size_t total_bytes) {
+    const size_t floats = total_bytes / 2 / sizeof(float);
+    std::vector<float> src(floats, 1.0f), dst(floats, 0.0f);
+    const int repeats = int(std::max<size_t>(1, (size_t(64) << 20) / total_bytes));
+    const int64_t chunks = 64, per = int64_t(floats) / chunks;
+    const double seconds = best_seconds(10, [&] {
+        for (int r = 0; r < repeats; ++r) {
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < chunks; ++i)
+                std::memcpy(dst.data() + i * per, src.data() + i * per, per * sizeof(float));
+        }
+    });
+    return 2.0 * double(chunks * per) * sizeof(float) * repeats / seconds * 1e-9;
+}
+
+// The size in bytes of CPU 0's data or unified cache of `level`, as Linux reports it
+// (/sys/devices/system/cpu/cpu0/cache), else the C library's figure (which a KVM guest was seen
+// to misreport: 320 MiB of L3 where sysfs said 32 MiB); 0 when neither knows.
+double cache_size(int level) {
+    for (int index = 0; index < 8; ++index) {
+        const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index);
+        std::ifstream level_in(dir + "/level"), type_in(dir + "/type"), size_in(dir + "/size");
+        int found = 0;
+        std::string type, size;
+        if (!(level_in >> found) || !(type_in >> type) || !(size_in >> size)) continue;
+        if (found != level || type == "Instruction") continue;
+        const double scale = size.back() == 'K' ? 1024.0 : size.back() == 'M' ? 1048576.0 : 1.0;
+        return std::atof(size.c_str()) * scale;
+    }
+    const long bytes = sysconf(level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
+    return bytes > 0 ? double(bytes) : 0.0;
+}
+
+// A copy roof per cache level (L2 per core, so times the threads; L3 shared): a copy moving half
+// the level's capacity, so it stays there. A kernel moving up to the whole capacity gets that
+// roof (engine/roofline.h). None where the sizes are unknown.
+std::vector<trace::CacheRoof> probe_cache_roofs() {
+    std::vector<trace::CacheRoof> roofs;
+    const double l2 = cache_size(2) * omp_get_max_threads();
+    const double l3 = cache_size(3);
+    if (l2 > 0) roofs.push_back({"L2", l2, copy_gbps(size_t(l2 / 2))});
+    if (l3 > l2) roofs.push_back({"L3", l3, copy_gbps(size_t(l3 / 2))});
+    return roofs;
 }
 
 }  // namespace
@@ -102,8 +163,8 @@ std::string machine_limits_cache_path() {
 
 trace::Limits gpu_datasheet_limits(const std::string& name) {
     for (const Datasheet& d : kDatasheets)
-        if (name.find(d.name_part) != std::string::npos) return {d.label, d.gflops, d.gbps};
-    return {name + " (no datasheet entry: fractions of the limit not computed)", 0.0, 0.0};
+        if (name.find(d.name_part) != std::string::npos) return {d.label, d.gflops, d.gbps, {}};
+    return {name + " (no datasheet entry: fractions of the limit not computed)", 0.0, 0.0, {}};
 }
 
 trace::Limits probe_cpu_limits() {
@@ -125,21 +186,14 @@ trace::Limits probe_cpu_limits() {
         });
         gemm_gflops = std::max(gemm_gflops, 2.0 * s.m * s.n * s.k / seconds * 1e-9);
     }
-    constexpr size_t copy_floats = size_t(16) << 20;  // 64 MiB each way
-    std::vector<float> src(copy_floats, 1.0f), dst(copy_floats, 0.0f);
-    const double copy_s = best_seconds(10, [&] {
-        const int64_t chunks = 64, per = int64_t(copy_floats) / chunks;
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < chunks; ++i)
-            std::memcpy(dst.data() + i * per, src.data() + i * per, per * sizeof(float));
-    });
     const std::time_t now = std::time(nullptr);
     char date[32];
     std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
     trace::Limits limits;
-    limits.device = cache_key() + " (probed " + date + ": best sgemm, 64 MiB copy)";
+    limits.device = cache_key() + " (probed " + date + ": best sgemm, copies)";
     limits.gflops = gemm_gflops;
-    limits.gbps = 2.0 * copy_floats * sizeof(float) / copy_s * 1e-9;
+    limits.gbps = copy_gbps(size_t(128) << 20);  // 64 MiB each way: main memory
+    limits.caches = probe_cache_roofs();
     return limits;
 }
 

@@ -1,12 +1,16 @@
 // The roofline table of a profiled run: one row per kernel and shape, with its calls, time,
 // share of the training step, achieved GFLOP/s and GB/s, and how close it came to the machine's
 // limit for the bound that applies. FLOPs and bytes come from the cost model
-// (engine/kernel_cost.h), times from the trace (engine/trace.h): the host clock for CPU kernels,
-// CUDA events for GPU kernels. The limits come from engine/machine_limits.h.
+// (engine/kernel_cost.h), times from the trace (engine/trace.h): for CPU kernels the host's wall
+// clock, or its CPU time with KELVIN_BENCH_CLOCK=cpu (engine/bench_clock.h); CUDA events for GPU
+// kernels. The table names the clock. The limits come from engine/machine_limits.h.
 //
-// A kernel is compute-bound when its arithmetic intensity (FLOPs per byte) is at least the
-// machine's ridge point (peak FLOP/s over peak bytes/s); its fraction is then achieved FLOP/s
-// over peak FLOP/s, otherwise achieved bytes/s over peak bytes/s.
+// The memory roof of a kernel is that of the smallest cache level its bytes fit in (a cache-aware
+// roofline: a 16 MB ReLU whose input the previous op just wrote runs from a 32 MB L3, faster than
+// main memory allows), main memory's when they fit in none or the limits name no caches.
+// A kernel is compute-bound when its arithmetic intensity (FLOPs per byte) is at least the ridge
+// point of that roof (peak FLOP/s over its bytes/s); its fraction is then achieved FLOP/s over
+// peak FLOP/s, otherwise achieved bytes/s over the roof's bytes/s.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -19,8 +23,10 @@ namespace kelvin::roofline {
 
 struct Bound {
     bool compute = false;
-    double fraction = 0.0;  // of the limit that applies
+    double fraction = 0.0;       // of the limit that applies
+    std::string memory = "DRAM";  // the memory roof: a cache level's name, or DRAM
 };
+// One call's FLOPs and bytes in `seconds`.
 Bound classify(double flops, double bytes, double seconds, const trace::Limits& limits);
 
 struct Row {
@@ -38,6 +44,7 @@ struct Row {
 struct Table {
     trace::Limits limits;
     Device device = Device::CPU;
+    std::string clock;         // what timed the kernels
     int steps = 0;             // training steps profiled (after the skipped ones)
     double step_ms = 0.0;      // their total time
     double kernel_ms = 0.0;    // time inside kernels during them

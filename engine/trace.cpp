@@ -80,7 +80,8 @@ nlohmann::json event_args(const Event& e, const Limits* limits) {
     args["shape"] = e.cost.shape;
     args["flops"] = e.cost.flops;
     args["bytes"] = e.cost.bytes;
-    const double seconds = e.duration_us * 1e-6;
+    const double seconds = e.timed_us() * 1e-6;
+    if (e.cpu_us >= 0) args["cpu_us"] = e.cpu_us;
     if (seconds > 0) {
         args["gflop_per_s"] = e.cost.flops / seconds * 1e-9;
         args["gb_per_s"] = e.cost.bytes / seconds * 1e-9;
@@ -88,6 +89,7 @@ nlohmann::json event_args(const Event& e, const Limits* limits) {
     if (limits && seconds > 0) {
         const roofline::Bound b = roofline::classify(e.cost.flops, e.cost.bytes, seconds, *limits);
         args["bound"] = b.compute ? "compute" : "memory";
+        if (!b.compute) args["memory_roof"] = b.memory;
         args["fraction_of_limit"] = b.fraction;
     }
     return args;
@@ -177,6 +179,7 @@ void Scope::begin(const char* name, const char* kind, Device device) {
     phase_ = g_phase;
     device_ = device;
     start_ = std::chrono::steady_clock::now();
+    if (bench_clock_is_cpu()) clock_start_ms_ = bench_clock_ms();
 #if KELVIN_CUDA
     if (device == Device::CUDA) cuda_start_ = cuda::event_record();
 #endif
@@ -184,6 +187,7 @@ void Scope::begin(const char* name, const char* kind, Device device) {
 
 void Scope::end() {
     const auto finish = std::chrono::steady_clock::now();
+    const double cpu_ms = bench_clock_is_cpu() ? bench_clock_ms() - clock_start_ms_ : 0.0;
     Tracer& t = tracer();
 #if KELVIN_CUDA
     void* cuda_end = device_ == Device::CUDA ? cuda::event_record() : nullptr;
@@ -197,6 +201,9 @@ void Scope::end() {
     e.device = device_;
     e.start_us = micros_since_origin(start_);
     e.duration_us = micros_since_origin(finish) - e.start_us;
+    // With KELVIN_BENCH_CLOCK=cpu also the CPU time spent: a loaded machine's waits for a core
+    // then stay out of the profile's rates (engine/bench_clock.h).
+    if (bench_clock_is_cpu()) e.cpu_us = cpu_ms * 1000.0;
     e.thread = thread_number();
     e.has_cost = has_cost_;
     e.cost = cost_;

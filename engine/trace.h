@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/bench_clock.h"
 #include "engine/device.h"
 #include "engine/kernel_cost.h"
 #include "engine/nvtx.h"
@@ -28,17 +29,28 @@ struct Event {
     std::string phase;  // forward, backward, optimizer, eval
     Device device = Device::CPU;  // where the work ran
     bool device_track = false;    // timed by CUDA events on the GPU (else host clock)
-    double start_us = 0.0, duration_us = 0.0;
+    double start_us = 0.0, duration_us = 0.0;  // on the timeline: the wall clock (or CUDA events)
+    // The CPU time it spent, with KELVIN_BENCH_CLOCK=cpu (engine/bench_clock.h); negative when
+    // not measured. The roofline divides by timed_us().
+    double cpu_us = -1.0;
+    double timed_us() const { return cpu_us >= 0 ? cpu_us : duration_us; }
     uint64_t thread = 0;  // host thread number; 0 on the device track
     bool has_cost = false;  // kernels: cost.flops and cost.bytes are the call's (shapes only)
     KernelCost cost;
+};
+
+// A cache level's copy bandwidth: a kernel that moves at most `bytes` can be served from it.
+struct CacheRoof {
+    std::string name;  // "L2", "L3"
+    double bytes = 0.0, gbps = 0.0;
 };
 
 // The machine's limits, set by a profiling run so that kernel events in the trace file also
 // carry the bound that applies and the fraction of it achieved (engine/roofline.h).
 struct Limits {
     std::string device;  // e.g. "NVIDIA H200 (datasheet)"
-    double gflops = 0.0, gbps = 0.0;
+    double gflops = 0.0, gbps = 0.0;  // gbps: main memory (a copy far larger than the caches)
+    std::vector<CacheRoof> caches;    // smallest first; none: main memory's roof for every kernel
 };
 void set_limits(const Limits& limits);
 
@@ -95,7 +107,8 @@ private:
     const char* kind_ = nullptr;
     const char* phase_ = nullptr;
     Device device_ = Device::CPU;
-    std::chrono::steady_clock::time_point start_;
+    std::chrono::steady_clock::time_point start_;  // places the event on the timeline
+    double clock_start_ms_ = 0.0;  // times it: bench_clock_ms() (engine/bench_clock.h)
     void* cuda_start_ = nullptr;  // cudaEvent_t when device_ is CUDA
     bool has_cost_ = false;
     KernelCost cost_;

@@ -25,36 +25,34 @@ inline ConvShape with_output_size(ConvShape s) {
     return s;
 }
 
-// A square convolution: n images of c channels, hw x hw pixels, o filters of k x k taps, with the
-// output size filled in (the shapes of benchmarks and tests).
-inline ConvShape square_conv_shape(int64_t n, int64_t c, int64_t hw, int64_t o, int64_t k,
-                                   int64_t stride, int64_t padding) {
+// n images of c channels, h x w pixels, o filters of kh x kw taps, with the output size filled in.
+inline ConvShape conv_shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t kh,
+                            int64_t kw, int64_t stride, int64_t padding) {
     ConvShape s;
     s.batch = n;
     s.in_channels = c;
-    s.in_h = s.in_w = hw;
+    s.in_h = h;
+    s.in_w = w;
     s.out_channels = o;
-    s.kernel_h = s.kernel_w = k;
+    s.kernel_h = kh;
+    s.kernel_w = kw;
     s.stride = stride;
     s.padding = padding;
     return with_output_size(s);
+}
+
+// A square convolution (the shapes of benchmarks and tests): hw x hw pixels, k x k taps.
+inline ConvShape square_conv_shape(int64_t n, int64_t c, int64_t hw, int64_t o, int64_t k,
+                                   int64_t stride, int64_t padding) {
+    return conv_shape(n, c, hw, hw, o, k, k, stride, padding);
 }
 
 // Backward data of a stride-1 convolution s, seen as a forward one: dY (s's output) padded by
 // k-1-p, convolved with the weights flipped in space and transposed in channels. Its output is
 // dx (in_h x in_w) when the kernel is square and p <= k-1; callers check that.
 inline ConvShape flipped_stride1_shape(const ConvShape& s) {
-    ConvShape f;
-    f.batch = s.batch;
-    f.in_channels = s.out_channels;
-    f.in_h = s.out_h;
-    f.in_w = s.out_w;
-    f.out_channels = s.in_channels;
-    f.kernel_h = s.kernel_h;
-    f.kernel_w = s.kernel_w;
-    f.stride = 1;
-    f.padding = s.kernel_h - 1 - s.padding;
-    return with_output_size(f);
+    return conv_shape(s.batch, s.out_channels, s.out_h, s.out_w, s.in_channels, s.kernel_h,
+                      s.kernel_w, 1, s.kernel_h - 1 - s.padding);
 }
 
 #define KELVIN_CONV_DECLARATIONS                                                              \

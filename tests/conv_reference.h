@@ -32,17 +32,7 @@ inline std::string label(const ConvCase& k) {
 }
 
 inline ConvShape shape_of(const ConvCase& k) {
-    ConvShape s;
-    s.batch = k.n;
-    s.in_channels = k.c;
-    s.in_h = k.h;
-    s.in_w = k.w;
-    s.out_channels = k.o;
-    s.kernel_h = k.kh;
-    s.kernel_w = k.kw;
-    s.stride = k.stride;
-    s.padding = k.padding;
-    return with_output_size(s);
+    return conv_shape(k.n, k.c, k.h, k.w, k.o, k.kh, k.kw, k.stride, k.padding);
 }
 
 // Shapes that reach every path of the CPU kernel: one image per chunk (large maps, with and

@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -14,6 +13,7 @@
 #include "engine/ops.h"
 #include "kernels/conv.h"
 #include "tests/cli_runner.h"
+#include "tests/conv_reference.h"
 #include "tests/device_array.h"
 
 #if KELVIN_CUDA_EMULATED
@@ -27,18 +27,11 @@ using kelvin::testing::DeviceArray;
 
 namespace {
 
-std::vector<float> randoms(size_t n, uint32_t seed) {
-    std::mt19937 gen(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (float& x : v) x = dist(gen);
-    return v;
-}
-
-ConvShape shape(int64_t n, int64_t c, int64_t hw, int64_t o, int64_t k, int64_t stride,
-                int64_t padding) {
-    return kelvin::square_conv_shape(n, c, hw, o, k, stride, padding);
-}
+// U(-1, 1) floats, the CPU conv tests' operands.
+const auto randoms = [](size_t n, uint32_t seed) {
+    return kelvin::testing::conv_cases::random_floats(n, seed);
+};
+const auto shape = kelvin::square_conv_shape;  // (n, c, hw, o, k, stride, padding)
 
 void check_close(const std::vector<float>& got, const std::vector<float>& want, const char* what) {
     REQUIRE(got.size() == want.size());

@@ -22,7 +22,7 @@ namespace trace = kelvin::trace;
 namespace {
 
 // 100 GFLOP/s and 10 GB/s: the ridge is at 10 FLOP per byte.
-const trace::Limits kLimits{"test machine", 100.0, 10.0};
+const trace::Limits kLimits{"test machine", 100.0, 10.0, {}};
 
 trace::Event event(const char* name, const char* kind, double start_us, double duration_us,
                    uint64_t thread = 0) {
@@ -98,7 +98,47 @@ TEST_CASE("roofline: the bound is the roof under the kernel's arithmetic intensi
     CHECK(!roofline::classify(0, 1e8, 0.02, kLimits).compute);
     CHECK(roofline::classify(1e6, 0, 0.02, kLimits).compute);
     // Unknown limits: no fraction.
-    CHECK(roofline::classify(1e9, 1e7, 0.02, {"unknown", 0, 0}).fraction == 0.0);
+    CHECK(roofline::classify(1e9, 1e7, 0.02, {"unknown", 0, 0, {}}).fraction == 0.0);
+}
+
+TEST_CASE("roofline: a kernel's memory roof is the smallest cache level its bytes fit in") {
+    trace::Limits limits = kLimits;  // DRAM 10 GB/s
+    limits.caches = {{"L2", 1e6, 40.0}, {"L3", 3e7, 20.0}};
+    // 1 MB in 50 us (20 GB/s): half of the L2's 40 GB/s, twice main memory's.
+    roofline::Bound b = roofline::classify(1e4, 1e6, 50e-6, limits);
+    CHECK(!b.compute);
+    CHECK(b.memory == "L2");
+    CHECK(b.fraction == doctest::Approx(0.5));
+    // 16 MB in 1 ms (16 GB/s): past the L2, within the L3, at 0.8 of its 20 GB/s.
+    b = roofline::classify(1.6e5, 1.6e7, 1e-3, limits);
+    CHECK(b.memory == "L3");
+    CHECK(b.fraction == doctest::Approx(0.8));
+    // 100 MB fits in no cache: main memory's roof.
+    b = roofline::classify(1e6, 1e8, 0.02, limits);
+    CHECK(b.memory == "DRAM");
+    CHECK(b.fraction == doctest::Approx(0.5));
+    // The ridge moves with the roof: 4 FLOP/byte is past the L2's ridge (100 / 40 = 2.5), so
+    // compute-bound there, and short of main memory's (100 / 10 = 10), so memory-bound there.
+    CHECK(roofline::classify(4e6, 1e6, 1e-3, limits).compute);
+    CHECK(!roofline::classify(4e8, 1e8, 1.0, limits).compute);
+}
+
+TEST_CASE("roofline: on the CPU clock, rates use the CPU time and steps keep their wall span") {
+    // A step of 10 ms on the wall clock that spent 4 ms of CPU time (the rest waiting for a core
+    // on a loaded machine); its kernel starts 8 ms in, past the CPU time's span.
+    std::vector<trace::Event> events;
+    trace::Event step = event("train_step", "step", 0, 10000);
+    step.cpu_us = 4000;
+    events.push_back(step);
+    trace::Event k = kernel("conv2d_forward", "A", 1e8, 1e6, 8000, 1500);
+    k.cpu_us = 1000;
+    events.push_back(k);
+    const roofline::Table t = roofline::build(events, Device::CPU, 0, kLimits);
+    REQUIRE(t.rows.size() == 1);
+    CHECK(t.step_ms == doctest::Approx(4.0));
+    CHECK(t.rows[0].total_ms == doctest::Approx(1.0));
+    CHECK(t.rows[0].step_share == doctest::Approx(0.25));
+    CHECK(t.rows[0].gflop_per_s == doctest::Approx(100.0));
 }
 
 TEST_CASE("roofline: a fixed trace gives the table's calls, times, shares and rates") {

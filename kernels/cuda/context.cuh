@@ -24,31 +24,23 @@ const char* cusolver_status_string(cusolverStatus_t status);
 
 }  // namespace kelvin::cuda
 
-#define CUDA_CHECK(call)                                                                        \
+// Throws (detail::throw_error) when a library call returns anything but `success`, with
+// `reason(status)` as the library's own words; `text` is the call as written. One shape for every
+// library: CUDA, cuBLAS, cuSOLVER here, cuDNN (conv_cudnn.cu) and NCCL (nccl.cu).
+#define KELVIN_LIBRARY_CHECK(library, text, call, success, reason)                              \
     do {                                                                                        \
-        cudaError_t kelvin_status_ = (call);                                                    \
-        if (kelvin_status_ != cudaSuccess)                                                      \
-            ::kelvin::cuda::detail::throw_error("CUDA", #call, cudaGetErrorString(kelvin_status_), \
-                                                __FILE__, __LINE__);                            \
+        const auto kelvin_status_ = (call);                                                     \
+        if (kelvin_status_ != (success))                                                        \
+            ::kelvin::cuda::detail::throw_error(library, text, reason(kelvin_status_), __FILE__, \
+                                                __LINE__);                                      \
     } while (0)
 
+#define CUDA_CHECK(call) KELVIN_LIBRARY_CHECK("CUDA", #call, call, cudaSuccess, cudaGetErrorString)
 #define CUBLAS_CHECK(call)                                                                      \
-    do {                                                                                        \
-        cublasStatus_t kelvin_status_ = (call);                                                 \
-        if (kelvin_status_ != CUBLAS_STATUS_SUCCESS)                                            \
-            ::kelvin::cuda::detail::throw_error("cuBLAS", #call,                                \
-                                                cublasGetStatusString(kelvin_status_),          \
-                                                __FILE__, __LINE__);                            \
-    } while (0)
-
+    KELVIN_LIBRARY_CHECK("cuBLAS", #call, call, CUBLAS_STATUS_SUCCESS, cublasGetStatusString)
 #define CUSOLVER_CHECK(call)                                                                    \
-    do {                                                                                        \
-        cusolverStatus_t kelvin_status_ = (call);                                               \
-        if (kelvin_status_ != CUSOLVER_STATUS_SUCCESS)                                          \
-            ::kelvin::cuda::detail::throw_error(                                                \
-                "cuSOLVER", #call, ::kelvin::cuda::detail::cusolver_status_string(kelvin_status_), \
-                __FILE__, __LINE__);                                                            \
-    } while (0)
+    KELVIN_LIBRARY_CHECK("cuSOLVER", #call, call, CUSOLVER_STATUS_SUCCESS,                     \
+                         ::kelvin::cuda::detail::cusolver_status_string)
 
 // After every kernel launch. A bad launch configuration is reported at once; a fault inside the
 // kernel only surfaces at the next synchronizing call, so debug builds (no NDEBUG) synchronize

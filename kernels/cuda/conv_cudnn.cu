@@ -12,13 +12,7 @@
 #include "kernels/cuda/context.cuh"
 
 #define CUDNN_CHECK(call)                                                                     \
-    do {                                                                                      \
-        cudnnStatus_t kelvin_status_ = (call);                                                \
-        if (kelvin_status_ != CUDNN_STATUS_SUCCESS)                                           \
-            ::kelvin::cuda::detail::throw_error("cuDNN", #call,                               \
-                                                cudnnGetErrorString(kelvin_status_),          \
-                                                __FILE__, __LINE__);                          \
-    } while (0)
+    KELVIN_LIBRARY_CHECK("cuDNN", #call, call, CUDNN_STATUS_SUCCESS, cudnnGetErrorString)
 
 namespace kelvin::cudnn {
 

@@ -12,14 +12,7 @@
 
 #include "kernels/cuda/context.cuh"
 
-#define NCCL_CHECK(call)                                                                   \
-    do {                                                                                   \
-        ncclResult_t kelvin_status_ = (call);                                              \
-        if (kelvin_status_ != ncclSuccess)                                                 \
-            ::kelvin::cuda::detail::throw_error("NCCL", #call,                             \
-                                                ncclGetErrorString(kelvin_status_),        \
-                                                __FILE__, __LINE__);                       \
-    } while (0)
+#define NCCL_CHECK(call) KELVIN_LIBRARY_CHECK("NCCL", #call, call, ncclSuccess, ncclGetErrorString)
 
 namespace kelvin::cuda {
 

@@ -278,6 +278,25 @@ const std::string& gathered_mode() {
     return mode == "all" || (s.stride >= 2 && s.kernel_h * s.kernel_w > 1);
 }
 
+// Adds (or, with `overwrite`, stores) the first `rows` rows of a two-vector accumulator tile to
+// C; a partial last tile (`cols` < kNR) goes through a stack row.
+template <int N>
+inline void add_tile_rows(const Vec (&acc)[N][2], int rows, float* c, int64_t ldc, int cols,
+                          bool overwrite) {
+    for (int r = 0; r < rows; ++r) {
+        float* row = c + r * ldc;
+        if (cols == kNR) {
+            store_vec(row, (overwrite ? Vec{} : load_vec(row)) + acc[r][0]);
+            store_vec(row + kLanes, (overwrite ? Vec{} : load_vec(row + kLanes)) + acc[r][1]);
+        } else {
+            float tile[kNR];
+            store_vec(tile, acc[r][0]);
+            store_vec(tile + kLanes, acc[r][1]);
+            for (int n = 0; n < cols; ++n) row[n] = (overwrite ? 0.0f : row[n]) + tile[n];
+        }
+    }
+}
+
 [[maybe_unused]] void gathered_panel_kernel(int64_t kc, const float* a, const int64_t* koff, const int64_t* poff,
                            const float* b, float* c, int64_t ldc, int rows, int cols,
                            bool overwrite) {
@@ -296,18 +315,7 @@ const std::string& gathered_mode() {
             acc[r][1] += value * b1;
         }
     }
-    for (int r = 0; r < rows; ++r) {
-        float* row = c + r * ldc;
-        if (cols == kNR) {
-            store_vec(row, (overwrite ? Vec{} : load_vec(row)) + acc[r][0]);
-            store_vec(row + kLanes, (overwrite ? Vec{} : load_vec(row + kLanes)) + acc[r][1]);
-        } else {
-            float tile[kNR];
-            store_vec(tile, acc[r][0]);
-            store_vec(tile + kLanes, acc[r][1]);
-            for (int n = 0; n < cols; ++n) row[n] = (overwrite ? 0.0f : row[n]) + tile[n];
-        }
-    }
+    add_tile_rows(acc, rows, c, ldc, cols, overwrite);
 }
 
 // Where this path applies and beats the others: enough output channels to fill a few
@@ -339,18 +347,7 @@ template <int RW, int S>
             acc[r][1] += value * b1;
         }
     }
-    for (int r = 0; r < kPanelPixels; ++r) {
-        float* row = c + r * ldc;
-        if (cols == kNR) {
-            store_vec(row, (overwrite ? Vec{} : load_vec(row)) + acc[r][0]);
-            store_vec(row + kLanes, (overwrite ? Vec{} : load_vec(row + kLanes)) + acc[r][1]);
-        } else {
-            float tile[kNR];
-            store_vec(tile, acc[r][0]);
-            store_vec(tile + kLanes, acc[r][1]);
-            for (int n = 0; n < cols; ++n) row[n] = (overwrite ? 0.0f : row[n]) + tile[n];
-        }
-    }
+    add_tile_rows(acc, kPanelPixels, c, ldc, cols, overwrite);
 }
 
 // Tile [count * pixels, O] of images that start at `images` (padded, channel planes of

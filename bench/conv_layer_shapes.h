@@ -3,7 +3,9 @@
 // layer shape on 32x32 inputs at batch 32; and the random operands they time them on.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <random>
 #include <vector>
 
@@ -26,11 +28,32 @@ inline std::vector<ConvShape> benchmark_conv_layers() {
     };
 }
 
+// Floats on 64-byte boundaries, as kelvin's tensors are (engine/storage.cpp): a std::vector
+// of a few MB comes from mmap 16 bytes past a page start, so every 64-byte vector load of a
+// kernel that reads it in place would span two cache lines, as none does in training.
+template <typename T>
+struct CacheLineAllocator {
+    using value_type = T;
+    static constexpr std::size_t kAlignment = 64;
+    CacheLineAllocator() = default;
+    template <typename U>
+    CacheLineAllocator(const CacheLineAllocator<U>&) {}
+    T* allocate(std::size_t n) {
+        return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kAlignment)));
+    }
+    void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(kAlignment)); }
+    template <typename U>
+    bool operator==(const CacheLineAllocator<U>&) const { return true; }
+    template <typename U>
+    bool operator!=(const CacheLineAllocator<U>&) const { return false; }
+};
+using BenchFloats = std::vector<float, CacheLineAllocator<float>>;
+
 // n floats from U(-1, 1), the same for the same seed.
-inline std::vector<float> random_floats(size_t n, uint32_t seed) {
+inline BenchFloats random_floats(size_t n, uint32_t seed) {
     std::mt19937 gen(seed);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> v(n);
+    BenchFloats v(n);
     for (float& x : v) x = dist(gen);
     return v;
 }

@@ -45,12 +45,12 @@ int main(int argc, char** argv) {
                      std::atoll(argv[7]))};
     for (const ConvShape& s : run) {
         if (only_c && (s.in_channels != only_c || s.in_h != only_h)) continue;
-        const std::vector<float> x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, 1);
-        const std::vector<float> w =
+        const kelvin::BenchFloats x = random_floats(s.batch * s.in_channels * s.in_h * s.in_w, 1);
+        const kelvin::BenchFloats w =
             random_floats(s.out_channels * s.in_channels * s.kernel_h * s.kernel_w, 2);
-        const std::vector<float> b = random_floats(s.out_channels, 3);
+        const kelvin::BenchFloats b = random_floats(s.out_channels, 3);
         const float* bias = with_bias ? b.data() : nullptr;
-        std::vector<float> y(s.batch * s.out_channels * s.out_h * s.out_w), dx(x.size()),
+        kelvin::BenchFloats y(s.batch * s.out_channels * s.out_h * s.out_w), dx(x.size()),
             dw(w.size()), db(s.out_channels);
         const double forward =
             best_ms([&] { kelvin::cpu::conv2d_forward(x.data(), w.data(), bias, y.data(), s); });

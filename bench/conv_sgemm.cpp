@@ -80,10 +80,10 @@ struct Passes {
 Passes time_layer(const ConvShape& s) {
     const int64_t taps = s.in_channels * s.kernel_h * s.kernel_w, pixels = s.out_h * s.out_w;
     const int64_t in_image = s.in_channels * s.in_h * s.in_w, out_image = s.out_channels * pixels;
-    const std::vector<float> x = random_floats(s.batch * in_image, 1);
-    const std::vector<float> w = random_floats(s.out_channels * taps, 2);
-    const std::vector<float> dy = random_floats(s.batch * out_image, 3);
-    std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), col(taps * pixels);
+    const kelvin::BenchFloats x = random_floats(s.batch * in_image, 1);
+    const kelvin::BenchFloats w = random_floats(s.out_channels * taps, 2);
+    const kelvin::BenchFloats dy = random_floats(s.batch * out_image, 3);
+    kelvin::BenchFloats y(dy.size()), dx(x.size()), dw(w.size()), col(taps * pixels);
     const int O = int(s.out_channels), T = int(taps), P = int(pixels);
     Passes t{};
     t.forward = best_ms([&] {

@@ -7,9 +7,17 @@ namespace {
 
 constexpr double kWord = 4.0;  // every tensor element kelvin's kernels move is 32 bits
 
-// `words` 32-bit elements moved in all.
+// `moved` bytes in all, each a distinct one.
+KernelCost bytes(double flops, double moved, std::string shape) {
+    return KernelCost{flops, moved, moved, std::move(shape)};
+}
+// `moved` 32-bit elements in all, each a distinct one.
 KernelCost words(double flops, double moved, std::string shape) {
-    return KernelCost{flops, moved * kWord, std::move(shape)};
+    return bytes(flops, moved * kWord, std::move(shape));
+}
+// `moved` words read or written over `distinct` distinct ones (buffers updated in place).
+KernelCost in_place(double flops, double moved, double distinct, std::string shape) {
+    return KernelCost{flops, moved * kWord, distinct * kWord, std::move(shape)};
 }
 
 std::string n_of(int64_t n) { return "n=" + std::to_string(n); }
@@ -48,7 +56,9 @@ double pool_out(const PoolShape& s) { return double(s.planes) * s.out_h * s.out_
 KernelCost fill(float*, float, int64_t n) { return words(0, n, n_of(n)); }
 KernelCost fill_i32(int32_t*, int32_t, int64_t n) { return words(0, n, n_of(n)); }
 KernelCost add(const float*, const float*, float*, int64_t n) { return words(n, 3.0 * n, n_of(n)); }
-KernelCost axpy(float, const float*, float*, int64_t n) { return words(2.0 * n, 3.0 * n, n_of(n)); }
+KernelCost axpy(float, const float*, float*, int64_t n) {
+    return in_place(2.0 * n, 3.0 * n, 2.0 * n, n_of(n));  // y += a x: y read and written
+}
 KernelCost mul(const float*, const float*, float*, int64_t n) { return words(n, 3.0 * n, n_of(n)); }
 KernelCost scale(const float*, float, float*, int64_t n) { return words(n, 2.0 * n, n_of(n)); }
 KernelCost bias_add(const float*, const float*, float*, int64_t rows, int64_t cols) {
@@ -107,11 +117,13 @@ KernelCost sgd_step(float*, const float*, float*, int64_t n, float, float moment
     const bool has_buffer = momentum != 0.0f;
     const double state = has_buffer ? (first_step ? 1.0 : 2.0) : 0.0;  // a first step only writes
     const double flops = 2.0 + (weight_decay != 0.0f ? 2.0 : 0.0) + (has_buffer ? 2.0 : 0.0);
-    return words(flops * n, (3.0 + state) * n, n_of(n));
+    // Parameter, gradient and (with momentum) the buffer; the parameter and buffer in place.
+    return in_place(flops * n, (3.0 + state) * n, (has_buffer ? 3.0 : 2.0) * n, n_of(n));
 }
 KernelCost adamw_step(float*, const float*, float*, float*, int64_t n, float, float, float,
                       float, float, int64_t) {
-    return words(16.0 * n, 7.0 * n, n_of(n));  // two moment updates, sqrt, divide, decay
+    // Two moment updates, sqrt, divide, decay; parameter and both moments updated in place.
+    return in_place(16.0 * n, 7.0 * n, 4.0 * n, n_of(n));
 }
 
 // ---- rows -----------------------------------------------------------------------------------
@@ -282,15 +294,15 @@ KernelCost random_crop_flip(const float*, float*, int64_t n, int64_t c, int64_t 
 // (Golub & Van Loan); the read of the matrix and the write of min(rows, cols) doubles.
 KernelCost singular_values(const float*, int64_t rows, int64_t cols, bool, double*) {
     const double m = double(std::max(rows, cols)), n = double(std::min(rows, cols));
-    return {4.0 * m * n * n - 4.0 / 3.0 * n * n * n, 4.0 * rows * cols + 8.0 * n,
-            by(rows, cols)};
+    return bytes(4.0 * m * n * n - 4.0 / 3.0 * n * n * n, 4.0 * rows * cols + 8.0 * n,
+                 by(rows, cols));
 }
 
 // Symmetric eigenvalues: tridiagonalisation 4/3*d^3, about 9*d^3 in all with eigenvectors.
 KernelCost symmetric_eigen(const double*, int64_t d, double*, double* eigenvectors) {
     const double n = double(d);
-    return {(eigenvectors ? 9.0 : 4.0 / 3.0) * n * n * n,
-            8.0 * n * n + 8.0 * n + (eigenvectors ? 8.0 * n * n : 0.0), by(d, d)};
+    return bytes((eigenvectors ? 9.0 : 4.0 / 3.0) * n * n * n,
+                 8.0 * n * n + 8.0 * n + (eigenvectors ? 8.0 * n * n : 0.0), by(d, d));
 }
 
 }  // namespace kelvin::kernel_cost

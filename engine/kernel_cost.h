@@ -8,6 +8,9 @@
 // KELVIN_DISPATCH can call it with the kernel's own arguments. Conventions: a multiply-add is
 // 2 FLOPs; a comparison, max or transcendental is 1; integer index work is not counted.
 // Scalars the kernels keep in registers (a learning rate, a per-channel mean) are not bytes.
+// The footprint (which cache level can hold the call's data, engine/roofline.h) equals the bytes
+// moved except where a kernel reads and writes the same buffer (the optimizers' parameter and
+// state, axpy's y): SGD with momentum moves 5 words per parameter but touches 3.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +23,9 @@ namespace kelvin {
 
 struct KernelCost {
     double flops = 0.0;
-    double bytes = 0.0;
-    std::string shape;  // the call's sizes, as printed in the roofline table's rows
+    double bytes = 0.0;      // moved: every read and every write counted
+    double footprint = 0.0;  // distinct bytes touched: less than `bytes` for in-place updates
+    std::string shape;       // the call's sizes, as printed in the roofline table's rows
 };
 
 namespace kernel_cost {

@@ -9,12 +9,13 @@
 
 namespace kelvin::roofline {
 
-Bound classify(double flops, double bytes, double seconds, const trace::Limits& limits) {
+Bound classify(double flops, double bytes, double footprint, double seconds,
+               const trace::Limits& limits) {
     Bound b;
     if (seconds <= 0 || limits.gflops <= 0 || limits.gbps <= 0) return b;
     double gbps = limits.gbps;
     for (const trace::CacheRoof& level : limits.caches)
-        if (bytes <= level.bytes && level.gbps > 0) {
+        if (footprint <= level.bytes && level.gbps > 0) {
             gbps = level.gbps;
             b.memory = level.name;
             break;
@@ -72,7 +73,7 @@ Table build(const std::vector<trace::Event>& events, Device device, int skip_ste
 
     struct Sum {
         int64_t calls = 0;
-        double us = 0.0, flops = 0.0, bytes = 0.0, min_us = 0.0;
+        double us = 0.0, flops = 0.0, bytes = 0.0, footprint = 0.0, min_us = 0.0;
     };
     std::map<std::pair<std::string, std::string>, Sum> sums;
     for (const trace::Event& e : events) {
@@ -83,6 +84,7 @@ Table build(const std::vector<trace::Event>& events, Device device, int skip_ste
         s.us += e.timed_us();
         s.flops += e.cost.flops;
         s.bytes += e.cost.bytes;
+        s.footprint += e.cost.footprint;
     }
     for (const auto& [key, s] : sums) {
         Row r;
@@ -99,7 +101,8 @@ Table build(const std::vector<trace::Event>& events, Device device, int skip_ste
         r.gflop_per_s = seconds > 0 ? s.flops / seconds * 1e-9 : 0.0;
         r.gb_per_s = seconds > 0 ? s.bytes / seconds * 1e-9 : 0.0;
         r.best_gflop_per_s = s.min_us > 0 ? r.flops / (s.min_us * 1e-6) * 1e-9 : 0.0;
-        r.bound = classify(r.flops, r.bytes, seconds / double(s.calls), limits);  // per call
+        r.footprint = s.footprint / double(s.calls);
+        r.bound = classify(r.flops, r.bytes, r.footprint, seconds / double(s.calls), limits);  // per call
         table.kernel_ms += r.total_ms;
         table.rows.push_back(r);
     }
@@ -153,6 +156,7 @@ nlohmann::json to_json(const Table& t) {
                         {"step_share", r.step_share},
                         {"flops_per_call", r.flops},
                         {"bytes_per_call", r.bytes},
+                        {"footprint_per_call", r.footprint},
                         {"gflop_per_s", r.gflop_per_s},
                         {"gb_per_s", r.gb_per_s},
                         {"best_gflop_per_s", r.best_gflop_per_s},

@@ -5,9 +5,11 @@
 // clock, or its CPU time with KELVIN_BENCH_CLOCK=cpu (engine/bench_clock.h); CUDA events for GPU
 // kernels. The table names the clock. The limits come from engine/machine_limits.h.
 //
-// The memory roof of a kernel is that of the smallest cache level its bytes fit in (a cache-aware
+// The memory roof of a kernel is that of the smallest cache level its data fit in (a cache-aware
 // roofline: a 16 MB ReLU whose input the previous op just wrote runs from a 32 MB L3, faster than
-// main memory allows), main memory's when they fit in none or the limits name no caches.
+// main memory allows), main memory's when they fit in none or the limits name no caches. Its
+// data are its footprint, the distinct bytes it touches (engine/kernel_cost.h): an in-place SGD
+// update moving 47 MB touches 28 MB, which a 32 MB L3 holds.
 // A kernel is compute-bound when its arithmetic intensity (FLOPs per byte) is at least the ridge
 // point of that roof (peak FLOP/s over its bytes/s); its fraction is then achieved FLOP/s over
 // peak FLOP/s, otherwise achieved bytes/s over the roof's bytes/s.
@@ -26,8 +28,9 @@ struct Bound {
     double fraction = 0.0;       // of the limit that applies
     std::string memory = "DRAM";  // the memory roof: a cache level's name, or DRAM
 };
-// One call's FLOPs and bytes in `seconds`.
-Bound classify(double flops, double bytes, double seconds, const trace::Limits& limits);
+// One call's FLOPs and bytes moved in `seconds`, over `footprint` distinct bytes.
+Bound classify(double flops, double bytes, double footprint, double seconds,
+               const trace::Limits& limits);
 
 struct Row {
     std::string kernel, shape;
@@ -35,7 +38,7 @@ struct Row {
     double total_ms = 0.0, mean_ms = 0.0;
     double min_ms = 0.0;      // the fastest call: what a best-of-N benchmark reports
     double step_share = 0.0;  // total_ms over the profiled steps' time
-    double flops = 0.0, bytes = 0.0;  // per call
+    double flops = 0.0, bytes = 0.0, footprint = 0.0;  // per call (engine/kernel_cost.h)
     double gflop_per_s = 0.0, gb_per_s = 0.0;  // over all calls (total work / total time)
     double best_gflop_per_s = 0.0;              // of the fastest call
     Bound bound;

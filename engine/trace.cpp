@@ -80,6 +80,7 @@ nlohmann::json event_args(const Event& e, const Limits* limits) {
     args["shape"] = e.cost.shape;
     args["flops"] = e.cost.flops;
     args["bytes"] = e.cost.bytes;
+    if (e.cost.footprint != e.cost.bytes) args["footprint"] = e.cost.footprint;
     const double seconds = e.timed_us() * 1e-6;
     if (e.cpu_us >= 0) args["cpu_us"] = e.cpu_us;
     if (seconds > 0) {
@@ -87,7 +88,8 @@ nlohmann::json event_args(const Event& e, const Limits* limits) {
         args["gb_per_s"] = e.cost.bytes / seconds * 1e-9;
     }
     if (limits && seconds > 0) {
-        const roofline::Bound b = roofline::classify(e.cost.flops, e.cost.bytes, seconds, *limits);
+        const roofline::Bound b =
+            roofline::classify(e.cost.flops, e.cost.bytes, e.cost.footprint, seconds, *limits);
         args["bound"] = b.compute ? "compute" : "memory";
         if (!b.compute) args["memory_roof"] = b.memory;
         args["fraction_of_limit"] = b.fraction;

@@ -25,10 +25,12 @@ fi
 # its own, so CMake adds no -O3 -g of Release).
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 flags+=" -O1 -gline-tables-only -Wno-pass-failed"
+# Without MPI: scripts/check-no-mpi.sh then runs this build's CLI as the test command's check of a
+# kelvin built without MPI (no third build for it).
 launcher=()  # ccache, where installed, makes a rebuild on the same machine quick
 command -v ccache > /dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B build-fuzz "${launcher[@]}" -DCMAKE_BUILD_TYPE=Fuzz -DKELVIN_FUZZ=ON -DKELVIN_ENABLE_CUDA=OFF \
-  -DKELVIN_NATIVE=OFF -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS="$flags" \
+  -DKELVIN_NATIVE=OFF -DKELVIN_ENABLE_MPI=OFF -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_targets
 

@@ -15,15 +15,13 @@
 #   5. with EMULATOR_BUILD_DIR (a KELVIN_CUDA_EMULATOR build): the NCCL code path, 2 ranks on
 #      --device cuda with NCCL's calls served by MPI on the host emulator (no GPU involved), equals
 #      1 rank on the emulator;
-#   6. with NOMPI_BUILD_DIR (a -DKELVIN_ENABLE_MPI=OFF build): one process trains, 2 ranks are
-#      refused with the message that distributed training needs MPI.
+# (A build without MPI is checked by scripts/check-no-mpi.sh, on scripts/fuzz.sh's build.)
 # Prints "distributed: N passed, N failed" last; exits non-zero on any failure.
 # Usage: scripts/test-distributed.sh [BUILD_DIR [EMULATOR_BUILD_DIR]]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 emulator_build=${2:-}
-nompi_build=${NOMPI_BUILD_DIR:-}
 kelvin=$build/kelvin
 passed=0; failed=0
 pass() { echo "  ok: $1"; passed=$((passed + 1)); }
@@ -257,29 +255,4 @@ else
   echo "  (NCCL path on the CUDA emulator: not run, no emulator build given)"
 fi
 
-# ---- 6. a kelvin built without MPI (-DKELVIN_ENABLE_MPI=OFF) ----------------------------------
-# Trains in one process as ever; launched as 2 ranks it refuses, each rank saying why. A third
-# build of kelvin is a few minutes of CPU, so only when NOMPI_BUILD_DIR is given (the lead's and
-# a developer's check; docs/CLUSTER.md).
-if [[ -n $nompi_build ]]; then
-  nompi=$nompi_build/kelvin
-  if [[ ! -x $nompi ]] || ldd "$nompi" | grep -q libmpi; then
-    fail "$nompi is missing or links MPI (configure it with -DKELVIN_ENABLE_MPI=OFF)"
-  else
-    "$nompi" train --model mlp --width 16 --depth 2 --train-subset 256 --batch-size 64 --epochs 1 \
-      --out "$tmp/nompi1" > "$tmp/nompi1.log" 2>&1
-    [[ $(metric "$tmp/nompi1" "m['status']" 2> /dev/null) == complete ]] &&
-      pass "built without MPI: a single-process run completes" ||
-      { fail "built without MPI: the single-process run did not complete"; tail -3 "$tmp/nompi1.log"; }
-    "${mpi[@]}" "$nompi" train --model mlp --train-subset 256 --batch-size 64 --out "$tmp/nompi2" > "$tmp/nompi2.log" 2>&1
-    rc=$?
-    said=$(grep -c "distributed training needs MPI and this kelvin was built without it" "$tmp/nompi2.log")
-    # (mpirun ends the other rank once one exits non-zero: it may not get to say it too.)
-    if [[ $rc -ne 0 && $said -ge 1 && ! -e $tmp/nompi2 ]]; then
-      pass "built without MPI: 2 ranks refused (exit $rc) before the run folder exists, $said saying that distributed training needs MPI"
-    else fail "built without MPI, 2 ranks: exit $rc, $said rank(s) said why"; tail -3 "$tmp/nompi2.log"; fi
-  fi
-else
-  echo "  (a build without MPI: not checked, no NOMPI_BUILD_DIR given)"
-fi
 finish

@@ -123,12 +123,21 @@ if [[ "${KELVIN_SKIP_SLURM:-0}" != 1 ]]; then
 fi
 part_done "slurm"
 fuzz_failed=0
+nompi_failed=0
 if [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]]; then
   bash scripts/fuzz.sh || { fuzz_failed=1; status=1; }
   # The parser, checkpoint, lock and interruption tests under ASan+UBSan, in the same clang
   # build (42 s here, build included).
   KELVIN_SANITIZE_PARSERS=1 bash scripts/sanitize.sh || { fuzz_failed=1; status=1; }
   part_done "fuzz+sanitize"
+  # build-fuzz/ is configured without MPI (scripts/fuzz.sh): its CLI is the no-MPI build's check.
+  nompi_log=$(mktemp)
+  bash scripts/check-no-mpi.sh build-fuzz 2>&1 | tee "$nompi_log" || status=1
+  nompi_check=$(grep -E '^no-MPI build: ' "$nompi_log" | tail -1 | sed 's/^no-MPI build: //')
+  [[ -n $nompi_check ]] || nompi_check="no summary (the script stopped early)"
+  [[ $nompi_check == *" 0 failed" ]] || { nompi_check="FAILED ($nompi_check)"; nompi_failed=1; status=1; }
+  rm -f "$nompi_log"
+  part_done "no-mpi"
 fi
 if [[ -n "$isa_pid" ]]; then
   if wait "$isa_pid"; then isa_check="passed"; else isa_check="FAILED"; status=1; fi
@@ -140,6 +149,7 @@ echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
 echo "CPU kernels cross-compiled for aarch64, conv tests under qemu-aarch64: $aarch64_check"
 [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 echo "CUDA kernel resources (ptxas, sm_90): $resources"
+echo "a kelvin built without MPI (scripts/check-no-mpi.sh on build-fuzz/): ${nompi_check:-skipped (KELVIN_SKIP_FUZZ=1)}"
 echo "data-parallel training over MPI, 2 ranks (scripts/test-distributed.sh): $distributed"
 echo "Slurm job-array sweeps on a private Slurm (sbatch, scancel --signal, requeue, locks): $slurm_check"
 echo "time per part: $part_times"
@@ -153,5 +163,5 @@ else
 fi
 isa_failed=0; [[ $isa_check == FAILED ]] && isa_failed=1
 [[ $aarch64_check == FAILED ]] && isa_failed=$((isa_failed + 1))
-echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed + distributed_failed + slurm_failed)) failed, $skipped skipped"
+echo "tests: $passed passed, $((failed + emulated_failed + isa_failed + fuzz_failed + resources_failed + distributed_failed + slurm_failed + nompi_failed)) failed, $skipped skipped"
 exit $status

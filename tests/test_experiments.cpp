@@ -22,6 +22,7 @@
 #include "experiments/sweep.h"
 #include "tests/background_kelvin.h"
 #include "tests/cli_runner.h"
+#include "tests/fashion_mnist_excerpt.h"
 #include "tests/file_contents.h"
 
 using kelvin::testing::kHaveFashionMnist;
@@ -31,6 +32,7 @@ using kelvin::testing::wait_for;
 using kelvin::testing::read_json;
 using kelvin::testing::read_bytes;
 using kelvin::testing::TempDir;
+using kelvin::testing::write_fashion_mnist_excerpt;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -212,9 +214,13 @@ TEST_CASE("train --device cuda: one step of VGG-BN and ViT, augmented on the dev
     // the runs part by far more than rounding (seen on the CPU alone with the learning rate
     // changed by 2e-7 relative), so longer runs cannot be compared element by element.
     TempDir tmp("train-cuda");
+    // 2,000 test records (about 1,000 of classes 0-4): the two evaluations of a run were 70 of
+    // its 75 s on the emulator with all 10,000.
+    write_fashion_mnist_excerpt(tmp.path / "data", 1000, 2000);
     const std::string common =
-        "train --dataset fashion-mnist:classes=0-4 --train-subset 256 --batch-size 64 --epochs 1 "
-        "--eval-batch-size 1000 --lr 0.05 --crop-padding 2 --flip --max-steps 1 ";
+        "train --dataset fashion-mnist:classes=0-4 --data-dir " + tmp.str("data") +
+        " --train-subset 256 --batch-size 64 --epochs 1 --eval-batch-size 1000 --lr 0.05 "
+        "--crop-padding 2 --flip --max-steps 1 ";
     for (const std::string model : {"--model vgg11bn --base-width 4",
                                     "--model vit --patch 7 --vit-width 16 --vit-depth 1 --vit-heads 2"}) {
         const std::string cpu = tmp.str("cpu"), gpu = tmp.str("gpu");
@@ -251,13 +257,15 @@ TEST_CASE("diagnose --device cuda agrees with --device cpu on the same ResNet ru
     // The GPU half of diagnostics end to end: convs, BatchNorm and pooling forward on the
     // device, features kept there, cuSOLVER spectra, probes trained there, NECO's PCA.
     TempDir tmp("diagnose-cuda");
-    const std::string cpu = tmp.str("cpu"), gpu = tmp.str("gpu");
+    const std::string cpu = tmp.str("cpu"), gpu = tmp.str("gpu"), data = tmp.str("data");
+    write_fashion_mnist_excerpt(data, 1000, 1000);  // the full test set's evaluation is the cost
     auto r = run_kelvin("train --model resnet18 --base-width 4 --dataset fashion-mnist:classes=0-4 "
-                        "--train-subset 512 --batch-size 64 --epochs 1 --lr 0.05 --out " + cpu);
+                        "--data-dir " + data + " --train-subset 512 --batch-size 64 --epochs 1 "
+                        "--lr 0.05 --out " + cpu);
     REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     fs::copy(cpu, gpu, fs::copy_options::recursive);
-    const std::string options =
-        " --ood fashion-mnist:classes=5-9 --samples 200 --probe-train-samples 200 --probe-epochs 2";
+    const std::string options = " --ood fashion-mnist:classes=5-9 --ood-data-dir " + data +
+                                " --samples 200 --probe-train-samples 200 --probe-epochs 2";
     r = run_kelvin("diagnose " + cpu + options + " --device cpu");
     REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     r = run_kelvin("diagnose " + gpu + options + " --device cuda");

@@ -40,7 +40,7 @@ trace::Event kernel(const char* name, const char* shape, double flops, double by
                     double start_us, double duration_us, uint64_t thread = 0) {
     trace::Event e = event(name, "kernel", start_us, duration_us, thread);
     e.has_cost = true;
-    e.cost = {flops, bytes, shape};
+    e.cost = {flops, bytes, bytes, shape};
     return e;
 }
 
@@ -83,44 +83,59 @@ TEST_CASE("kernel cost: conv, gemm and elementwise FLOPs and bytes follow from t
     const kelvin::KernelCost a = kelvin::kernel_cost::add(nullptr, nullptr, nullptr, 1000);
     CHECK(a.flops == 1000);
     CHECK(a.bytes == 12000);
+    CHECK(a.footprint == a.bytes);
+    // In place: SGD with momentum reads parameter, gradient and buffer and writes parameter and
+    // buffer (5 words moved) but touches 3 distinct words per parameter.
+    const kelvin::KernelCost sgd =
+        kelvin::kernel_cost::sgd_step(nullptr, nullptr, nullptr, 1000, 0.1f, 0.9f, 5e-4f, false, false);
+    CHECK(sgd.bytes == 4.0 * 5 * 1000);
+    CHECK(sgd.footprint == 4.0 * 3 * 1000);
+    const kelvin::KernelCost y = kelvin::kernel_cost::axpy(2.0f, nullptr, nullptr, 1000);
+    CHECK(y.bytes == 4.0 * 3 * 1000);
+    CHECK(y.footprint == 4.0 * 2 * 1000);
 }
 
 TEST_CASE("roofline: the bound is the roof under the kernel's arithmetic intensity") {
     // 1 GFLOP over 10 MB (100 FLOP/byte) in 20 ms: compute-bound at 50 of 100 GFLOP/s.
-    roofline::Bound b = roofline::classify(1e9, 1e7, 0.02, kLimits);
+    roofline::Bound b = roofline::classify(1e9, 1e7, 1e7, 0.02, kLimits);
     CHECK(b.compute);
     CHECK(b.fraction == doctest::Approx(0.5));
     // 1 MFLOP over 100 MB (0.01 FLOP/byte) in 20 ms: memory-bound at 5 of 10 GB/s.
-    b = roofline::classify(1e6, 1e8, 0.02, kLimits);
+    b = roofline::classify(1e6, 1e8, 1e8, 0.02, kLimits);
     CHECK(!b.compute);
     CHECK(b.fraction == doctest::Approx(0.5));
     // A pure copy (no FLOPs) is memory-bound; a kernel that moves nothing is compute-bound.
-    CHECK(!roofline::classify(0, 1e8, 0.02, kLimits).compute);
-    CHECK(roofline::classify(1e6, 0, 0.02, kLimits).compute);
+    CHECK(!roofline::classify(0, 1e8, 1e8, 0.02, kLimits).compute);
+    CHECK(roofline::classify(1e6, 0, 0, 0.02, kLimits).compute);
     // Unknown limits: no fraction.
-    CHECK(roofline::classify(1e9, 1e7, 0.02, {"unknown", 0, 0, {}}).fraction == 0.0);
+    CHECK(roofline::classify(1e9, 1e7, 1e7, 0.02, {"unknown", 0, 0, {}}).fraction == 0.0);
 }
 
-TEST_CASE("roofline: a kernel's memory roof is the smallest cache level its bytes fit in") {
+TEST_CASE("roofline: a kernel's memory roof is the smallest cache level its footprint fits in") {
     trace::Limits limits = kLimits;  // DRAM 10 GB/s
     limits.caches = {{"L2", 1e6, 40.0}, {"L3", 3e7, 20.0}};
     // 1 MB in 50 us (20 GB/s): half of the L2's 40 GB/s, twice main memory's.
-    roofline::Bound b = roofline::classify(1e4, 1e6, 50e-6, limits);
+    roofline::Bound b = roofline::classify(1e4, 1e6, 1e6, 50e-6, limits);
     CHECK(!b.compute);
     CHECK(b.memory == "L2");
     CHECK(b.fraction == doctest::Approx(0.5));
     // 16 MB in 1 ms (16 GB/s): past the L2, within the L3, at 0.8 of its 20 GB/s.
-    b = roofline::classify(1.6e5, 1.6e7, 1e-3, limits);
+    b = roofline::classify(1.6e5, 1.6e7, 1.6e7, 1e-3, limits);
     CHECK(b.memory == "L3");
     CHECK(b.fraction == doctest::Approx(0.8));
     // 100 MB fits in no cache: main memory's roof.
-    b = roofline::classify(1e6, 1e8, 0.02, limits);
+    b = roofline::classify(1e6, 1e8, 1e8, 0.02, limits);
     CHECK(b.memory == "DRAM");
     CHECK(b.fraction == doctest::Approx(0.5));
     // The ridge moves with the roof: 4 FLOP/byte is past the L2's ridge (100 / 40 = 2.5), so
     // compute-bound there, and short of main memory's (100 / 10 = 10), so memory-bound there.
-    CHECK(roofline::classify(4e6, 1e6, 1e-3, limits).compute);
-    CHECK(!roofline::classify(4e8, 1e8, 1.0, limits).compute);
+    CHECK(roofline::classify(4e6, 1e6, 1e6, 1e-3, limits).compute);
+    CHECK(!roofline::classify(4e8, 1e8, 1e8, 1.0, limits).compute);
+    // The level is chosen by the footprint, not by the bytes moved: an in-place update moving
+    // 47 MB over 28 MB of distinct data is held to the 30 MB L3, not to main memory.
+    b = roofline::classify(1e7, 4.7e7, 2.8e7, 4.7e-3, limits);
+    CHECK(b.memory == "L3");
+    CHECK(b.fraction == doctest::Approx(0.5));  // 10 GB/s of the L3's 20
 }
 
 TEST_CASE("roofline: on the CPU clock, rates use the CPU time and steps keep their wall span") {

@@ -16,6 +16,7 @@
 #include "tests/cli_runner.h"
 #include "tests/file_contents.h"
 
+using kelvin::testing::kHaveFashionMnist;
 using kelvin::testing::read_bytes;
 using kelvin::testing::read_json;
 using kelvin::testing::TempDir;
@@ -55,8 +56,6 @@ bool nearly_equal(const json& a, const json& b, double relative, std::string* wh
     if (a != b) *where = path + ": " + a.dump() + " vs " + b.dump();
     return a == b;
 }
-
-const bool kHaveFashionMnist = fs::exists("/usr/share/datasets/fashion-mnist");
 
 // Three small runs (T = 1, 10, 100) of the demo's kind: an MLP wide enough (256) that a two-thread
 // GEMM splits its products into panels, with an OOD set, probes and NECO.

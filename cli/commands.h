@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/demo.h"
 #include "experiments/diagnose.h"
 #include "experiments/settings_tables.h"
 #include "experiments/slurm.h"
@@ -75,7 +76,7 @@ struct DemoCommand {
     CLI::App* app = nullptr;
     std::string out = "runs/demo";
     std::string device = "cpu";
-    int seeds = 5;
+    int seeds = experiments::kDemoSeeds;
 
     void add(CLI::App& parent);
     int run();

@@ -112,7 +112,7 @@ int ReportCommand::run() {
 void DemoCommand::add(CLI::App& parent) {
     app = parent.add_subcommand(
         "demo", "the default demo: an MLP on Fashion-MNIST classes 0-4 under T = 1, 10, 100, "
-                "classes 5-9 as the OOD set, seeds 1-5 (on the CPU, one run per core at a time); "
+                "classes 5-9 as the OOD set, seeds 1-4 (on the CPU, one run per core at a time); "
                 "prints the means over seeds, the claims table and the report's path");
     app->add_option("--out", out, "sweep directory")->capture_default_str();
     app->add_option("--device", device, "cpu | cuda")->capture_default_str();

@@ -22,9 +22,6 @@ SweepConfig demo_config(Device device, int seeds) {
     // On a GPU the grid adds one network of every other family the paper studies.
     const json models = device == Device::CUDA ? json{"mlp", "vgg11bn", "resnet18", "vit"}
                                                : json{"mlp"};
-    // Five seeds by default: the fewest with which the paired claim 1 (T = 100 against T = 1,
-    // one difference per seed) can reach p < 0.05; the trends over the three temperatures and
-    // claim 2 need three (docs/METHODS.md). So every claim the grid can test gets a verdict.
     json seed_list = json::array();
     for (int s = 1; s <= seeds; ++s) seed_list.push_back(s);
     json j = {{"models", models},

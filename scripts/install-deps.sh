@@ -8,7 +8,8 @@ packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g
           libcli11-dev nlohmann-json3-dev doctest-dev libstb-dev dataset-fashion-mnist
           clang libclang-rt-14-dev libomp-dev  # clang, libFuzzer, OpenMP: scripts/fuzz.sh
           slurm-wlm munge    # slurm-wlm, munge: the private Slurm of scripts/slurm-cluster.sh
-          openmpi-bin libopenmpi-dev)  # data-parallel training (engine/distributed/)
+          openmpi-bin libopenmpi-dev  # data-parallel training (engine/distributed/)
+          ccache)  # scripts/test.sh: its emulator build reuses the main build's objects
 # qemu-user: scripts/check-cpu-isas.sh runs the default build on emulated AVX2-only and no-AVX CPUs.
 # g++-aarch64-linux-gnu: scripts/check-aarch64.sh builds the CPU kernels for aarch64 (qemu-user runs them).
 [[ $(uname -m) == x86_64 ]] && packages+=(qemu-user g++-aarch64-linux-gnu)

@@ -61,13 +61,14 @@ if [[ "${KELVIN_SKIP_EMULATOR:-0}" != 1 ]]; then
   cmake --build build-emu -j"$jobs" --target kelvin_tests
   # Only the tests that run CUDA code (their names say cuda or GPU); the CPU tests run below.
   # The emulator runs a kernel's threads one after another on one core, so the tests go in two
-  # processes side by side: the longest (a full-width VGG step through kelvin's kernels and
-  # cuDNN's, ~45 s) alone, everything else in the other. A renamed test only unbalances them:
-  # the second process runs whatever the first one's pattern does not name.
-  longest='*bench --conv-backend both*'
+  # processes side by side: the two end-to-end runs of train and diagnose (~65 s together) in
+  # one, everything else (a full-width VGG step through kelvin's kernels and cuDNN's is ~45 s of
+  # it) in the other. A renamed test only unbalances them: the second process runs whatever the
+  # first one's patterns do not name.
+  end_to_end='train --device cuda*,diagnose --device cuda*'
   shard_a=$(mktemp) shard_b=$(mktemp)
-  (cd build-emu && ./kelvin_tests -tc="$longest" "$@") > "$shard_a" 2>&1 & shard_a_pid=$!
-  (cd build-emu && ./kelvin_tests -tc='*cuda*,*gpu*' -tce="$longest" "$@") > "$shard_b" 2>&1 || status=$?
+  (cd build-emu && ./kelvin_tests -tc="$end_to_end" "$@") > "$shard_a" 2>&1 & shard_a_pid=$!
+  (cd build-emu && ./kelvin_tests -tc='*cuda*,*gpu*' -tce="$end_to_end" "$@") > "$shard_b" 2>&1 || status=$?
   wait "$shard_a_pid" || status=$?
   cat "$shard_a" "$shard_b"
   # doctest counts the tests filtered out (the CPU ones, run below) as skipped: leave that out.

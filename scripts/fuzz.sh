@@ -5,7 +5,7 @@
 # (fuzz/corpus/<target>/) with a fixed seed for a bounded time; any crash, sanitizer report,
 # non-kelvin exception or message with library text fails the script, and the input that did it
 # is kept in build-fuzz/findings/<target>/.
-#   bash scripts/fuzz.sh                      every target, KELVIN_FUZZ_SECONDS (20) each
+#   bash scripts/fuzz.sh                      every target, KELVIN_FUZZ_SECONDS (10) each
 #   KELVIN_FUZZ_SECONDS=3600 KELVIN_FUZZ_TARGETS="safetensors idx" bash scripts/fuzz.sh
 #                                             a longer run of some targets (manual use)
 #   KELVIN_FUZZ_KEEP_CORPUS=1 ...             grows build-fuzz/corpus/<target>/ across runs
@@ -13,7 +13,7 @@
 # A finding replays with: build-fuzz/fuzz/fuzz_<target> build-fuzz/findings/<target>/crash-*
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${KELVIN_FUZZ_SECONDS:-20}
+seconds=${KELVIN_FUZZ_SECONDS:-10}  # per target: the test command has a 25-minute budget on 2 cores
 targets=${KELVIN_FUZZ_TARGETS:-"idx cifar image safetensors checkpoint_journal dataset_spec config_json sweep_json metrics_json"}
 jobs=$(nproc 2>/dev/null || echo 2)
 if ! command -v clang++ > /dev/null; then

@@ -5,7 +5,7 @@
 # GPU is involved there, and it is reported on a line of its own, never as GPU tests passed.
 # KELVIN_SKIP_EMULATOR=1 leaves that part out. After the main suite, scripts/slurm-test.sh runs
 # sweeps as job arrays on a private Slurm (KELVIN_SKIP_SLURM=1 leaves it out). Last, scripts/fuzz.sh fuzzes every parser for a
-# bounded time (build-fuzz/, clang; ~20 s per target) and runs the parser tests under
+# bounded time (build-fuzz/, clang; ~10 s per target) and runs the parser tests under
 # ASan+UBSan there; KELVIN_SKIP_FUZZ=1 leaves both out.
 set -euo pipefail
 cd "$(dirname "$0")/.."

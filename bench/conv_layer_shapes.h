@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/storage.h"
 #include "kernels/conv.h"
 
 namespace kelvin {
@@ -28,20 +29,19 @@ inline std::vector<ConvShape> benchmark_conv_layers() {
     };
 }
 
-// Floats on 64-byte boundaries, as kelvin's tensors are (engine/storage.cpp): a std::vector
+// Floats on cache lines, as kelvin's tensors are (kHostAlignment, engine/storage.h): a std::vector
 // of a few MB comes from mmap 16 bytes past a page start, so every 64-byte vector load of a
 // kernel that reads it in place would span two cache lines, as none does in training.
 template <typename T>
 struct CacheLineAllocator {
     using value_type = T;
-    static constexpr std::size_t kAlignment = 64;
     CacheLineAllocator() = default;
     template <typename U>
     CacheLineAllocator(const CacheLineAllocator<U>&) {}
     T* allocate(std::size_t n) {
-        return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kAlignment)));
+        return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kHostAlignment)));
     }
-    void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(kAlignment)); }
+    void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(kHostAlignment)); }
     template <typename U>
     bool operator==(const CacheLineAllocator<U>&) const { return true; }
     template <typename U>

@@ -11,13 +11,13 @@ constexpr double kWord = 4.0;  // every tensor element kelvin's kernels move is 
 KernelCost bytes(double flops, double moved, std::string shape) {
     return KernelCost{flops, moved, moved, std::move(shape)};
 }
-// `moved` 32-bit elements in all, each a distinct one.
-KernelCost words(double flops, double moved, std::string shape) {
-    return bytes(flops, moved * kWord, std::move(shape));
-}
-// `moved` words read or written over `distinct` distinct ones (buffers updated in place).
+// `moved` 32-bit elements read or written over `distinct` distinct ones (buffers updated in place).
 KernelCost in_place(double flops, double moved, double distinct, std::string shape) {
     return KernelCost{flops, moved * kWord, distinct * kWord, std::move(shape)};
+}
+// `moved` 32-bit elements in all, each a distinct one.
+KernelCost words(double flops, double moved, std::string shape) {
+    return in_place(flops, moved, moved, std::move(shape));
 }
 
 std::string n_of(int64_t n) { return "n=" + std::to_string(n); }

@@ -14,7 +14,6 @@
 namespace kelvin {
 
 namespace {
-constexpr size_t kHostAlignment = 64;
 
 // Host buffers of 64 KiB and more are cached by size and reused: a training step allocates the
 // same activation and gradient sizes every time, and fresh large allocations would come from

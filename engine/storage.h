@@ -9,6 +9,10 @@
 
 namespace kelvin {
 
+// Every host buffer starts on a cache line (64 bytes): the CPU kernels' vector loads never split
+// one. The benchmarks allocate their operands the same way (bench/conv_layer_shapes.h).
+constexpr std::size_t kHostAlignment = 64;
+
 struct Storage {
     void* data = nullptr;
     size_t bytes = 0;

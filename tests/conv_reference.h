@@ -69,6 +69,12 @@ inline const std::vector<ConvCase> kConvCases = {
     // Strided 1x1 weight gradient (only the sampled pixels made channel-last): odd row width,
     // stride 3.
     {3, 5, 9, 7, 4, 1, 1, 3, 0, false},
+    // 1x1 weight gradient split by pixels (>= 4 blocks of 256): blocks crossing images, a
+    // partial last block.
+    {5, 8, 30, 30, 12, 1, 1, 2, 0, true},
+    // Few input channels on a large map (backward data as dcol + col2im, not the flipped
+    // direct conv): one channel, 5x5 taps, padding 2, odd width, partial bands.
+    {2, 1, 21, 23, 6, 5, 5, 1, 2, true},
     // Tiny maps (<= 4 pixels, batch >= 16): one GEMM per output pixel over its valid taps,
     // forward and backward data; 2x2, 1x1 and 2x1 maps, partial micro-tile panels.
     {16, 20, 2, 2, 18, 3, 3, 1, 1, true},  {17, 16, 1, 1, 24, 3, 3, 1, 1, false},

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/conv_columns.h"
 #include "kernels/cpu/conv_gemm.h"
 #include "kernels/cpu/conv_isa.h"
 #include "kernels/cpu/conv_winograd.h"
@@ -39,6 +40,8 @@ namespace kelvin::cpu::KELVIN_ISA {
 namespace {
 
 using namespace conv_gemm;
+using conv_columns::col2im;
+using conv_columns::im2col;
 
 // ---- scratch and geometry --------------------------------------------------------------------
 
@@ -52,7 +55,6 @@ thread_local Scratch<float> t_columns;     // an im2col or dcol tile
 thread_local Scratch<float> t_outputs;     // a tile of Y or dY spanning several images
 thread_local Scratch<float> t_transposed;  // packed weights or dY, x channel-last (calling thread)
 thread_local Scratch<int64_t> t_offsets;   // B row offsets of a tile
-thread_local Scratch<int32_t> t_table;     // tap_table (calling thread)
 
 struct Geometry {
     ConvShape s;
@@ -92,64 +94,6 @@ bool empty_problem(const ConvShape& s) {
 }
 
 
-// ---- im2col and col2im -----------------------------------------------------------------------
-
-// For kernel tap t = i*kw + j and output pixel p of an image: the offset ih*in_w + iw of the
-// input element it reads, or -1 in the padding. [area, pixels], built once per call; it makes
-// im2col and col2im one simple loop whatever the stride or the (often tiny: 4x4) map width.
-const int32_t* tap_table(const Geometry& g) {
-    const ConvShape& s = g.s;
-    int32_t* table = t_table.get(g.area * g.pixels);
-    for (int64_t i = 0; i < s.kernel_h; ++i)
-        for (int64_t j = 0; j < s.kernel_w; ++j)
-            for (int64_t oh = 0; oh < s.out_h; ++oh)
-                for (int64_t ow = 0; ow < s.out_w; ++ow) {
-                    const int64_t ih = oh * s.stride - s.padding + i;
-                    const int64_t iw = ow * s.stride - s.padding + j;
-                    const bool inside = ih >= 0 && ih < s.in_h && iw >= 0 && iw < s.in_w;
-                    table[(i * s.kernel_w + j) * g.pixels + oh * s.out_w + ow] =
-                        inside ? static_cast<int32_t>(ih * s.in_w + iw) : -1;
-                }
-    return table;
-}
-
-// A column tile: all taps for output rows [oh0, oh1) of `images` images starting at x (the
-// first image), as [T, images * (oh1-oh0) * out_w], columns ordered (image, oh, ow).
-void im2col(const float* x, int64_t images, int64_t oh0, int64_t oh1, const int32_t* table,
-            const Geometry& g, float* col) {
-    const ConvShape& s = g.s;
-    const int64_t band = (oh1 - oh0) * s.out_w, cols = images * band;
-    for (int64_t c = 0; c < s.in_channels; ++c)
-        for (int64_t t = 0; t < g.area; ++t) {
-            const int32_t* source = table + t * g.pixels + oh0 * s.out_w;
-            float* row = col + (c * g.area + t) * cols;
-            for (int64_t b = 0; b < images; ++b) {
-                const float* plane = x + (b * s.in_channels + c) * g.in_plane;
-                float* out = row + b * band;
-                for (int64_t p = 0; p < band; ++p)
-                    out[p] = source[p] >= 0 ? plane[source[p]] : 0.0f;
-            }
-        }
-}
-
-// Adds a dcol tile (all taps; output rows [oh0, oh1) of `images` images) into dx, the
-// images' input gradient: the transpose of im2col, in a fixed order (deterministic).
-void col2im(const float* dcol, int64_t images, int64_t oh0, int64_t oh1, const int32_t* table,
-            const Geometry& g, float* dx) {
-    const ConvShape& s = g.s;
-    const int64_t band = (oh1 - oh0) * s.out_w, cols = images * band;
-    for (int64_t b = 0; b < images; ++b)
-        for (int64_t c = 0; c < s.in_channels; ++c) {
-            float* plane = dx + (b * s.in_channels + c) * g.in_plane;
-            for (int64_t t = 0; t < g.area; ++t) {
-                const int32_t* target = table + t * g.pixels + oh0 * s.out_w;
-                const float* in = dcol + (c * g.area + t) * cols + b * band;
-                for (int64_t p = 0; p < band; ++p)
-                    if (target[p] >= 0) plane[target[p]] += in[p];
-            }
-        }
-}
-
 // [images, rows, pixels] -> [rows, images * pixels]: a group of images as one GEMM operand.
 void gather_images(const float* src, int64_t images, int64_t rows, int64_t pixels, float* dst) {
     for (int64_t r = 0; r < rows; ++r)
@@ -184,8 +128,9 @@ void scatter_images(const float* tile, const float* bias, int64_t images, int64_
 
 bool direct_pays(const ConvShape& s) {
     const int64_t padded_w = s.in_w + 2 * s.padding;
+    const int64_t taps = s.in_channels * s.kernel_h * s.kernel_w;
     return s.stride == 1 && s.kernel_h * s.kernel_w > 1 && s.out_h * s.out_w >= kTileColumns &&
-           (padded_w - s.out_w) * 8 <= padded_w;
+           (padded_w - s.out_w) * 8 <= padded_w && taps >= s.out_channels;
 }
 
 // out = conv(in, W) + bias for stride-1 shape s (W [out_channels, taps]; bias may be null).
@@ -595,50 +540,133 @@ void sample_channel_last(const float* x, const ConvShape& s, float* out) {
 }
 
 // The weight gradient with fewer input channels than a micro-tile is wide (the 3-channel first
-// layer). Blocks of channels would leave most of each tile's columns empty (3 of 16), and one
-// kernel row per item (kw*C = 9 columns, 3 items for 2 threads) still wasted half; so each
-// pixel's whole receptive field, T = kh*kw*C values ordered (i, j, c), is copied out of x^T
-// (x padded and channel-last, B row k at offsets[k]) into one row of col [K, T], and
-// dW [O, T] = dY [O, K] * col runs on T columns (27: two micro-tiles). Items are fixed
-// partitions of the K pixels, each summed into its own dW and added in partition order: the
+// layer, the 1-channel Fashion-MNIST one): dW[o][t] = sum over pixels k of dY[o][k] * col[t][k],
+// T = C*kh*kw taps (27) in the weight's own order, as dot products with pixels as the vector
+// lanes. Both operands are then read where they lie, contiguous over pixels: dY's rows in place
+// and the rows of an im2col tile, no packing. (As a GEMM with pixels as the reduction, dY had
+// to be packed k-major: 8 MB rearranged for 113 MFLOP, a third of that pass.)
+//
+// A register block is RO output channels x RT taps of vector accumulators (AVX-512 8 x 3 = 24 of
+// 32 registers; 16-register paths 4 x 3): per kLanes pixels RO + RT loads and RO*RT FMAs. The
+// lanes stay unreduced in a per-item [O, T] array of vectors until the end. Items are fixed
+// partitions of the blocks of output rows, summed in partition order, then lane order: the
 // result does not depend on the thread count.
-void few_channel_weight_gradient(const float* x_t, const int64_t* offsets,
-                                 const float* dy_packed, int64_t K, int64_t padded_w,
-                                 const ConvShape& s, float* dweight) {
-    constexpr int64_t kParts = 8;
-    const bool parallel = worth_threads(s);
-    const int64_t C = s.in_channels, O = s.out_channels, row = s.kernel_w * C;
-    const int64_t T = s.kernel_h * row, part_size = (K + kParts - 1) / kParts;
-    const int mr = micro_rows(O);
-    float* col = t_columns.get(K * T);
-    float* partials = t_outputs.get(kParts * O * T);
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t k = 0; k < K; ++k)  // a loop, not memcpy: the pieces are 9 floats
-        for (int64_t i = 0; i < s.kernel_h; ++i) {
-            const float* from = x_t + offsets[k] + i * padded_w * C;
-            float* to = col + k * T + i * row;
-            for (int64_t v = 0; v < row; ++v) to[v] = from[v];
+#if defined(__AVX512F__)
+constexpr int kDotChannels = 8;
+#else
+constexpr int kDotChannels = 4;
+#endif
+constexpr int kDotTaps = 3;
+
+// partial[r * T + t] += kLanes partial sums of dy row r . col row t over kc pixels, for r < ro,
+// t < rt (rows past those repeat a real row and are not stored).
+void accumulate_dots(const float* dy, int64_t dy_ld, int ro, const float* col, int64_t col_ld,
+                     int rt, int64_t kc, int64_t T, float* partial) {
+    const float* dy_rows[kDotChannels];
+    const float* col_rows[kDotTaps];
+    for (int r = 0; r < kDotChannels; ++r) dy_rows[r] = dy + std::min(r, ro - 1) * dy_ld;
+    for (int t = 0; t < kDotTaps; ++t) col_rows[t] = col + std::min(t, rt - 1) * col_ld;
+    Vec acc[kDotChannels][kDotTaps] = {};
+    int64_t k = 0;
+    for (; k + kLanes <= kc; k += kLanes) {
+        Vec c[kDotTaps];
+        for (int t = 0; t < kDotTaps; ++t) c[t] = load_vec(col_rows[t] + k);
+#pragma GCC unroll 8
+        for (int r = 0; r < kDotChannels; ++r) {
+            const Vec d = load_vec(dy_rows[r] + k);
+            for (int t = 0; t < kDotTaps; ++t) acc[r][t] += d * c[t];
         }
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t part = 0; part < kParts; ++part) {
-        const int64_t k0 = std::min(K, part * part_size), k1 = std::min(K, k0 + part_size);
-        float* dw = partials + part * O * T;
-        if (k1 == k0) {
-            std::fill(dw, dw + O * T, 0.0f);
-            continue;
-        }
-        tile_gemm(O, T, k1 - k0, PackedA{dy_packed + k0 * mr, K}, col + k0 * T,
-                  row_offsets(k1 - k0, T), dw, T, nullptr, false);
     }
-#pragma omp parallel for schedule(static) if (parallel)
+    for (; k < kc; ++k)  // the pixels past the last whole vector, in lane 0
+        for (int r = 0; r < kDotChannels; ++r)
+            for (int t = 0; t < kDotTaps; ++t) acc[r][t][0] += dy_rows[r][k] * col_rows[t][k];
+    for (int r = 0; r < ro; ++r)
+        for (int t = 0; t < rt; ++t) {
+            float* sums = partial + (r * T + t) * kLanes;
+            store_vec(sums, load_vec(sums) + acc[r][t]);
+        }
+}
+
+void few_channel_weight_gradient(const float* x, const float* dy, const ConvShape& s,
+                                 float* dweight) {
+    constexpr int64_t kParts = 8;
+    constexpr int64_t kBlockPixels = 1024;  // 512: 3% slower, 256: 12% (AVX-512, one thread)
+    const int64_t O = s.out_channels, T = s.in_channels * s.kernel_h * s.kernel_w;
+    const int64_t band_rows = std::max<int64_t>(1, kBlockPixels / s.out_w);
+    const int64_t bands = (s.out_h + band_rows - 1) / band_rows, blocks = s.batch * bands;
+    const int64_t per_part = (blocks + kParts - 1) / kParts;
+    const int64_t pixels = s.out_h * s.out_w, in_image = s.in_channels * s.in_h * s.in_w;
+    const int64_t part_size = O * T * kLanes;
+    float* partials = t_outputs.get(kParts * part_size);
+#pragma omp parallel for schedule(static) if (worth_threads(s))
+    for (int64_t part = 0; part < kParts; ++part) {
+        float* partial = partials + part * part_size;
+        std::fill(partial, partial + part_size, 0.0f);
+        float* tile = t_columns.get(T * band_rows * s.out_w);
+        for (int64_t block = part * per_part; block < std::min(blocks, (part + 1) * per_part);
+             ++block) {
+            const int64_t b = block / bands, oh0 = block % bands * band_rows;
+            const int64_t oh1 = std::min(s.out_h, oh0 + band_rows), kc = (oh1 - oh0) * s.out_w;
+            im2col(x + b * in_image, 1, oh0, oh1, s, tile);
+            const float* dy_block = dy + b * O * pixels + oh0 * s.out_w;
+            for (int64_t o0 = 0; o0 < O; o0 += kDotChannels)
+                for (int64_t t0 = 0; t0 < T; t0 += kDotTaps)
+                    accumulate_dots(dy_block + o0 * pixels, pixels,
+                                    static_cast<int>(std::min<int64_t>(kDotChannels, O - o0)),
+                                    tile + t0 * kc, kc,
+                                    static_cast<int>(std::min<int64_t>(kDotTaps, T - t0)), kc, T,
+                                    partial + (o0 * T + t0) * kLanes);
+        }
+    }
+#pragma omp parallel for schedule(static) if (worth_threads(s))
     for (int64_t o = 0; o < O; ++o)
-        for (int64_t c = 0; c < C; ++c)
-            for (int64_t t = 0; t < s.kernel_h * s.kernel_w; ++t) {
-                float total = 0.0f;
-                for (int64_t part = 0; part < kParts; ++part)
-                    total += partials[(part * O + o) * T + t * C + c];
-                dweight[(o * C + c) * s.kernel_h * s.kernel_w + t] = total;
+        for (int64_t t = 0; t < T; ++t) {
+            float total = 0.0f;
+            for (int64_t part = 0; part < kParts; ++part)
+                for (int lane = 0; lane < kLanes; ++lane)
+                    total += partials[part * part_size + (o * T + t) * kLanes + lane];
+            dweight[o * T + t] = total;
+        }
+}
+
+// The weight gradient of a 1x1 layer, dW [O, C] = dY [O, K] * x^T [K, C] (x channel-last: B
+// row k at offsets[k]), with items that split the K pixels rather than the channels: blocks of
+// channels (4 at 64 input channels) each re-read all of a packed dY from memory. Each item packs
+// its own k-blocks of dY as it goes (in cache: a whole packed copy was 4 MB more written and
+// read at 64->128 stride 2) and sums the whole dW into its own partial; the partials are added
+// in partition order, so the result does not depend on the thread count.
+constexpr int64_t kPixelSplitParts = 4;
+constexpr int64_t kPixelSplitMaxWeights = int64_t{1} << 17;  // partials stay in L2
+void pixel_split_pointwise_gradient(const float* dy, const float* x_t, const int64_t* offsets,
+                                    const ConvShape& s, float* dweight) {
+    const int64_t O = s.out_channels, C = s.in_channels, pixels = s.out_h * s.out_w;
+    const int64_t K = s.batch * pixels, blocks = (K + kKC - 1) / kKC;
+    const int64_t per_part = (blocks + kPixelSplitParts - 1) / kPixelSplitParts;
+    const int mr = micro_rows(O);
+    float* partials = t_outputs.get(kPixelSplitParts * O * C);
+#pragma omp parallel for schedule(static) if (worth_threads(s))
+    for (int64_t part = 0; part < kPixelSplitParts; ++part) {
+        float* dw = partials + part * O * C;
+        std::fill(dw, dw + O * C, 0.0f);
+        float* a = t_columns.get(packed_size(O, kKC));
+        for (int64_t block = part * per_part; block < std::min(blocks, (part + 1) * per_part);
+             ++block) {
+            const int64_t k0 = block * kKC, kc = std::min(kKC, K - k0);
+            for (int64_t k = k0; k < k0 + kc;) {  // the block's pixels, image by image
+                const int64_t b = k / pixels, p = k % pixels;
+                const int64_t count = std::min(pixels - p, k0 + kc - k);
+                pack_rows(dy + (b * O) * pixels + p, O, count, pixels, k - k0, kc, mr, a);
+                k += count;
             }
+            tile_gemm(O, C, kc, PackedA{a, kc}, x_t, offsets + k0, dw, C, nullptr, true);
+        }
+    }
+#pragma omp parallel for schedule(static) if (worth_threads(s))
+    for (int64_t i = 0; i < O * C; ++i) {
+        float total = 0.0f;
+        for (int64_t part = 0; part < kPixelSplitParts; ++part) total += partials[part * O * C + i];
+        dweight[i] = total;
+    }
 }
 
 // ---- the three passes --------------------------------------------------------------------------
@@ -680,7 +708,6 @@ void conv2d_forward(const float* x, const float* weight, const float* bias, floa
     const int64_t out_image = s.out_channels * g.pixels, in_image = s.in_channels * g.in_plane;
     const int64_t bands = (s.out_h + g.band_rows - 1) / g.band_rows;
     const int64_t groups = (s.batch + g.images - 1) / g.images;
-    const int32_t* table = tap_table(g);
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < groups * bands; ++item) {
         const int64_t n0 = item / bands * g.images, oh0 = item % bands * g.band_rows;
@@ -695,7 +722,7 @@ void conv2d_forward(const float* x, const float* weight, const float* bias, floa
             offsets = row_offsets(g.taps, g.in_plane);
         } else {
             float* tile = t_columns.get(g.taps * cols);
-            im2col(x_item, count, oh0, oh1, table, g, tile);
+            im2col(x_item, count, oh0, oh1, s, tile);
             col = tile;
             offsets = row_offsets(g.taps, cols);
         }
@@ -742,7 +769,11 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
         channel_direct_conv(dy, panels, nullptr, dx, flipped);
         return;
     }
-    if (flippable && direct_pays(flipped)) {
+    // With fewer input channels than a micro-tile has rows (the 3-channel first layer: 3 of 6
+    // or 8), the flipped GEMM would compute mostly empty rows; the dcol GEMM below has C*kh*kw
+    // rows (27) and reads dY in place (first layer, 2 threads: 2.0-2.8 -> ms on AVX-512).
+    const bool few_channels = s.in_channels < micro_rows(s.in_channels);
+    if (flippable && !few_channels && direct_pays(flipped)) {
         // A[c][(o, t)] = weight[o, c, area-1-t], packed.
         const int64_t area = s.kernel_h * s.kernel_w, taps = s.out_channels * area;
         const int mr = micro_rows(s.in_channels);
@@ -762,7 +793,6 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
     const Geometry g = geometry_of(shape);
     const int64_t out_image = s.out_channels * g.pixels, in_image = s.in_channels * g.in_plane;
     const int64_t groups = (s.batch + g.images - 1) / g.images;
-    const int32_t* table = tap_table(g);
     // W^T [T, O] (column-major in weight: W^T[t][o] = weight[o*T + t]), packed.
     float* packed = t_transposed.get(packed_size(g.taps, s.out_channels));
     pack_columns(weight, g.taps, s.out_channels, g.taps, packed);
@@ -780,7 +810,7 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
             tile_gemm(g.taps, cols, s.out_channels, w_transposed, dy_tile, offsets, dcol, cols,
                       nullptr, false);
             std::fill(dx_item, dx_item + count * in_image, 0.0f);
-            col2im(dcol, count, 0, s.out_h, table, g, dx_item);
+            col2im(dcol, count, 0, s.out_h, s, dx_item);
             continue;
         }
         const float* dy_image = dy + n0 * out_image;
@@ -797,7 +827,7 @@ void conv2d_backward_data(const float* dy, const float* weight, float* dx,
             float* dcol = t_columns.get(g.taps * cols);
             tile_gemm(g.taps, cols, s.out_channels, w_transposed, dy_image + oh0 * s.out_w,
                       offsets, dcol, cols, nullptr, false);
-            col2im(dcol, 1, oh0, oh1, table, g, dx_item);
+            col2im(dcol, 1, oh0, oh1, s, dx_item);
         }
     }
 }
@@ -821,6 +851,10 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     // channel-last [N, Hp, Wp, C] (B: the row of pixel k for tap (i, j) is C contiguous floats
     // at offset[k] + (i*Wp + j)*C). No im2col, any stride, and the taps of a k-block reuse the
     // same A block from L2.
+    if (s.in_channels < kNR) {  // the first layer
+        few_channel_weight_gradient(x, dy, s, dweight);
+        return;
+    }
     const int64_t pixels = s.out_h * s.out_w, in_plane = s.in_h * s.in_w;
     // A strided 1x1 kernel without padding reads only the pixels (oh*S, ow*S): x^T then holds
     // just those, [N, out_h, out_w, C] (for the ResNet shortcuts a quarter of x: the full
@@ -831,8 +865,10 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     const int64_t padded_image = padded_h * padded_w * s.in_channels;
     const int64_t out_image = s.out_channels * pixels, in_image = s.in_channels * in_plane;
     const int64_t K = s.batch * pixels;
+    const bool pixel_split = area == 1 && s.out_channels * s.in_channels <= kPixelSplitMaxWeights &&
+                             K >= kPixelSplitParts * kKC;
     const int mr = micro_rows(s.out_channels);
-    const int64_t dy_size = packed_size(s.out_channels, K);
+    const int64_t dy_size = pixel_split ? 0 : packed_size(s.out_channels, K);
     float* dy_packed = t_transposed.get(dy_size + s.batch * padded_image +
                                         area * s.out_channels * s.in_channels);
     float* x_t = dy_packed + dy_size;
@@ -842,8 +878,9 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     int64_t* offsets = t_offsets.get(K);
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t b = 0; b < s.batch; ++b) {
-        pack_rows(dy + b * out_image, s.out_channels, pixels, pixels, b * pixels, K, mr,
-                  dy_packed);
+        if (!pixel_split)  // which packs dY itself, block by block
+            pack_rows(dy + b * out_image, s.out_channels, pixels, pixels, b * pixels, K, mr,
+                      dy_packed);
         float* image = x_t + b * padded_image;
         if (sampled) {
             sample_channel_last(x + b * in_image, s, image);
@@ -862,8 +899,8 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
                     b * padded_image +
                     (oh * s.stride * padded_w + ow * s.stride) * s.in_channels;
     }
-    if (s.in_channels < kNR) {  // the first layer
-        few_channel_weight_gradient(x_t, offsets, dy_packed, K, padded_w, s, dweight);
+    if (pixel_split) {
+        pixel_split_pointwise_gradient(dy, x_t, offsets, s, dweight);
         return;
     }
     // Items: blocks of input channels, each owning dW[:, block].

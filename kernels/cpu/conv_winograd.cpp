@@ -8,7 +8,9 @@
 #include "kernels/cpu/conv_winograd.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/conv_gemm.h"
@@ -491,6 +493,21 @@ void backward_weight(const float* x, const float* dy, float* dweight, const Conv
                 out[i * 3 + 2] = 0.5f * (r[1] + r[2]) + r[3];
             }
         }
+}
+
+// Enough channels to amortise the transforms (docs/KERNELS-conv.md has the per-layer
+// measurements), and for the forward and backward-data passes also at least four 2x2 tiles per
+// image: on 2x2 maps (one tile) the 16 transformed weight matrices (16 MiB at 512 channels)
+// serve too few tiles, and the channel-vector direct kernel is twice as fast.
+bool pays(const ConvShape& s, Pass pass) {
+    static const std::string mode = [] {
+        const char* value = std::getenv("KELVIN_CONV_WINOGRAD");
+        return std::string(value ? value : "");
+    }();
+    if (mode == "0" || !supports(s) || s.in_channels < 16 || s.out_channels < 16)
+        return false;
+    const int64_t tiles_per_image = (s.out_h + 1) / 2 * ((s.out_w + 1) / 2);
+    return mode == "all" || pass == Pass::kWeight || tiles_per_image >= 4;
 }
 
 }  // namespace kelvin::cpu::KELVIN_ISA::conv_winograd

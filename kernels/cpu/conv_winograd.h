@@ -35,6 +35,12 @@ namespace kelvin::cpu::KELVIN_ISA::conv_winograd {
 
 using cpu::conv_winograd::supports;
 
+// Whether Winograd is the path for this pass of s: 3x3 stride-1 layers with enough channels
+// to amortise its transforms; KELVIN_CONV_WINOGRAD=0 turns it off, =all uses it wherever it
+// applies (comparisons).
+enum class Pass { kForward, kData, kWeight };
+bool pays(const ConvShape& s, Pass pass);
+
 // y = conv(x, weight) + bias (bias may be null) for a supported shape; weight
 // [out_channels, in_channels, 3, 3].
 void forward(const float* x, const float* weight, const float* bias, float* y,

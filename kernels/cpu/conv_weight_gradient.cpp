@@ -1,0 +1,287 @@
+// The CPU convolution's weight gradient (kernels/cpu/conv_weight_gradient.h;
+// docs/KERNELS-conv.md has the measurements).
+#include "kernels/cpu/conv_weight_gradient.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/conv_columns.h"
+#include "kernels/cpu/conv_gemm.h"
+#include "kernels/cpu/conv_tiles.h"
+#include "kernels/cpu/conv_winograd.h"
+
+namespace kelvin::cpu::KELVIN_ISA {
+
+namespace {
+
+using namespace conv_gemm;
+using namespace conv_tiles;
+using conv_columns::im2col;
+
+// x[c, oh*S, ow*S] of one image as [out_h, out_w, C] (channel-last, only the pixels a strided
+// 1x1 kernel reads): each sampled input row transposed whole (8x8 vector blocks), then every
+// S-th pixel's C floats copied out. (Gathering [C, out_w] with scalar strided reads first, then
+// transposing, made that pass 10-15% slower: 64->128 stride 2, AVX2 5.8 -> 5.4 ms.)
+void sample_channel_last(const float* x, const ConvShape& s, float* out) {
+    static thread_local Scratch<float> t_row;
+    const int64_t in_plane = s.in_h * s.in_w, C = s.in_channels;
+    float* row = t_row.get(C * s.in_w);
+    for (int64_t oh = 0; oh < s.out_h; ++oh) {
+        transpose(x + oh * s.stride * s.in_w, C, s.in_w, in_plane, C, row);
+        for (int64_t ow = 0; ow < s.out_w; ++ow)
+            std::memcpy(out + (oh * s.out_w + ow) * C, row + ow * s.stride * C,
+                        C * sizeof(float));
+    }
+}
+
+// The weight gradient with fewer input channels than a micro-tile is wide (the 3-channel first
+// layer, the 1-channel Fashion-MNIST one): dW[o][t] = sum over pixels k of dY[o][k] * col[t][k],
+// T = C*kh*kw taps (27) in the weight's own order, as dot products with pixels as the vector
+// lanes. Both operands are then read where they lie, contiguous over pixels: dY's rows in place
+// and the rows of an im2col tile, no packing. (As a GEMM with pixels as the reduction, dY had
+// to be packed k-major: 8 MB rearranged for 113 MFLOP, a third of that pass.)
+//
+// A register block is RO output channels x RT taps of vector accumulators (AVX-512 8 x 3 = 24 of
+// 32 registers; 16-register paths 4 x 3): per kLanes pixels RO + RT loads and RO*RT FMAs. The
+// lanes stay unreduced in a per-item [O, T] array of vectors until the end. Items are fixed
+// partitions of the blocks of output rows, summed in partition order, then lane order: the
+// result does not depend on the thread count.
+#if defined(__AVX512F__)
+constexpr int kDotChannels = 8;
+#else
+constexpr int kDotChannels = 4;
+#endif
+constexpr int kDotTaps = 3;
+
+// partial[r * T + t] += kLanes partial sums of dy row r . col row t over kc pixels, for r < ro,
+// t < rt (rows past those repeat a real row and are not stored).
+void accumulate_dots(const float* dy, int64_t dy_ld, int ro, const float* col, int64_t col_ld,
+                     int rt, int64_t kc, int64_t T, float* partial) {
+    const float* dy_rows[kDotChannels];
+    const float* col_rows[kDotTaps];
+    for (int r = 0; r < kDotChannels; ++r) dy_rows[r] = dy + std::min(r, ro - 1) * dy_ld;
+    for (int t = 0; t < kDotTaps; ++t) col_rows[t] = col + std::min(t, rt - 1) * col_ld;
+    Vec acc[kDotChannels][kDotTaps] = {};
+    int64_t k = 0;
+    for (; k + kLanes <= kc; k += kLanes) {
+        Vec c[kDotTaps];
+        for (int t = 0; t < kDotTaps; ++t) c[t] = load_vec(col_rows[t] + k);
+#pragma GCC unroll 8
+        for (int r = 0; r < kDotChannels; ++r) {
+            const Vec d = load_vec(dy_rows[r] + k);
+            for (int t = 0; t < kDotTaps; ++t) acc[r][t] += d * c[t];
+        }
+    }
+    for (; k < kc; ++k)  // the pixels past the last whole vector, in lane 0
+        for (int r = 0; r < kDotChannels; ++r)
+            for (int t = 0; t < kDotTaps; ++t) acc[r][t][0] += dy_rows[r][k] * col_rows[t][k];
+    for (int r = 0; r < ro; ++r)
+        for (int t = 0; t < rt; ++t) {
+            float* sums = partial + (r * T + t) * kLanes;
+            store_vec(sums, load_vec(sums) + acc[r][t]);
+        }
+}
+
+void few_channel_weight_gradient(const float* x, const float* dy, const ConvShape& s,
+                                 float* dweight) {
+    constexpr int64_t kParts = 8;
+    constexpr int64_t kBlockPixels = 1024;  // 512: 3% slower, 256: 12% (AVX-512, one thread)
+    const int64_t O = s.out_channels, T = s.in_channels * s.kernel_h * s.kernel_w;
+    const int64_t band_rows = std::max<int64_t>(1, kBlockPixels / s.out_w);
+    const int64_t bands = (s.out_h + band_rows - 1) / band_rows, blocks = s.batch * bands;
+    const int64_t per_part = (blocks + kParts - 1) / kParts;
+    const int64_t pixels = s.out_h * s.out_w, in_image = s.in_channels * s.in_h * s.in_w;
+    const int64_t part_size = O * T * kLanes;
+    float* partials = t_outputs.get(kParts * part_size);
+#pragma omp parallel for schedule(static) if (worth_threads(s))
+    for (int64_t part = 0; part < kParts; ++part) {
+        float* partial = partials + part * part_size;
+        std::fill(partial, partial + part_size, 0.0f);
+        float* tile = t_columns.get(T * band_rows * s.out_w);
+        for (int64_t block = part * per_part; block < std::min(blocks, (part + 1) * per_part);
+             ++block) {
+            const int64_t b = block / bands, oh0 = block % bands * band_rows;
+            const int64_t oh1 = std::min(s.out_h, oh0 + band_rows), kc = (oh1 - oh0) * s.out_w;
+            im2col(x + b * in_image, 1, oh0, oh1, s, tile);
+            const float* dy_block = dy + b * O * pixels + oh0 * s.out_w;
+            for (int64_t o0 = 0; o0 < O; o0 += kDotChannels)
+                for (int64_t t0 = 0; t0 < T; t0 += kDotTaps)
+                    accumulate_dots(dy_block + o0 * pixels, pixels,
+                                    static_cast<int>(std::min<int64_t>(kDotChannels, O - o0)),
+                                    tile + t0 * kc, kc,
+                                    static_cast<int>(std::min<int64_t>(kDotTaps, T - t0)), kc, T,
+                                    partial + (o0 * T + t0) * kLanes);
+        }
+    }
+#pragma omp parallel for schedule(static) if (worth_threads(s))
+    for (int64_t o = 0; o < O; ++o)
+        for (int64_t t = 0; t < T; ++t) {
+            float total = 0.0f;
+            for (int64_t part = 0; part < kParts; ++part)
+                for (int lane = 0; lane < kLanes; ++lane)
+                    total += partials[part * part_size + (o * T + t) * kLanes + lane];
+            dweight[o * T + t] = total;
+        }
+}
+
+// The weight gradient of a 1x1 layer, dW [O, C] = dY [O, K] * x^T [K, C] (x channel-last: B
+// row k at offsets[k]), with items that split the K pixels rather than the channels: blocks of
+// channels (4 at 64 input channels) each re-read all of a packed dY from memory. Each item packs
+// its own k-blocks of dY as it goes (in cache: a whole packed copy was 4 MB more written and
+// read at 64->128 stride 2) and sums the whole dW into its own partial; the partials are added
+// in partition order, so the result does not depend on the thread count.
+constexpr int64_t kPixelSplitParts = 4;
+constexpr int64_t kPixelSplitMaxWeights = int64_t{1} << 17;  // partials stay in L2
+void pixel_split_pointwise_gradient(const float* dy, const float* x_t, const int64_t* offsets,
+                                    const ConvShape& s, float* dweight) {
+    const int64_t O = s.out_channels, C = s.in_channels, pixels = s.out_h * s.out_w;
+    const int64_t K = s.batch * pixels, blocks = (K + kKC - 1) / kKC;
+    const int64_t per_part = (blocks + kPixelSplitParts - 1) / kPixelSplitParts;
+    const int mr = micro_rows(O);
+    float* partials = t_outputs.get(kPixelSplitParts * O * C);
+#pragma omp parallel for schedule(static) if (worth_threads(s))
+    for (int64_t part = 0; part < kPixelSplitParts; ++part) {
+        float* dw = partials + part * O * C;
+        std::fill(dw, dw + O * C, 0.0f);
+        float* a = t_columns.get(packed_size(O, kKC));
+        for (int64_t block = part * per_part; block < std::min(blocks, (part + 1) * per_part);
+             ++block) {
+            const int64_t k0 = block * kKC, kc = std::min(kKC, K - k0);
+            for (int64_t k = k0; k < k0 + kc;) {  // the block's pixels, image by image
+                const int64_t b = k / pixels, p = k % pixels;
+                const int64_t count = std::min(pixels - p, k0 + kc - k);
+                pack_rows(dy + (b * O) * pixels + p, O, count, pixels, k - k0, kc, mr, a);
+                k += count;
+            }
+            tile_gemm(O, C, kc, PackedA{a, kc}, x_t, offsets + k0, dw, C, nullptr, true);
+        }
+    }
+#pragma omp parallel for schedule(static) if (worth_threads(s))
+    for (int64_t i = 0; i < O * C; ++i) {
+        float total = 0.0f;
+        for (int64_t part = 0; part < kPixelSplitParts; ++part) total += partials[part * O * C + i];
+        dweight[i] = total;
+    }
+}
+
+}  // namespace
+
+void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
+                            const ConvShape& shape) {
+    const bool parallel = worth_threads(shape);
+    const ConvShape& s = shape;
+    const int64_t area = s.kernel_h * s.kernel_w;
+    if (empty_problem(shape)) {
+        std::fill(dweight, dweight + s.out_channels * s.in_channels * area, 0.0f);
+        return;
+    }
+    if (conv_winograd::pays(shape, conv_winograd::Pass::kWeight)) {
+        conv_winograd::backward_weight(x, dy, dweight, shape);
+        return;
+    }
+    // For each kernel tap (i, j), dW[:, :, i, j] [O, C] = sum over output pixels k of
+    // dY[:, k] (O values) outer x[pixel k shifted by (i, j)] (C values). Both operands are
+    // rearranged once per call: dY as a packed [O, N*pixels] A operand, and x padded and
+    // channel-last [N, Hp, Wp, C] (B: the row of pixel k for tap (i, j) is C contiguous floats
+    // at offset[k] + (i*Wp + j)*C). No im2col, any stride, and the taps of a k-block reuse the
+    // same A block from L2.
+    if (s.in_channels < kNR) {  // the first layer
+        few_channel_weight_gradient(x, dy, s, dweight);
+        return;
+    }
+    const int64_t pixels = s.out_h * s.out_w, in_plane = s.in_h * s.in_w;
+    // A strided 1x1 kernel without padding reads only the pixels (oh*S, ow*S): x^T then holds
+    // just those, [N, out_h, out_w, C] (for the ResNet shortcuts a quarter of x: the full
+    // transpose was most of that pass).
+    const bool sampled = area == 1 && s.padding == 0 && s.stride > 1;
+    const int64_t padded_h = sampled ? s.out_h : s.in_h + 2 * s.padding;
+    const int64_t padded_w = sampled ? s.out_w : s.in_w + 2 * s.padding;
+    const int64_t padded_image = padded_h * padded_w * s.in_channels;
+    const int64_t out_image = s.out_channels * pixels, in_image = s.in_channels * in_plane;
+    const int64_t K = s.batch * pixels;
+    const bool pixel_split = area == 1 && s.out_channels * s.in_channels <= kPixelSplitMaxWeights &&
+                             K >= kPixelSplitParts * kKC;
+    const int mr = micro_rows(s.out_channels);
+    const int64_t dy_size = pixel_split ? 0 : packed_size(s.out_channels, K);
+    float* dy_packed = t_transposed.get(dy_size + s.batch * padded_image +
+                                        area * s.out_channels * s.in_channels);
+    float* x_t = dy_packed + dy_size;
+    // dW by kernel row: [kh, O, kw * C], element (i, o, j*C + c); permuted into dW at the end.
+    float* dw_rows = x_t + s.batch * padded_image;
+    const int64_t row_width = s.kernel_w * s.in_channels;
+    int64_t* offsets = t_offsets.get(K);
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t b = 0; b < s.batch; ++b) {
+        if (!pixel_split)  // which packs dY itself, block by block
+            pack_rows(dy + b * out_image, s.out_channels, pixels, pixels, b * pixels, K, mr,
+                      dy_packed);
+        float* image = x_t + b * padded_image;
+        if (sampled) {
+            sample_channel_last(x + b * in_image, s, image);
+            for (int64_t p = 0; p < pixels; ++p)
+                offsets[b * pixels + p] = b * padded_image + p * s.in_channels;
+            continue;
+        }
+        std::fill(image, image + padded_image, 0.0f);
+        for (int64_t ih = 0; ih < s.in_h; ++ih)  // [C, in_w] -> [in_w, C] into padded row
+            transpose(x + b * in_image + ih * s.in_w, s.in_channels, s.in_w, in_plane,
+                      s.in_channels,
+                      image + ((ih + s.padding) * padded_w + s.padding) * s.in_channels);
+        for (int64_t oh = 0; oh < s.out_h; ++oh)
+            for (int64_t ow = 0; ow < s.out_w; ++ow)
+                offsets[b * pixels + oh * s.out_w + ow] =
+                    b * padded_image +
+                    (oh * s.stride * padded_w + ow * s.stride) * s.in_channels;
+    }
+    if (pixel_split) {
+        pixel_split_pointwise_gradient(dy, x_t, offsets, s, dweight);
+        return;
+    }
+    // Items: blocks of input channels, each owning dW[:, block].
+    // Blocks of 64 channels when there are enough for 4+ items: each A slice then serves two
+    // micro-tile columns.
+    const int64_t block = s.in_channels >= 8 * kNR ? 2 * kNR : kNR;
+    const int64_t items = (s.in_channels + block - 1) / block;
+    // On the 16-register ISAs a B row is one or two cache lines, rows s.stride * C floats apart:
+    // at C >= 64 that is a power of two of 256 B or more, so a k-block's rows (16-32 KiB) fall
+    // into a few L1 sets and miss on every micro-tile. Copied together first, they stay in L1
+    // (AVX2, 3x3 stride 2: 128 and 256 channels 20 -> 16-17 ms; AVX-512's 2-line rows: no gain).
+#if defined(__AVX512F__)
+    const bool pack_b = false;
+#else
+    const bool pack_b = area > 1;
+#endif
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t item = 0; item < items; ++item) {
+        const int64_t c0 = item * block;
+        const int64_t width = std::min(block, s.in_channels - c0);
+        for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+            const int64_t kc = std::min(kKC, K - k0);
+            const PackedA a{dy_packed + k0 * mr, K};  // columns k0..
+            for (int64_t i = 0; i < s.kernel_h; ++i)
+                for (int64_t j = 0; j < s.kernel_w; ++j) {
+                    const float* b = x_t + (i * padded_w + j) * s.in_channels + c0;
+                    const int64_t* b_offsets = offsets + k0;
+                    if (pack_b) {
+                        float* rows = t_columns.get(kKC * block);
+                        for (int64_t k = 0; k < kc; ++k)
+                            std::memcpy(rows + k * width, b + b_offsets[k], width * sizeof(float));
+                        b = rows;
+                        b_offsets = row_offsets(kc, width);
+                    }
+                    tile_gemm(s.out_channels, width, kc, a, b, b_offsets,
+                              dw_rows + i * s.out_channels * row_width + j * s.in_channels + c0,
+                              row_width, nullptr, k0 > 0);
+                }
+        }
+    }
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t o = 0; o < s.out_channels; ++o)
+        for (int64_t c = 0; c < s.in_channels; ++c)
+            for (int64_t i = 0; i < s.kernel_h; ++i)
+                for (int64_t j = 0; j < s.kernel_w; ++j)
+                    dweight[((o * s.in_channels + c) * s.kernel_h + i) * s.kernel_w + j] =
+                        dw_rows[(i * s.out_channels + o) * row_width + j * s.in_channels + c];
+}
+
+}  // namespace kelvin::cpu::KELVIN_ISA

@@ -82,7 +82,8 @@ void col2im(const float* dcol, int64_t images, int64_t oh0, int64_t oh1, const C
 #pragma omp simd
                             for (int64_t k = 0; k < count; ++k) out[k] += in[k];
                         } else {
-                            for (int64_t k = 0; k < count; ++k) out[k * S] += in[k];
+#pragma GCC unroll 8
+                            for (int64_t k = 0; k < count; ++k, out += S) *out += in[k];
                         }
                     }
                 }

@@ -242,12 +242,14 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     // micro-tile columns.
     const int64_t block = s.in_channels >= 8 * kNR ? 2 * kNR : kNR;
     const int64_t items = (s.in_channels + block - 1) / block;
-    // On the 16-register ISAs a B row is one or two cache lines, rows s.stride * C floats apart:
-    // at C >= 64 that is a power of two of 256 B or more, so a k-block's rows (16-32 KiB) fall
-    // into a few L1 sets and miss on every micro-tile. Copied together first, they stay in L1
-    // (AVX2, 3x3 stride 2: 128 and 256 channels 20 -> 16-17 ms; AVX-512's 2-line rows: no gain).
+    // A B row is one or two cache lines, rows s.stride * C floats apart: at C >= 64 a power of
+    // two of 256 B or more, so a k-block's rows (16-32 KiB) fall into a few L1 sets and miss on
+    // every micro-tile. Copied together first, they stay in L1 (AVX2, 3x3 stride 2: 128 and 256
+    // channels 20 -> 16-17 ms, one Zen 4 core). On AVX-512 (2-line rows, 12-row tiles) it pays
+    // from 1 KiB apart (one Sapphire Rapids-class Xeon core: 128 and 256 channels 9.5-9.6 ->
+    // 8.3-8.6 ms), not at 512 B (64 channels 8.7 -> 9.2; no gain on Zen 4 either).
 #if defined(__AVX512F__)
-    const bool pack_b = false;
+    const bool pack_b = area > 1 && s.stride * s.in_channels * sizeof(float) >= 1024;
 #else
     const bool pack_b = area > 1;
 #endif

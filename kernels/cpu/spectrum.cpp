@@ -1,6 +1,7 @@
 // CPU spectra with LAPACK in float64. See kernels/spectrum.h for the contract.
 #include "kernels/spectrum.h"
 
+#include <cblas.h>
 #include <lapacke.h>
 
 #include <algorithm>
@@ -20,6 +21,22 @@ lapack_int lapack_dimension(int64_t n, const char* what) {
                                             std::to_string(INT_MAX));
     return static_cast<lapack_int>(n);
 }
+
+// kernels/cpu/gemm.cpp keeps OpenBLAS at one thread, so that its pool never fights OpenMP's
+// over the cores in a training step. A factorisation is one long LAPACK call between OpenMP
+// loops, so for its duration OpenBLAS's own threads take the cores: 10,000 x 100 singular
+// values 29 -> 14 ms (numpy's dgesdd: 17.5). Always two, whatever kelvin's thread count: a
+// threaded factorisation sums in an order that depends on its thread count (the ~1e-14
+// singular values of a rank-deficient layer moved by 10% between one and two), and results
+// must not depend on kelvin's.
+constexpr int kLapackThreads = 2;
+class LapackThreads {
+public:
+    LapackThreads() { openblas_set_num_threads(kLapackThreads); }
+    ~LapackThreads() { openblas_set_num_threads(1); }
+    LapackThreads(const LapackThreads&) = delete;
+    LapackThreads& operator=(const LapackThreads&) = delete;
+};
 
 void check_info(lapack_int info, const char* routine) {
     KELVIN_CHECK(info == 0, std::string(routine) + " failed with info " + std::to_string(info) +
@@ -95,6 +112,7 @@ void singular_values(const float* matrix, int64_t rows, int64_t cols, bool subtr
     const lapack_int m = lapack_dimension(std::max(rows, cols), "singular_values");
     const lapack_int n = lapack_dimension(std::min(rows, cols), "singular_values");
     std::vector<double> a = to_tall_column_major(matrix, rows, cols, subtract_mean_row);
+    const LapackThreads threads;
 
     // Tall matrices: factor A = QR first and take the singular values of the n x n R. dgesdd
     // does this itself past the same crossover (11/6, LAPACK's mnthr), but calling it
@@ -131,6 +149,7 @@ void symmetric_eigen(const double* symmetric, int64_t d, double* eigenvalues,
     std::vector<double> a(symmetric, symmetric + d * d);
     std::vector<double> w(static_cast<size_t>(d));
     const char jobz = eigenvectors ? 'V' : 'N';
+    const LapackThreads threads;
     double work_query = 0;
     lapack_int iwork_query = 0;
     check_info(LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, jobz, 'U', n, a.data(), n, w.data(),

@@ -124,26 +124,56 @@ void few_channel_weight_gradient(const float* x, const float* dy, const ConvShap
         }
 }
 
-// The weight gradient of a 1x1 layer, dW [O, C] = dY [O, K] * x^T [K, C] (x channel-last: B
-// row k at offsets[k]), with items that split the K pixels rather than the channels: blocks of
-// channels (4 at 64 input channels) each re-read all of a packed dY from memory. Each item packs
-// its own k-blocks of dY as it goes (in cache: a whole packed copy was 4 MB more written and
-// read at 64->128 stride 2) and sums the whole dW into its own partial; the partials are added
-// in partition order, so the result does not depend on the thread count.
+// Splitting the K pixels rather than the channels among items, for layers with few weights:
+// blocks of channels (two or four at 64 input channels) each re-read all of a packed dY from
+// memory. Each item packs its own k-blocks of dY as it goes (in cache: a whole packed copy was
+// 4 MB more written and read at the 64->128 1x1 stride 2) and sums the whole dW, laid out by
+// kernel row as dw_rows, into its own partial; the partials are added in partition order, so
+// the result does not depend on the thread count. B rows as in conv2d_backward_weight.
 constexpr int64_t kPixelSplitParts = 4;
 constexpr int64_t kPixelSplitMaxWeights = int64_t{1} << 17;  // partials stay in L2
-void pixel_split_pointwise_gradient(const float* dy, const float* x_t, const int64_t* offsets,
-                                    const ConvShape& s, float* dweight) {
+bool pixel_split_pays(const ConvShape& s) {
+    return s.kernel_h * s.kernel_w * s.out_channels * s.in_channels <= kPixelSplitMaxWeights &&
+           s.batch * s.out_h * s.out_w >= kPixelSplitParts * kKC;
+}
+
+struct ChannelLastInput {
+    const float* x_t;        // x padded and channel-last
+    const int64_t* offsets;  // B row of pixel k for tap (0, 0)
+    int64_t padded_w;
+    bool pack_b;  // copy a k-block's B rows together first
+};
+
+// C[O x C] (row stride ldc) += A * B_tap over a k-block: B rows of pixels k0.. for tap (i, j).
+void accumulate_tap(const PackedA& a, int64_t kc, int64_t k0, int64_t i, int64_t j, int64_t c0,
+                    int64_t width, const ChannelLastInput& in, const ConvShape& s, float* c,
+                    int64_t ldc, bool accumulate) {
+    const float* b = in.x_t + (i * in.padded_w + j) * s.in_channels + c0;
+    const int64_t* b_offsets = in.offsets + k0;
+    if (in.pack_b) {
+        float* rows = t_columns.get(kKC * width);
+        for (int64_t k = 0; k < kc; ++k)
+            std::memcpy(rows + k * width, b + b_offsets[k], width * sizeof(float));
+        b = rows;
+        b_offsets = row_offsets(kc, width);
+    }
+    tile_gemm(s.out_channels, width, kc, a, b, b_offsets, c, ldc, nullptr, accumulate);
+}
+
+void pixel_split_gradient(const float* dy, const ChannelLastInput& in, const ConvShape& s,
+                          float* dw_rows) {
     const int64_t O = s.out_channels, C = s.in_channels, pixels = s.out_h * s.out_w;
+    const int64_t row_width = s.kernel_w * C, size = s.kernel_h * O * row_width;
     const int64_t K = s.batch * pixels, blocks = (K + kKC - 1) / kKC;
     const int64_t per_part = (blocks + kPixelSplitParts - 1) / kPixelSplitParts;
     const int mr = micro_rows(O);
-    float* partials = t_outputs.get(kPixelSplitParts * O * C);
+    float* partials = t_outputs.get(kPixelSplitParts * size);
 #pragma omp parallel for schedule(static) if (worth_threads(s))
     for (int64_t part = 0; part < kPixelSplitParts; ++part) {
-        float* dw = partials + part * O * C;
-        std::fill(dw, dw + O * C, 0.0f);
-        float* a = t_columns.get(packed_size(O, kKC));
+        float* dw = partials + part * size;
+        std::fill(dw, dw + size, 0.0f);
+        static thread_local Scratch<float> t_block;
+        float* a = t_block.get(packed_size(O, kKC));
         for (int64_t block = part * per_part; block < std::min(blocks, (part + 1) * per_part);
              ++block) {
             const int64_t k0 = block * kKC, kc = std::min(kKC, K - k0);
@@ -153,14 +183,17 @@ void pixel_split_pointwise_gradient(const float* dy, const float* x_t, const int
                 pack_rows(dy + (b * O) * pixels + p, O, count, pixels, k - k0, kc, mr, a);
                 k += count;
             }
-            tile_gemm(O, C, kc, PackedA{a, kc}, x_t, offsets + k0, dw, C, nullptr, true);
+            for (int64_t i = 0; i < s.kernel_h; ++i)
+                for (int64_t j = 0; j < s.kernel_w; ++j)
+                    accumulate_tap(PackedA{a, kc}, kc, k0, i, j, 0, C, in, s,
+                                   dw + i * O * row_width + j * C, row_width, true);
         }
     }
 #pragma omp parallel for schedule(static) if (worth_threads(s))
-    for (int64_t i = 0; i < O * C; ++i) {
+    for (int64_t e = 0; e < size; ++e) {
         float total = 0.0f;
-        for (int64_t part = 0; part < kPixelSplitParts; ++part) total += partials[part * O * C + i];
-        dweight[i] = total;
+        for (int64_t part = 0; part < kPixelSplitParts; ++part) total += partials[part * size + e];
+        dw_rows[e] = total;
     }
 }
 
@@ -199,8 +232,7 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     const int64_t padded_image = padded_h * padded_w * s.in_channels;
     const int64_t out_image = s.out_channels * pixels, in_image = s.in_channels * in_plane;
     const int64_t K = s.batch * pixels;
-    const bool pixel_split = area == 1 && s.out_channels * s.in_channels <= kPixelSplitMaxWeights &&
-                             K >= kPixelSplitParts * kKC;
+    const bool pixel_split = pixel_split_pays(s);
     const int mr = micro_rows(s.out_channels);
     const int64_t dy_size = pixel_split ? 0 : packed_size(s.out_channels, K);
     float* dy_packed = t_transposed.get(dy_size + s.batch * padded_image +
@@ -233,11 +265,7 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
                     b * padded_image +
                     (oh * s.stride * padded_w + ow * s.stride) * s.in_channels;
     }
-    if (pixel_split) {
-        pixel_split_pointwise_gradient(dy, x_t, offsets, s, dweight);
-        return;
-    }
-    // Items: blocks of input channels, each owning dW[:, block].
+    // Items: blocks of input channels, each owning dW[:, block] (or, pixel_split, of pixels).
     // Blocks of 64 channels when there are enough for 4+ items: each A slice then serves two
     // micro-tile columns.
     const int64_t block = s.in_channels >= 8 * kNR ? 2 * kNR : kNR;
@@ -253,29 +281,29 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
 #else
     const bool pack_b = area > 1;
 #endif
+    const ChannelLastInput input{x_t, offsets, padded_w, pack_b};
+    if (pixel_split) {
+        pixel_split_gradient(dy, input, s, dw_rows);
+    } else {
 #pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t item = 0; item < items; ++item) {
-        const int64_t c0 = item * block;
-        const int64_t width = std::min(block, s.in_channels - c0);
-        for (int64_t k0 = 0; k0 < K; k0 += kKC) {
-            const int64_t kc = std::min(kKC, K - k0);
-            const PackedA a{dy_packed + k0 * mr, K};  // columns k0..
-            for (int64_t i = 0; i < s.kernel_h; ++i)
-                for (int64_t j = 0; j < s.kernel_w; ++j) {
-                    const float* b = x_t + (i * padded_w + j) * s.in_channels + c0;
-                    const int64_t* b_offsets = offsets + k0;
-                    if (pack_b) {
-                        float* rows = t_columns.get(kKC * block);
-                        for (int64_t k = 0; k < kc; ++k)
-                            std::memcpy(rows + k * width, b + b_offsets[k], width * sizeof(float));
-                        b = rows;
-                        b_offsets = row_offsets(kc, width);
-                    }
-                    tile_gemm(s.out_channels, width, kc, a, b, b_offsets,
-                              dw_rows + i * s.out_channels * row_width + j * s.in_channels + c0,
-                              row_width, nullptr, k0 > 0);
-                }
+        for (int64_t item = 0; item < items; ++item) {
+            const int64_t c0 = item * block;
+            const int64_t width = std::min(block, s.in_channels - c0);
+            for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+                const int64_t kc = std::min(kKC, K - k0);
+                const PackedA a{dy_packed + k0 * mr, K};  // columns k0..
+                for (int64_t i = 0; i < s.kernel_h; ++i)
+                    for (int64_t j = 0; j < s.kernel_w; ++j)
+                        accumulate_tap(a, kc, k0, i, j, c0, width, input, s,
+                                       dw_rows + i * s.out_channels * row_width +
+                                           j * s.in_channels + c0,
+                                       row_width, k0 > 0);
+            }
         }
+    }
+    if (area == 1) {  // dw_rows is dW
+        std::memcpy(dweight, dw_rows, s.out_channels * s.in_channels * sizeof(float));
+        return;
     }
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t o = 0; o < s.out_channels; ++o)

@@ -71,7 +71,7 @@ inline const std::vector<ConvCase> kConvCases = {
     {3, 5, 9, 7, 4, 1, 1, 3, 0, false},
     // Weight gradient split by pixels (>= 4 blocks of 256): blocks crossing images, a partial
     // last block; 1x1, and 3x3 stride 2 on an odd output width.
-    {5, 8, 30, 30, 12, 1, 1, 2, 0, true},  {8, 40, 24, 22, 36, 3, 3, 2, 1, false},
+    {5, 8, 30, 30, 12, 1, 1, 2, 0, true},  {8, 40, 24, 22, 6, 3, 3, 2, 1, false},
     // Few input channels on a large map (backward data as dcol + col2im, not the flipped
     // direct conv): one channel, 5x5 taps, padding 2, odd width, partial bands.
     {2, 1, 21, 23, 6, 5, 5, 1, 2, true},

@@ -44,6 +44,13 @@
 
 namespace kelvin::cpu::KELVIN_ISA {
 
+namespace conv_tiles {
+thread_local Scratch<float> t_columns;
+thread_local Scratch<float> t_outputs;
+thread_local Scratch<float> t_transposed;
+thread_local Scratch<int64_t> t_offsets;
+}  // namespace conv_tiles
+
 namespace {
 
 using namespace conv_gemm;

@@ -19,11 +19,13 @@ inline constexpr int64_t kTileColumns = 256;
 // At least this many items when the batch allows it, so that both cores get work on small maps.
 inline constexpr int64_t kMinItems = 4;
 
-inline thread_local Scratch<float> t_columns;     // an im2col or dcol tile
-inline thread_local Scratch<float> t_outputs;     // a tile of Y or dY spanning several images
-// Packed weights or dY, x channel-last: used by the calling thread, outside parallel loops.
-inline thread_local Scratch<float> t_transposed;
-inline thread_local Scratch<int64_t> t_offsets;   // B row offsets of a tile
+// Defined in conv.cpp. (As C++17 inline variables they became GNU unique symbols, which the
+// per-variant link cannot make local: scripts/check-cpu-isas.sh.)
+extern thread_local Scratch<float> t_columns;  // an im2col or dcol tile
+extern thread_local Scratch<float> t_outputs;  // a tile of Y or dY spanning several images
+// Packed weights or dY, x channel-last: filled by the calling thread, outside parallel loops.
+extern thread_local Scratch<float> t_transposed;
+extern thread_local Scratch<int64_t> t_offsets;  // B row offsets of a tile
 
 struct Geometry {
     ConvShape s;

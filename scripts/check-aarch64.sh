@@ -30,7 +30,7 @@ objects=()
 for src in kernels/cpu/*.cpp; do
   name=$(basename "$src" .cpp)
   case $name in
-    conv | conv_columns | conv_gemm | conv_winograd) defs=(-DKELVIN_ISA=generic) ;;  # the per-ISA sources
+    conv | conv_columns | conv_direct | conv_gemm | conv_weight_gradient | conv_winograd) defs=(-DKELVIN_ISA=generic) ;;  # the per-ISA sources
     gemm | spectrum) defs=(-isystem "$blas_headers" -isystem /usr/include) ;;
     *) defs=() ;;
   esac
@@ -49,8 +49,12 @@ $cxx "${flags[@]}" -c tests/test_conv_isa.cpp -o "$tmp/test_conv_isa.o" ||
   fail "tests/test_conv_isa.cpp does not compile for aarch64"
 # The conv kernels need no BLAS: link them with their dispatch and the tests alone, statically
 # (no arm64 libraries on this machine; qemu-aarch64 runs a static binary as it is).
-$cxx -static -fopenmp "$tmp/main.o" "$tmp/test_conv_isa.o" "$tmp/conv.o" "$tmp/conv_columns.o" "$tmp/conv_gemm.o" \
-  "$tmp/conv_winograd.o" "$tmp/conv_isa.o" "$tmp/cpu_isa.o" -o "$tmp/conv_tests" 2> "$tmp/link.log" ||
+conv_objects=()
+for name in conv conv_columns conv_direct conv_gemm conv_weight_gradient conv_winograd conv_isa cpu_isa; do
+  conv_objects+=("$tmp/$name.o")
+done
+$cxx -static -fopenmp "$tmp/main.o" "$tmp/test_conv_isa.o" "${conv_objects[@]}" -o "$tmp/conv_tests" \
+  2> "$tmp/link.log" ||
   { cat "$tmp/link.log"; fail "the aarch64 conv test binary does not link"; }
 file "$tmp/conv_tests" | grep -q "ARM aarch64" || fail "$tmp/conv_tests is not an aarch64 binary"
 OMP_NUM_THREADS=2 qemu-aarch64 "$tmp/conv_tests" || fail "conv kernel tests under qemu-aarch64"

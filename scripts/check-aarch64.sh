@@ -30,7 +30,7 @@ objects=()
 for src in kernels/cpu/*.cpp; do
   name=$(basename "$src" .cpp)
   case $name in
-    conv | conv_columns | conv_direct | conv_gemm | conv_weight_gradient | conv_winograd) defs=(-DKELVIN_ISA=generic) ;;  # the per-ISA sources
+    conv | conv_columns | conv_direct | conv_gemm | conv_weight_gradient | conv_winograd | gelu) defs=(-DKELVIN_ISA=generic) ;;  # the per-ISA sources
     gemm | spectrum) defs=(-isystem "$blas_headers" -isystem /usr/include) ;;
     *) defs=() ;;
   esac

@@ -9,6 +9,7 @@
 #include "engine/ops.h"
 #include "kernels/activation.h"
 #include "kernels/cpu/exp_nonpositive.h"
+#include "kernels/cpu/gelu_isa.h"
 #include "tests/gradcheck.h"
 
 using namespace kelvin;
@@ -68,19 +69,20 @@ TEST_CASE("gradient: relu and gelu") {
               "gelu");
 }
 
-// The CPU GELU kernels compute erf and exp themselves (kernels/cpu/activation.cpp): against
-// the exact formulas in double, on a fine grid through the tails, within 1e-6 (relative to
-// max(1, |value|)); NaN stays NaN.
-TEST_CASE("gelu: CPU forward and backward match the exact erf formula") {
-    std::vector<float> x;
-    for (float v = -12.0f; v <= 12.0f; v += 0.00390625f) x.push_back(v);
-    x.push_back(1e-30f);
-    x.push_back(-1e-30f);
-    x.push_back(NAN);
+// The CPU GELU kernels compute erf and exp themselves (kernels/cpu/gelu.cpp): forward and
+// backward on x (NaN last) against the exact formulas in double, within 1e-6 (relative to
+// max(1, |value|)); NaN stays NaN. Through a variant's table, or (null) the dispatched
+// kelvin::cpu functions.
+static void check_gelu(const std::vector<float>& x, const kelvin::cpu::GeluKernels* variant) {
     const int64_t n = static_cast<int64_t>(x.size());
     std::vector<float> y(n), dx(n), dy(n, 1.0f);
-    kelvin::cpu::gelu_forward(x.data(), y.data(), n);
-    kelvin::cpu::gelu_backward(x.data(), dy.data(), dx.data(), n);
+    if (variant) {
+        variant->forward(x.data(), y.data(), n);
+        variant->backward(x.data(), dy.data(), dx.data(), n);
+    } else {
+        kelvin::cpu::gelu_forward(x.data(), y.data(), n);
+        kelvin::cpu::gelu_backward(x.data(), dy.data(), dx.data(), n);
+    }
     double worst_y = 0.0, worst_dx = 0.0;
     for (int64_t i = 0; i + 1 < n; ++i) {
         const double v = x[i], cdf = 0.5 * std::erfc(-v / std::sqrt(2.0));
@@ -93,6 +95,23 @@ TEST_CASE("gelu: CPU forward and backward match the exact erf formula") {
     CHECK_MESSAGE(worst_dx <= 1e-6, "backward: worst relative error " << worst_dx);
     CHECK(std::isnan(y[n - 1]));
     CHECK(std::isnan(dx[n - 1]));
+}
+
+// Every variant this CPU runs (kernels/cpu/gelu_isa.h), then the dispatched one.
+TEST_CASE("gelu: CPU forward and backward match the exact erf formula, on every runnable ISA") {
+    std::vector<float> x;
+    for (float v = -12.0f; v <= 12.0f; v += 0.00390625f) x.push_back(v);
+    x.push_back(1e-30f);
+    x.push_back(-1e-30f);
+    x.push_back(NAN);
+    std::vector<const kelvin::cpu::GeluKernels*> variants;
+    for (kelvin::cpu::Isa isa : kelvin::cpu::runnable_isas())
+        variants.push_back(kelvin::cpu::gelu_kernels(isa));
+    variants.push_back(nullptr);  // kelvin::cpu::gelu_forward / gelu_backward
+    for (const kelvin::cpu::GeluKernels* variant : variants) {
+        INFO("isa: " << (variant ? variant->isa : "dispatched"));
+        check_gelu(x, variant);
+    }
 }
 
 // The exponential that GELU and the attention softmax vectorise (kernels/cpu/exp_nonpositive.h):

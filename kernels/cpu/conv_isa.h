@@ -33,7 +33,5 @@ const ConvKernels* conv_kernels(Isa isa);
 }  // namespace kelvin::cpu
 
 // Each variant's object exports exactly one symbol, kelvin_conv_kernels_<isa>.
-#define KELVIN_STRINGIFY_(x) #x
-#define KELVIN_STRINGIFY(x) KELVIN_STRINGIFY_(x)
 #define KELVIN_CONV_KERNELS_ENTRY_(isa) kelvin_conv_kernels_##isa
 #define KELVIN_CONV_KERNELS_ENTRY(isa) KELVIN_CONV_KERNELS_ENTRY_(isa)

@@ -35,3 +35,7 @@ Isa active_isa();
 Isa isa_from_setting(const std::string& value);
 
 }  // namespace kelvin::cpu
+
+// The variants' tables name their instruction set with this (KELVIN_ISA is a bare token).
+#define KELVIN_STRINGIFY_(x) #x
+#define KELVIN_STRINGIFY(x) KELVIN_STRINGIFY_(x)

@@ -162,23 +162,6 @@ inline void add_tile_rows(const Vec (&acc)[N][2], int rows, float* c, int64_t ld
     add_tile_rows(acc, rows, c, ldc, cols, overwrite);
 }
 
-}  // namespace
-
-// Where this path applies and beats the others: enough output channels to fill a few
-// two-vector micro-tiles (below that, the pixel-vector kernels reuse A better). AVX-512 needs
-// whole-row panels (its kernel's addresses are compile-time, stride 1 or 2); the gathered
-// kernel below takes any stride and width.
-bool channel_direct_fits(const ConvShape& s) {
-#if defined(__AVX512F__)
-    const bool rows_fit = s.out_w % kPanelPixels == 0 || (s.out_w == 4 && s.out_h % 2 == 0);
-    return (s.stride == 1 || s.stride == 2) && rows_fit && s.out_channels >= 4 * kNR;
-#else
-    return gathered_direct_pays(s);
-#endif
-}
-
-namespace {
-
 template <int RW, int S>
 [[maybe_unused]] void pixel_panel_kernel(int64_t kc, const float* a, const int64_t* koff, int64_t row_stride,
                         const float* b, float* c, int64_t ldc, int cols, bool overwrite) {
@@ -263,6 +246,19 @@ template <int RW, int S>
 }
 
 }  // namespace
+
+// Where this path applies and beats the others: enough output channels to fill a few
+// two-vector micro-tiles (below that, the pixel-vector kernels reuse A better). AVX-512 needs
+// whole-row panels (its kernel's addresses are compile-time, stride 1 or 2); the gathered
+// kernel below takes any stride and width.
+bool channel_direct_fits(const ConvShape& s) {
+#if defined(__AVX512F__)
+    const bool rows_fit = s.out_w % kPanelPixels == 0 || (s.out_w == 4 && s.out_h % 2 == 0);
+    return (s.stride == 1 || s.stride == 2) && rows_fit && s.out_channels >= 4 * kNR;
+#else
+    return gathered_direct_pays(s);
+#endif
+}
 
 // out = conv(in, W) + bias (bias may be null) for a shape where channel_direct_fits;
 // packed_weights holds B(k = tap, n = output channel) as [ceil(O/kNR)][T][kNR], zero-padded.

@@ -250,7 +250,7 @@ template <int RW, int S>
 // Where this path applies and beats the others: enough output channels to fill a few
 // two-vector micro-tiles (below that, the pixel-vector kernels reuse A better). AVX-512 needs
 // whole-row panels (its kernel's addresses are compile-time, stride 1 or 2); the gathered
-// kernel below takes any stride and width.
+// kernel (gathered_panels) takes any stride and width.
 bool channel_direct_fits(const ConvShape& s) {
 #if defined(__AVX512F__)
     const bool rows_fit = s.out_w % kPanelPixels == 0 || (s.out_w == 4 && s.out_h % 2 == 0);

@@ -206,31 +206,28 @@ const int64_t* row_offsets(int64_t count, int64_t stride) {
 namespace {
 
 // An 8 x 8 block transposed in registers: three rounds of two-input shuffles (pairs, quads,
-// halves), the classic unpack/shuffle/permute sequence on AVX2; on 4-float ISAs GCC splits each
-// 8-float vector in two. (Element by element through a stack block it cost ~1 ns a float: the
-// strided 1x1 weight gradient spent a third of its time transposing x.)
+// halves), the classic unpack/shuffle/permute sequence on AVX2; on 4-float ISAs the compiler
+// splits each 8-float vector in two (__builtin_shufflevector: GCC 12 and clang both have it).
+// Element by element through a stack block it cost ~1 ns a float: the strided 1x1 weight
+// gradient spent a third of its time transposing x.
 using Vec8 = float __attribute__((vector_size(32)));
-using Mask8 = int32_t __attribute__((vector_size(32)));
 
 void transpose_block8(const float* in, int64_t in_ld, float* out, int64_t out_ld) {
     Vec8 r[8], t[8], u[8];
     for (int i = 0; i < 8; ++i) std::memcpy(&r[i], in + i * in_ld, sizeof(Vec8));
-    const Mask8 lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
     for (int i = 0; i < 8; i += 2) {  // t: pairs of rows interleaved
-        t[i] = __builtin_shuffle(r[i], r[i + 1], lo);
-        t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi);
+        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
     }
-    const Mask8 quad_lo = {0, 1, 8, 9, 4, 5, 12, 13}, quad_hi = {2, 3, 10, 11, 6, 7, 14, 15};
     for (int i = 0; i < 8; i += 4) {  // u: four rows' columns (j, j+4) side by side
-        u[i] = __builtin_shuffle(t[i], t[i + 2], quad_lo);
-        u[i + 1] = __builtin_shuffle(t[i], t[i + 2], quad_hi);
-        u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], quad_lo);
-        u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], quad_hi);
+        u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
     }
-    const Mask8 half_lo = {0, 1, 2, 3, 8, 9, 10, 11}, half_hi = {4, 5, 6, 7, 12, 13, 14, 15};
     for (int j = 0; j < 4; ++j) {  // columns j and j + 4
-        const Vec8 column = __builtin_shuffle(u[j], u[j + 4], half_lo);
-        const Vec8 column4 = __builtin_shuffle(u[j], u[j + 4], half_hi);
+        const Vec8 column = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        const Vec8 column4 = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
         std::memcpy(out + j * out_ld, &column, sizeof(Vec8));
         std::memcpy(out + (j + 4) * out_ld, &column4, sizeof(Vec8));
     }

@@ -70,11 +70,14 @@ inline const std::vector<ConvCase> kConvCases = {
     // stride 3.
     {3, 5, 9, 7, 4, 1, 1, 3, 0, false},
     // Weight gradient split by pixels (>= 4 blocks of 256): blocks crossing images, a partial
-    // last block; 1x1, and 3x3 stride 2 on an odd output width.
-    {5, 8, 30, 30, 12, 1, 1, 2, 0, true},  {8, 40, 24, 22, 6, 3, 3, 2, 1, false},
-    // Few input channels on a large map (backward data as dcol + col2im, not the flipped
-    // direct conv): one channel, 5x5 taps, padding 2, odd width, partial bands.
-    {2, 1, 21, 23, 6, 5, 5, 1, 2, true},
+    // last block; 1x1, 3x3 stride 2 on an odd output width, and one large enough to run
+    // threaded, with AVX-512's B rows copied together (stride * C >= 256).
+    {5, 32, 30, 30, 24, 1, 1, 2, 0, true}, {8, 40, 24, 22, 6, 3, 3, 2, 1, false},
+    {16, 128, 16, 16, 4, 3, 3, 2, 1, false},
+    // One input channel (the weight gradient's pixel-lane dot products, 25 taps: a partial block
+    // of 3), 5x5 taps, padding 2, odd width; and few taps for many output channels on a large
+    // stride-1 map (im2col rather than the pixel-vector path).
+    {2, 1, 21, 23, 6, 5, 5, 1, 2, true},   {1, 2, 20, 20, 32, 3, 3, 1, 1, false},
     // Tiny maps (<= 4 pixels, batch >= 16): one GEMM per output pixel over its valid taps,
     // forward and backward data; 2x2, 1x1 and 2x1 maps, partial micro-tile panels.
     {16, 20, 2, 2, 18, 3, 3, 1, 1, true},  {17, 16, 1, 1, 24, 3, 3, 1, 1, false},

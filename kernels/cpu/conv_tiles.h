@@ -15,9 +15,9 @@ using conv_gemm::Scratch;
 
 // Target GEMM columns per tile: wide enough to reuse each A slice over 8 micro-tiles, small
 // enough that a k-block of the tile (kKC x 256 floats, 256 KiB) stays in L2.
-inline constexpr int64_t kTileColumns = 256;
+constexpr int64_t kTileColumns = 256;
 // At least this many items when the batch allows it, so that both cores get work on small maps.
-inline constexpr int64_t kMinItems = 4;
+constexpr int64_t kMinItems = 4;
 
 // Defined in conv.cpp. (As C++17 inline variables they became GNU unique symbols, which the
 // per-variant link cannot make local: scripts/check-cpu-isas.sh.)

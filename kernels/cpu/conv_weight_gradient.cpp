@@ -82,6 +82,13 @@ void accumulate_dots(const float* dy, int64_t dy_ld, int ro, const float* col, i
         }
 }
 
+// Its unreduced partials are 8 * kLanes times dW: bounded (8 MB on AVX-512) by leaving larger
+// layers (16 channels in, 5x5 taps, 512 out: 105 MB) to the general path.
+constexpr int64_t kFewChannelMaxWeights = int64_t{1} << 14;
+bool few_channel_fits(const ConvShape& s) {
+    return s.out_channels * s.in_channels * s.kernel_h * s.kernel_w <= kFewChannelMaxWeights;
+}
+
 void few_channel_weight_gradient(const float* x, const float* dy, const ConvShape& s,
                                  float* dweight) {
     constexpr int64_t kParts = 8;
@@ -199,6 +206,54 @@ void pixel_split_gradient(const float* dy, const ChannelLastInput& in, const Con
     }
 }
 
+// Image b of x made channel-last for the B operand, [padded_h, padded_w, C] at `image` (x's
+// pixels in the middle, zeros around them), or for a `sampled` strided 1x1 kernel just the
+// pixels it reads, [out_h, out_w, C]; offsets[p] = base + the offset of output pixel p's B row
+// for tap (0, 0).
+void channel_last_image(const float* x, const ConvShape& s, bool sampled, int64_t padded_w,
+                        float* image, int64_t base, int64_t* offsets) {
+    const int64_t C = s.in_channels, in_plane = s.in_h * s.in_w;
+    if (sampled) {
+        sample_channel_last(x, s, image);
+        for (int64_t p = 0; p < s.out_h * s.out_w; ++p) offsets[p] = base + p * C;
+        return;
+    }
+    const int64_t padded_h = s.in_h + 2 * s.padding;
+    std::fill(image, image + padded_h * padded_w * C, 0.0f);
+    for (int64_t ih = 0; ih < s.in_h; ++ih)  // [C, in_w] -> [in_w, C] into padded row
+        transpose(x + ih * s.in_w, C, s.in_w, in_plane, C,
+                  image + ((ih + s.padding) * padded_w + s.padding) * C);
+    for (int64_t oh = 0; oh < s.out_h; ++oh)
+        for (int64_t ow = 0; ow < s.out_w; ++ow)
+            offsets[oh * s.out_w + ow] = base + (oh * s.stride * padded_w + ow * s.stride) * C;
+}
+
+// Items: blocks of input channels, each owning dW[:, block] of dw_rows, over all the pixels of
+// the packed dY. Blocks of 64 channels when there are enough for 4+ items: each A slice then
+// serves two micro-tile columns.
+void channel_split_gradient(const float* dy_packed, const ChannelLastInput& in, const ConvShape& s,
+                            float* dw_rows) {
+    const int64_t K = s.batch * s.out_h * s.out_w, row_width = s.kernel_w * s.in_channels;
+    const int64_t block = s.in_channels >= 8 * kNR ? 2 * kNR : kNR;
+    const int64_t items = (s.in_channels + block - 1) / block;
+    const int mr = micro_rows(s.out_channels);
+#pragma omp parallel for schedule(static) if (worth_threads(s))
+    for (int64_t item = 0; item < items; ++item) {
+        const int64_t c0 = item * block;
+        const int64_t width = std::min(block, s.in_channels - c0);
+        for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+            const int64_t kc = std::min(kKC, K - k0);
+            const PackedA a{dy_packed + k0 * mr, K};  // columns k0..
+            for (int64_t i = 0; i < s.kernel_h; ++i)
+                for (int64_t j = 0; j < s.kernel_w; ++j)
+                    accumulate_tap(a, kc, k0, i, j, c0, width, in, s,
+                                   dw_rows + i * s.out_channels * row_width + j * s.in_channels +
+                                       c0,
+                                   row_width, k0 > 0);
+        }
+    }
+}
+
 }  // namespace
 
 void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
@@ -220,7 +275,7 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     // channel-last [N, Hp, Wp, C] (B: the row of pixel k for tap (i, j) is C contiguous floats
     // at offset[k] + (i*Wp + j)*C). No im2col, any stride, and the taps of a k-block reuse the
     // same A block from L2.
-    if (s.in_channels < kNR) {  // the first layer
+    if (s.in_channels < kNR && few_channel_fits(s)) {  // the first layer
         few_channel_weight_gradient(x, dy, s, dweight);
         return;
     }
@@ -249,29 +304,9 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
         if (!pixel_split)  // which packs dY itself, block by block
             pack_rows(dy + b * out_image, s.out_channels, pixels, pixels, b * pixels, K, mr,
                       dy_packed);
-        float* image = x_t + b * padded_image;
-        if (sampled) {
-            sample_channel_last(x + b * in_image, s, image);
-            for (int64_t p = 0; p < pixels; ++p)
-                offsets[b * pixels + p] = b * padded_image + p * s.in_channels;
-            continue;
-        }
-        std::fill(image, image + padded_image, 0.0f);
-        for (int64_t ih = 0; ih < s.in_h; ++ih)  // [C, in_w] -> [in_w, C] into padded row
-            transpose(x + b * in_image + ih * s.in_w, s.in_channels, s.in_w, in_plane,
-                      s.in_channels,
-                      image + ((ih + s.padding) * padded_w + s.padding) * s.in_channels);
-        for (int64_t oh = 0; oh < s.out_h; ++oh)
-            for (int64_t ow = 0; ow < s.out_w; ++ow)
-                offsets[b * pixels + oh * s.out_w + ow] =
-                    b * padded_image +
-                    (oh * s.stride * padded_w + ow * s.stride) * s.in_channels;
+        channel_last_image(x + b * in_image, s, sampled, padded_w, x_t + b * padded_image,
+                           b * padded_image, offsets + b * pixels);
     }
-    // Items: blocks of input channels, each owning dW[:, block] (or, pixel_split, of pixels).
-    // Blocks of 64 channels when there are enough for 4+ items: each A slice then serves two
-    // micro-tile columns.
-    const int64_t block = s.in_channels >= 8 * kNR ? 2 * kNR : kNR;
-    const int64_t items = (s.in_channels + block - 1) / block;
     // A B row is one or two cache lines, rows s.stride * C floats apart: at C >= 64 a power of
     // two of 256 B or more, so a k-block's rows (16-32 KiB) fall into a few L1 sets and miss on
     // every micro-tile. Copied together first, they stay in L1 (AVX2, 3x3 stride 2: 128 and 256
@@ -284,25 +319,10 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     const bool pack_b = area > 1;
 #endif
     const ChannelLastInput input{x_t, offsets, padded_w, pack_b};
-    if (pixel_split) {
+    if (pixel_split)
         pixel_split_gradient(dy, input, s, dw_rows);
-    } else {
-#pragma omp parallel for schedule(static) if (parallel)
-        for (int64_t item = 0; item < items; ++item) {
-            const int64_t c0 = item * block;
-            const int64_t width = std::min(block, s.in_channels - c0);
-            for (int64_t k0 = 0; k0 < K; k0 += kKC) {
-                const int64_t kc = std::min(kKC, K - k0);
-                const PackedA a{dy_packed + k0 * mr, K};  // columns k0..
-                for (int64_t i = 0; i < s.kernel_h; ++i)
-                    for (int64_t j = 0; j < s.kernel_w; ++j)
-                        accumulate_tap(a, kc, k0, i, j, c0, width, input, s,
-                                       dw_rows + i * s.out_channels * row_width +
-                                           j * s.in_channels + c0,
-                                       row_width, k0 > 0);
-            }
-        }
-    }
+    else
+        channel_split_gradient(dy_packed, input, s, dw_rows);
     if (area == 1) {  // dw_rows is dW
         std::memcpy(dweight, dw_rows, s.out_channels * s.in_channels * sizeof(float));
         return;

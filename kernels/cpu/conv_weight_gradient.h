@@ -3,7 +3,7 @@
 //     dW[:, :, i, j] [O, C] = sum over output pixels of dY (O values) outer x shifted by tap
 //     (i, j) (C values), dY packed as the A operand and x made channel-last once per call;
 // Winograd for 3x3 stride 1, pixel-lane dot products for few input channels, a split by pixels
-// for small 1x1 layers.
+// for layers of few weights.
 #pragma once
 
 #include "kernels/conv.h"

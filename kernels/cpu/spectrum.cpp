@@ -30,12 +30,19 @@ lapack_int lapack_dimension(int64_t n, const char* what) {
 // singular values of a rank-deficient layer moved by 10% between one and two), and results
 // must not depend on kelvin's.
 constexpr int kLapackThreads = 2;
+// (This assumes Debian's pthread OpenBLAS, which install-deps.sh installs: in an OpenMP build
+// the call would set OpenMP's thread count too.)
 class LapackThreads {
 public:
-    LapackThreads() { openblas_set_num_threads(kLapackThreads); }
-    ~LapackThreads() { openblas_set_num_threads(1); }
+    LapackThreads() : previous_(openblas_get_num_threads()) {
+        openblas_set_num_threads(kLapackThreads);
+    }
+    ~LapackThreads() { openblas_set_num_threads(previous_); }
     LapackThreads(const LapackThreads&) = delete;
     LapackThreads& operator=(const LapackThreads&) = delete;
+
+private:
+    int previous_;
 };
 
 void check_info(lapack_int info, const char* routine) {

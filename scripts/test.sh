@@ -92,11 +92,15 @@ fi
 
 # The default build on emulated CPUs without AVX-512 / without AVX (about 2 minutes):
 # an instruction leaking into the wrong kernel path fails here. KELVIN_SKIP_QEMU=1 leaves it out.
-# The CPU kernels cross-compiled for aarch64 and the conv kernel tests run there under
-# qemu-aarch64 (scripts/check-aarch64.sh, ~1 minute). Also left out by KELVIN_SKIP_QEMU=1.
+# The aarch64 build (scripts/check-aarch64.sh): the CPU kernels with the conv kernel tests, then
+# kelvin and kelvin_tests against Debian's arm64 OpenBLAS/LAPACKE (build-aarch64/, -O1), the
+# in-process tests and a 2-step kelvin train --diagnose under qemu-aarch64 (~70 s with ccache's
+# entries, ~3.5 min without). Also left out by KELVIN_SKIP_QEMU=1.
 aarch64_check="skipped (KELVIN_SKIP_QEMU=1)"
 if [[ "${KELVIN_SKIP_QEMU:-0}" != 1 ]]; then
   if bash scripts/check-aarch64.sh; then aarch64_check="passed"; else aarch64_check="FAILED"; status=1; fi
+  [[ $aarch64_check == passed && "${KELVIN_AARCH64_KERNELS_ONLY:-0}" == 1 ]] &&
+    aarch64_check="passed, KERNELS ONLY (KELVIN_AARCH64_KERNELS_ONLY=1: no engine, CLI or tests)"
   part_done "aarch64"
 fi
 
@@ -173,7 +177,7 @@ if [[ -n "$isa_pid" ]]; then
 fi
 [[ -n "$emulated" ]] && echo "CUDA kernels on the host emulator (not a GPU): $emulated"
 echo "CPU kernel paths on emulated AVX2 / no-AVX CPUs (qemu): $isa_check"
-echo "CPU kernels cross-compiled for aarch64, conv tests under qemu-aarch64: $aarch64_check"
+echo "aarch64 cross build (kernels, engine, CLI), tests and kelvin train under qemu-aarch64: $aarch64_check"
 [[ "${KELVIN_SKIP_FUZZ:-0}" != 1 ]] && echo "fuzzers and sanitized parser tests: $([[ $fuzz_failed == 0 ]] && echo "no findings" || echo "FINDINGS (counted as 1 failure)")"
 echo "CUDA kernel resources (ptxas, sm_90): $resources"
 echo "a kelvin built without MPI (scripts/check-no-mpi.sh on build-fuzz/): ${nompi_check:-skipped (KELVIN_SKIP_FUZZ=1)}"

@@ -295,8 +295,9 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
     float* dy_packed = t_transposed.get(dy_size + s.batch * padded_image +
                                         area * s.out_channels * s.in_channels);
     float* x_t = dy_packed + dy_size;
-    // dW by kernel row: [kh, O, kw * C], element (i, o, j*C + c); permuted into dW at the end.
-    float* dw_rows = x_t + s.batch * padded_image;
+    // dW by kernel row: [kh, O, kw * C], element (i, o, j*C + c); permuted into dW at the end
+    // (for a 1x1 kernel that is dW's own layout: written in place).
+    float* dw_rows = area == 1 ? dweight : x_t + s.batch * padded_image;
     const int64_t row_width = s.kernel_w * s.in_channels;
     int64_t* offsets = t_offsets.get(K);
 #pragma omp parallel for schedule(static) if (parallel)
@@ -323,10 +324,7 @@ void conv2d_backward_weight(const float* x, const float* dy, float* dweight,
         pixel_split_gradient(dy, input, s, dw_rows);
     else
         channel_split_gradient(dy_packed, input, s, dw_rows);
-    if (area == 1) {  // dw_rows is dW
-        std::memcpy(dweight, dw_rows, s.out_channels * s.in_channels * sizeof(float));
-        return;
-    }
+    if (area == 1) return;  // dw_rows is dW
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t o = 0; o < s.out_channels; ++o)
         for (int64_t c = 0; c < s.in_channels; ++c)
